@@ -1,0 +1,1 @@
+"""The codemix command line: build, train, inspect."""

@@ -1,0 +1,65 @@
+"""``codemix build CONFIG.yaml [beam pipeline options]``: run the build pipeline.
+
+Our flags are the config path; everything else goes to Beam's ``PipelineOptions``, so the
+same command runs locally and on a cluster::
+
+    codemix build configs/demo.yaml                                  # DirectRunner
+    codemix build configs/demo.yaml --direct_running_mode=multi_processing \\
+        --direct_num_workers=2
+    codemix build my.yaml --runner=DataflowRunner --project=P --region=R \\
+        --temp_location=gs://B/tmp --setup_file=./setup.py
+    codemix build my.yaml --runner=SparkRunner --spark_master_url=spark://H:7077 \\
+        --environment_type=LOOPBACK
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import apache_beam as beam
+import fsspec
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.config import load_config
+from pipelines.transforms import STATS_NAME, build
+from shards.manifest import MANIFEST_NAME
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codemix build",
+        description="Build a deduplicated, tokenized, sharded corpus from a mixture spec. "
+                    "Options not listed here are passed to Apache Beam (e.g. --runner).")
+    parser.add_argument("config", help="mixture spec (YAML), see configs/demo.yaml")
+    return parser
+
+
+def _discard_old_manifest(output: str) -> None:
+    """The output folder is not a valid corpus again until this build writes its manifest."""
+    fs, root = fsspec.core.url_to_fs(output)
+    path = f"{root.rstrip('/')}/{MANIFEST_NAME}"
+    if fs.exists(path):
+        fs.rm(path)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Build the corpus; raises ``ConfigError`` for user errors (the CLI prints one line)."""
+    args, beam_args = _parser().parse_known_args(argv)
+    config = load_config(args.config)
+    options = PipelineOptions(beam_args)
+    _discard_old_manifest(config.output)
+    start = time.monotonic()
+    with beam.Pipeline(options=options) as pipeline:
+        build(pipeline, config)
+    out = config.output.rstrip("/")
+    with fsspec.open(f"{out}/{STATS_NAME}", "rt") as f:
+        stats = json.load(f)
+    print(f"built {out}/{MANIFEST_NAME} in {time.monotonic() - start:.0f}s")
+    for name, comp in stats["components"].items():
+        dropped = ", ".join(f"{r} {n}" for r, n in comp["dropped"].items()) or "none"
+        print(f"  {name}: {comp['in']} in, {comp['kept']} kept, {comp['tokens']} tokens in "
+              f"{comp['shards']} shard(s); dropped: {dropped}")
+    print(f"  stats: {out}/{STATS_NAME}  tokenizer: {out}/tokenizer.json")
+    return 0

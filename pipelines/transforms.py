@@ -1,0 +1,570 @@
+"""The build as Beam composite transforms: each ``expand`` only wires pure functions.
+
+The logic lives in plain modules (sources, clean, filters, parse, dedup/, tokenizer/,
+shards/) and is unit tested without a runner. Here every stage's function returns a record
+or a ``Drop``; ``ApplyStage`` sends records on and drops to a tagged output, so every input
+document ends in exactly one place, and the counts become stats.json. Nothing is collected
+on the driver: listings, samples and counts all flow as PCollections, and the only
+single-worker steps hold bounded data (the tokenizer sample, the LSH edge list, per-shard
+metadata).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+
+from dedup.components import connected_components
+from dedup.lsh import band_keys, optimal_params
+from dedup.minhash import signature
+from dedup.rank import rank_key
+from dedup.shingles import shingles
+from pipelines import sources
+from pipelines.accounting import Drop, funnel
+from pipelines.clean import clean
+from pipelines.config import BuildConfig, DedupSpec, FilterSpec, InputSpec, TokenizerSpec
+from pipelines.filters import quality_verdict
+from pipelines.parse import Parsers, pair_records, syntax_verdict
+from pipelines.records import Record, content_hash
+from shards.format import dtype_for_vocab, write_bytes_atomic, write_shard
+from shards.manifest import (MANIFEST_NAME, MANIFEST_VERSION, ComponentEntry, Manifest,
+                             ShardEntry, TokenizerEntry, config_hash, write_manifest)
+from tokenizer.encode import encode_batch
+from tokenizer.load import load_tokenizer, special_ids, tokenizer_from_str
+from tokenizer.special_tokens import SEP
+from tokenizer.train import train_bpe
+
+DROPPED = "dropped"
+TOKENIZER_NAME = "tokenizer.json"
+STATS_NAME = "stats.json"
+
+
+def _route(item: Any, fn: Callable[..., Any], args: tuple) -> Iterator[Any]:
+    """Call a stage function and split what it returns into records and tagged drops."""
+    out = fn(item, *args)
+    for x in out if isinstance(out, (list, tuple)) or hasattr(out, "__next__") else (out,):
+        yield beam.pvalue.TaggedOutput(DROPPED, x) if isinstance(x, Drop) else x
+
+
+class ApplyStage(beam.PTransform):
+    """Apply a pure stage function ``fn(record, *args) -> Record | Drop | iterable``.
+
+    Returns ``(records, drops)``.
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args: Any):
+        super().__init__()
+        self._fn, self._args = fn, args
+
+    def expand(self, pcoll):
+        out = pcoll | beam.FlatMap(_route, self._fn, self._args).with_outputs(
+            DROPPED, main="records")
+        return out.records, out[DROPPED]
+
+
+def count_entering(records, stage: str):
+    """``((component, stage), n)`` for the records entering a stage."""
+    return (records
+            | f"Key{stage}" >> beam.Map(lambda r: ((r.component, stage), 1))
+            | f"Count{stage}" >> beam.CombinePerKey(sum))
+
+
+# ---------------------------------------------------------------------------------- read
+
+def _input_units(item: tuple[str, str, InputSpec]) -> Iterator[tuple[tuple[str, str, InputSpec], str]]:
+    _, _, spec = item
+    for unit in sources.list_units(spec):
+        yield item, unit
+
+
+def _read_unit(item: tuple[tuple[str, str, InputSpec], str]) -> Iterator[Record | Drop]:
+    (component, kind, spec), unit = item
+    return sources.read_unit(spec, component, kind, unit)
+
+
+class ReadSources(beam.PTransform):
+    """Every input of every component as records; unreadable units as drops."""
+
+    def __init__(self, config: BuildConfig):
+        super().__init__()
+        self._inputs = [(c.name, c.kind, spec) for c in config.components for spec in c.inputs]
+
+    def expand(self, pbegin):
+        units = (pbegin
+                 | "Inputs" >> beam.Create(self._inputs)
+                 | "List" >> beam.FlatMap(_input_units)
+                 # NOTE: listing yields one bundle per input; spread the files over workers.
+                 | "Spread" >> beam.Reshuffle())
+        return units | "Read" >> ApplyStage(_read_unit)
+
+
+# --------------------------------------------------------------------------- clean, filter
+
+def _filter(record: Record, spec: FilterSpec) -> Record | Drop:
+    reason = quality_verdict(record, spec)
+    return Drop(record.component, "filter", reason, record.id) if reason else record
+
+
+class CleanRecords(beam.PTransform):
+    """Language id and the size/generated/vendored checks, then quality filters.
+
+    Returns ``(records, (clean_drops, filter_drops), cleaned)``: ``cleaned`` is what
+    entered the filters, for the per-stage counts.
+    """
+
+    def __init__(self, spec: FilterSpec):
+        super().__init__()
+        self._spec = spec
+
+    def expand(self, records):
+        cleaned, clean_drops = records | "Clean" >> ApplyStage(clean, self._spec)
+        kept, filter_drops = cleaned | "Filter" >> ApplyStage(_filter, self._spec)
+        return kept, (clean_drops, filter_drops), cleaned
+
+
+# ----------------------------------------------------------------------------------- dedup
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What dedup needs of a record, without its text.
+
+    Attributes:
+        id: record id.
+        rank: ``dedup.rank.rank_key`` of the record: the smallest is kept.
+        digest: sha256 of the text (exact-dedup key).
+        bands: LSH band keys of the MinHash signature (empty when near dedup is off).
+    """
+
+    id: str
+    rank: tuple
+    digest: str
+    bands: tuple[tuple[int, bytes], ...]
+
+
+def fingerprint(record: Record, spec: DedupSpec, bands: int, rows: int) -> Fingerprint:
+    """Fingerprint a record for exact and near dedup."""
+    keys: tuple = ()
+    if spec.near:
+        sig = signature(shingles(record.text, spec.ngram), spec.num_perm, spec.seed)
+        keys = tuple(band_keys(sig, bands, rows))
+    meta = record.meta
+    rank = rank_key(license=record.license, stars=int(meta.get("stars", 0) or 0),
+                    recency=str(meta.get("date", "")), id=record.id)
+    return Fingerprint(record.id, rank, content_hash(record.text), keys)
+
+
+def _exact_group(item: tuple[str, Iterable[Fingerprint]]) -> Iterator[Any]:
+    """Keep the best-ranked copy of identical texts; the others are exact duplicates."""
+    _, group = item
+    ordered = sorted(group, key=lambda f: f.rank)
+    yield ordered[0]
+    for loser in ordered[1:]:
+        yield beam.pvalue.TaggedOutput(DROPPED, (loser.id, "exact_duplicate"))
+
+
+def _bucket_edges(item: tuple[Any, Iterable[tuple[tuple, str]]]) -> Iterator[tuple]:
+    """Star edges from a bucket's best-ranked member to the others (n-1 edges, not n^2)."""
+    _, members = item
+    ordered = sorted(set(members))
+    for other in ordered[1:]:
+        yield ordered[0], other
+
+
+def _near_losers(edges: list[tuple[tuple[tuple, str], tuple[tuple, str]]]) -> Iterator[tuple[str, str]]:
+    """Connected components of the candidate graph; all but each cluster's best are dropped."""
+    rank = {node_id: r for edge in edges for r, node_id in edge}
+    roots = connected_components((a[1], b[1]) for a, b in edges)
+    best: dict[str, str] = {}
+    for node, root in roots.items():
+        if root not in best or rank[node] < rank[best[root]]:
+            best[root] = node
+    for node, root in sorted(roots.items()):
+        if best[root] != node:
+            yield node, "near_duplicate"
+
+
+def _dedup_verdict(item: tuple[str, dict[str, list]]) -> Iterator[Record | Drop]:
+    _, joined = item
+    records, verdicts = list(joined["records"]), list(joined["verdicts"])
+    if not records:
+        return
+    first = records[0]
+    # The same source and text read twice (two overlapping inputs) share one id.
+    extra = [Drop(r.component, "dedup", "exact_duplicate", r.id) for r in records[1:]]
+    yield from extra
+    yield Drop(first.component, "dedup", verdicts[0], first.id) if verdicts else first
+
+
+class Deduplicate(beam.PTransform):
+    """Exact dedup by text hash, then MinHash-LSH near dedup over the exact survivors.
+
+    Near-duplicate clusters are the connected components of the LSH candidate graph; each
+    keeps its best member by ``dedup.rank.rank_key`` (license > stars > recency > id).
+    NOTE: the components are found on one worker from the edge list (edges, not texts:
+    bounded by the number of duplicates); the distributed version is a later stage.
+    Returns ``(records, drops)``.
+    """
+
+    def __init__(self, spec: DedupSpec):
+        super().__init__()
+        self._spec = spec
+        self._bands, self._rows = optimal_params(spec.threshold, spec.num_perm)
+
+    def expand(self, records):
+        spec = self._spec
+        keyed = records | "KeyById" >> beam.Map(lambda r: (r.id, r))
+        fps = records | "Fingerprint" >> beam.Map(fingerprint, spec, self._bands, self._rows)
+        losers = []
+        if spec.exact:
+            exact = (fps
+                     | "ByDigest" >> beam.Map(lambda f: (f.digest, f))
+                     | "GroupDigest" >> beam.GroupByKey()
+                     | "PickExact" >> beam.FlatMap(_exact_group).with_outputs(
+                         DROPPED, main="kept"))
+            fps = exact.kept
+            losers.append(exact[DROPPED])
+        if spec.near:
+            near = (fps
+                    | "ToBands" >> beam.FlatMap(
+                        lambda f: (((band, key), (f.rank, f.id)) for band, key in f.bands))
+                    | "GroupBands" >> beam.GroupByKey()
+                    | "Edges" >> beam.FlatMap(_bucket_edges)
+                    | "UniqueEdges" >> beam.Distinct()
+                    | "EdgeList" >> beam.combiners.ToList()
+                    | "Clusters" >> beam.FlatMap(_near_losers))
+            losers.append(near)
+        verdicts = losers | "Verdicts" >> beam.Flatten()
+        joined = ({"records": keyed, "verdicts": verdicts}
+                  | "Join" >> beam.CoGroupByKey())
+        return joined | "Decide" >> ApplyStage(_dedup_verdict)
+
+
+# ----------------------------------------------------------------------------------- parse
+
+PAIRS = "pairs"
+
+
+class _ParseDoFn(beam.DoFn):
+    """Syntax health and bimodal pairs; grammars are built once per worker."""
+
+    def __init__(self, max_error_ratio: float, pair_components: dict[str, list[str]]):
+        self._max_error_ratio = max_error_ratio
+        self._pair_components = pair_components
+
+    def setup(self) -> None:
+        self._parsers = Parsers()
+
+    def process(self, record: Record) -> Iterator[Any]:
+        result = self._parsers.analyze(record.text, record.lang) if record.kind == "code" else None
+        if result is None:
+            yield record
+            return
+        reason = syntax_verdict(result, self._max_error_ratio)
+        if reason:
+            yield beam.pvalue.TaggedOutput(DROPPED, Drop(record.component, "parse", reason,
+                                                         record.id))
+            return
+        yield record
+        for component in self._pair_components.get(record.component, ()):
+            for pair in pair_records(record, result, component):
+                yield beam.pvalue.TaggedOutput(PAIRS, pair)
+
+
+class ParseCode(beam.PTransform):
+    """tree-sitter parse: drop broken code, extract function/docstring pairs.
+
+    Returns ``(records, drops, pairs)``.
+    """
+
+    def __init__(self, config: BuildConfig):
+        super().__init__()
+        self._max_error_ratio = config.filters.max_error_ratio
+        self._pair_components: dict[str, list[str]] = {}
+        for comp in config.components:
+            for source in comp.pairs_from:
+                self._pair_components.setdefault(source, []).append(comp.name)
+
+    def expand(self, records):
+        out = records | "Parse" >> beam.ParDo(
+            _ParseDoFn(self._max_error_ratio, self._pair_components)).with_outputs(
+                DROPPED, PAIRS, main="records")
+        return out.records, out[DROPPED], out[PAIRS]
+
+
+# ------------------------------------------------------------------------------- tokenizer
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerArtifact:
+    """The build's tokenizer, as passed to every worker (a side input).
+
+    Attributes:
+        json: tokenizer.json text.
+        sha256: its hash, recorded in the manifest.
+        vocab_size: number of ids.
+        special_ids: special token -> id.
+    """
+
+    json: str
+    sha256: str
+    vocab_size: int
+    special_ids: dict[str, int]
+
+
+def _artifact(text: str, output: str) -> TokenizerArtifact:
+    """Validate a tokenizer, store it beside the shards and describe it."""
+    tok = tokenizer_from_str(text)
+    data = text.encode("utf-8")
+    write_bytes_atomic(f"{output.rstrip('/')}/{TOKENIZER_NAME}", data)
+    return TokenizerArtifact(text, hashlib.sha256(data).hexdigest(), tok.get_vocab_size(),
+                             special_ids(tok))
+
+
+def _sample_key(record: Record) -> bytes:
+    return hashlib.sha256(b"tokenizer-sample:" + record.id.encode()).digest()
+
+
+def _train(sample: list[tuple[bytes, str]], spec: TokenizerSpec) -> str:
+    # Top.Of returns the sample in key order, so training sees the same order every run.
+    return train_bpe((text for _, text in sample), spec.vocab_size, spec.min_frequency).to_str()
+
+
+class BuildTokenizer(beam.PTransform):
+    """The tokenizer as a one-element PCollection of ``TokenizerArtifact``.
+
+    Trains byte-level BPE on a deterministic sample (smallest hashes of record ids) of the
+    cleaned records, or loads ``spec.path``; either way tokenizer.json is written to the
+    output folder.
+    """
+
+    def __init__(self, spec: TokenizerSpec, output: str):
+        super().__init__()
+        self._spec, self._output = spec, output
+
+    def expand(self, records):
+        spec = self._spec
+        if spec.path:
+            text = (records.pipeline
+                    | "TokenizerPath" >> beam.Create([spec.path])
+                    | "ReadTokenizer" >> beam.Map(lambda url: load_tokenizer(url).to_str()))
+        else:
+            text = (records
+                    | "SampleKey" >> beam.Map(
+                        lambda r: (_sample_key(r), r.text[:spec.sample_chars]))
+                    | "Sample" >> beam.combiners.Top.Of(spec.sample_docs,
+                                                        key=lambda kv: kv[0], reverse=True)
+                    | "Train" >> beam.Map(_train, spec))
+        return text | "Store" >> beam.Map(_artifact, self._output)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EncodedDoc:
+    """A tokenized document on its way to a shard."""
+
+    id: str
+    tokens: np.ndarray
+    meta: dict[str, Any]
+
+
+class _EncodeDoFn(beam.DoFn):
+    """Encode batches of records; the tokenizer is rebuilt only when its text changes."""
+
+    def setup(self) -> None:
+        self._sha: str | None = None
+
+    def process(self, batch: list[Record], art: TokenizerArtifact) -> Iterator[Any]:
+        if self._sha != art.sha256:
+            self._tok, self._sha = tokenizer_from_str(art.json), art.sha256
+        texts = [t for r in batch for t in ((r.docstring, r.code) if r.kind == "pair" else (r.text,))]
+        encoded = iter(encode_batch(self._tok, texts))
+        sep = np.array([art.special_ids[SEP]], dtype=np.uint32)
+        for r in batch:
+            # A pair is docstring <sep> code, so objectives can find the split.
+            ids = np.concatenate([next(encoded), sep, next(encoded)]) if r.kind == "pair" \
+                else next(encoded)
+            if ids.size == 0:
+                yield beam.pvalue.TaggedOutput(DROPPED, Drop(r.component, "tokenize",
+                                                             "no_tokens", r.id))
+            else:
+                yield r.component, EncodedDoc(r.id, ids, r.shard_meta())
+
+
+class TokenizeRecords(beam.PTransform):
+    """Records to ``(component, EncodedDoc)``; returns ``(encoded, drops)``."""
+
+    def __init__(self, tokenizer):
+        super().__init__()
+        self._tokenizer = tokenizer
+
+    def expand(self, records):
+        out = (records
+               | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=256)
+               | "Encode" >> beam.ParDo(_EncodeDoFn(), beam.pvalue.AsSingleton(
+                   self._tokenizer)).with_outputs(DROPPED, main="encoded"))
+        return out.encoded, out[DROPPED]
+
+
+# ---------------------------------------------------------------------------------- shards
+
+def shard_count(tokens: int, target_tokens: int) -> int:
+    """Shards for a component of ``tokens`` tokens, about ``target_tokens`` each."""
+    return max(1, math.ceil(tokens / target_tokens))
+
+
+def shard_of(doc_id: str, count: int) -> int:
+    """The shard a document goes to: a hash of its id, so placement ignores arrival order."""
+    return int(doc_id[:12], 16) % count
+
+
+def shard_name(component: str, index: int, compress: bool) -> str:
+    """Shard path relative to the output folder."""
+    return f"{component}/{index:05d}.shard" + (".zst" if compress else "")
+
+
+def _write_group(item: tuple[tuple[str, int], Iterable[EncodedDoc]], output: str,
+                 compress: bool, art: TokenizerArtifact) -> tuple[str, ShardEntry]:
+    (component, index), docs = item
+    ordered = sorted(docs, key=lambda d: d.id)
+    rel = shard_name(component, index, compress)
+    info = write_shard(f"{output.rstrip('/')}/{rel}", ((d.tokens, d.meta) for d in ordered),
+                       dtype_for_vocab(art.vocab_size), compress=compress)
+    return component, ShardEntry(path=rel, sha256=info.sha256, docs=info.docs,
+                                 tokens=info.tokens)
+
+
+class WriteShards(beam.PTransform):
+    """Group each component's documents into shards (sorted by id) and write them.
+
+    Returns ``(component, ShardEntry)`` per shard written.
+    """
+
+    def __init__(self, output: str, target_tokens: int, compress: bool, tokenizer):
+        super().__init__()
+        self._output, self._target, self._compress = output, target_tokens, compress
+        self._tokenizer = tokenizer
+
+    def expand(self, encoded):
+        totals = (encoded
+                  | "Tokens" >> beam.Map(lambda kv: (kv[0], int(kv[1].tokens.size)))
+                  | "SumTokens" >> beam.CombinePerKey(sum))
+        target = self._target
+        return (encoded
+                | "AssignShard" >> beam.Map(
+                    lambda kv, t: ((kv[0], shard_of(kv[1].id, shard_count(t[kv[0]], target))),
+                                   kv[1]), beam.pvalue.AsDict(totals))
+                | "GroupShard" >> beam.GroupByKey()
+                | "Write" >> beam.Map(_write_group, self._output, self._compress,
+                                      beam.pvalue.AsSingleton(self._tokenizer)))
+
+
+# -------------------------------------------------------------------------------- manifest
+
+def build_manifest(config: BuildConfig, shards: list[tuple[str, ShardEntry]],
+                   art: TokenizerArtifact) -> Manifest:
+    """The manifest of a finished build (every component, even one left empty)."""
+    by_comp: dict[str, list[ShardEntry]] = {c.name: [] for c in config.components}
+    for component, entry in shards:
+        by_comp[component].append(entry)
+    components = []
+    for comp in sorted(config.components, key=lambda c: c.name):
+        entries = tuple(sorted(by_comp[comp.name], key=lambda e: e.path))
+        components.append(ComponentEntry(
+            name=comp.name, kind=comp.kind, weight=comp.weight, epochs=comp.epochs,
+            docs=sum(e.docs for e in entries), tokens=sum(e.tokens for e in entries),
+            shards=entries))
+    plain = config.to_dict()
+    return Manifest(format_version=MANIFEST_VERSION,
+                    token_dtype=dtype_for_vocab(art.vocab_size).name,
+                    tokenizer=TokenizerEntry(path=TOKENIZER_NAME, sha256=art.sha256,
+                                             vocab_size=art.vocab_size,
+                                             special_tokens=art.special_ids),
+                    config=plain, config_hash=config_hash(plain),
+                    components=tuple(components))
+
+
+def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest) -> dict[str, Any]:
+    """stats.json: the funnel, plus tokens and languages per component."""
+    entered = [(k[1:], n) for k, n in counts if k[0] == "in"]
+    dropped = [(k[1:], n) for k, n in counts if k[0] == "drop"]
+    langs: dict[str, dict[str, int]] = {}
+    for k, n in counts:
+        if k[0] == "lang":
+            langs.setdefault(k[1], {})[k[2]] = n
+    stats = funnel(entered, dropped, {c.name: c.docs for c in manifest.components})
+    for comp in manifest.components:
+        stats["components"][comp.name].update(
+            tokens=comp.tokens, shards=len(comp.shards),
+            languages=dict(sorted(langs.get(comp.name, {}).items())))
+    stats["balanced"] = all(c["balanced"] for c in stats["components"].values())
+    return stats
+
+
+def _finish(shards: list[tuple[str, ShardEntry]], counts: list, art: TokenizerArtifact,
+            config: BuildConfig) -> str:
+    """Write stats.json, then manifest.json: the manifest is the commit point, so last."""
+    manifest = build_manifest(config, shards, art)
+    stats = build_stats(counts, manifest)
+    out = config.output.rstrip("/")
+    write_bytes_atomic(f"{out}/{STATS_NAME}",
+                       (json.dumps(stats, sort_keys=True, indent=2) + "\n").encode())
+    write_manifest(manifest, f"{out}/{MANIFEST_NAME}")
+    return f"{out}/{MANIFEST_NAME}"
+
+
+def build(pipeline: beam.Pipeline, config: BuildConfig):
+    """Wire the whole build into ``pipeline``; returns the PCollection of the manifest URL."""
+    entered, drops = [], []
+    records, read_drops = pipeline | "ReadSources" >> ReadSources(config)
+    drops.append(read_drops)
+    entered.append(count_entering(records, "read"))
+    entered.append(read_drops | "KeyReadDrops" >> beam.Map(lambda d: ((d.component, "read"), 1))
+                   | "CountReadDrops" >> beam.CombinePerKey(sum))
+    kept, (clean_drops, filter_drops), cleaned = records | "CleanRecords" >> CleanRecords(
+        config.filters)
+    drops += [clean_drops, filter_drops]
+    entered += [count_entering(records, "clean"), count_entering(cleaned, "filter")]
+    deduped, dedup_drops = kept | "Deduplicate" >> Deduplicate(config.dedup)
+    drops.append(dedup_drops)
+    entered += [count_entering(kept, "dedup"), count_entering(deduped, "parse")]
+    parsed, parse_drops, pairs = deduped | "ParseCode" >> ParseCode(config)
+    drops.append(parse_drops)
+
+    # Pairs are new documents of their own components: count them in, then dedup them
+    # exactly (the same function can sit in two different files).
+    pair_in = pairs | "CountPairs" >> beam.Map(lambda r: ((r.component, "read"), 1)) \
+        | "SumPairs" >> beam.CombinePerKey(sum)
+    pairs, pair_drops = pairs | "DedupPairs" >> Deduplicate(
+        dataclasses.replace(config.dedup, near=False))
+    drops.append(pair_drops)
+    entered.append(pair_in)
+    to_encode = (parsed, pairs) | "WithPairs" >> beam.Flatten()
+    entered.append(count_entering(to_encode, "tokenize"))
+
+    tokenizer = parsed | "BuildTokenizer" >> BuildTokenizer(config.tokenizer, config.output)
+    encoded, token_drops = to_encode | "TokenizeRecords" >> TokenizeRecords(tokenizer)
+    drops.append(token_drops)
+    shards = encoded | "WriteShards" >> WriteShards(
+        config.output, config.shards.target_tokens, config.shards.compress, tokenizer)
+
+    counts = (
+        [e | f"TagIn{i}" >> beam.Map(lambda kv: (("in", *kv[0]), kv[1]))
+         for i, e in enumerate(entered)]
+        + [drops | "AllDrops" >> beam.Flatten()
+           | "KeyDrops" >> beam.Map(lambda d: (("drop", d.component, d.stage, d.reason), 1))
+           | "CountDrops" >> beam.CombinePerKey(sum)]
+        + [encoded | "KeyLang" >> beam.Map(lambda kv: (("lang", kv[0], kv[1].meta["lang"]), 1))
+           | "CountLang" >> beam.CombinePerKey(sum)])
+    all_counts = (counts | "AllCounts" >> beam.Flatten()
+                  # Pair counts come in two parts (read-in from parse, dedup drops): merge.
+                  | "MergeCounts" >> beam.CombinePerKey(sum)
+                  | "CountList" >> beam.combiners.ToList())
+    return (shards
+            | "ShardList" >> beam.combiners.ToList()
+            | "Finish" >> beam.Map(_finish, beam.pvalue.AsSingleton(all_counts),
+                                   beam.pvalue.AsSingleton(tokenizer), config))
