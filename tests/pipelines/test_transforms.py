@@ -1,0 +1,87 @@
+"""Each composite transform on a TestPipeline, with exact, complete expected outputs."""
+
+from __future__ import annotations
+
+import random
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipelines.accounting import Drop
+from pipelines.config import DedupSpec, FilterSpec
+from pipelines.records import Record, record_id
+from pipelines.transforms import ApplyStage, CleanRecords, Deduplicate, shard_count, shard_of
+
+WORDS = [f"w{i}" for i in range(500)]
+
+
+def _text(seed: int, n: int = 300) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def _rec(path: str, text: str, license: str = "", stars: int = 0) -> Record:
+    return Record(id=record_id(path, text), text=text, kind="text", lang="text",
+                  component="t", path=path, license=license, meta={"stars": stars})
+
+
+def test_apply_stage_splits_records_from_drops():
+    def stage(x: int):
+        return Drop("c", "s", "odd", str(x)) if x % 2 else x
+
+    with TestPipeline() as p:
+        kept, dropped = p | beam.Create([1, 2, 3, 4]) | ApplyStage(stage)
+        assert_that(kept, equal_to([2, 4]), label="kept")
+        assert_that(dropped | beam.Map(lambda d: d.id), equal_to(["1", "3"]), label="dropped")
+
+
+def test_clean_records_routes_by_stage():
+    recs = [Record(id=i, text=t, kind="code", lang="", component="c", path=p) for i, t, p in [
+        ("ok", "def f():\n    return 1\n", "a.py"), ("short", "x", "b.py"),
+        ("data", "1, 2, 3, 4, 5, 6, 7\n" * 4, "c.py")]]
+    spec = FilterSpec(min_chars=10)
+    with TestPipeline() as p:
+        kept, (clean_drops, filter_drops), _ = p | beam.Create(recs) | CleanRecords(spec)
+        assert_that(kept | beam.Map(lambda r: (r.id, r.lang)), equal_to([("ok", "python")]),
+                    label="kept")
+        assert_that(clean_drops | beam.Map(lambda d: (d.id, d.reason)),
+                    equal_to([("short", "too_short")]), label="clean")
+        assert_that(filter_drops | beam.Map(lambda d: (d.id, d.reason)),
+                    equal_to([("data", "low_alpha")]), label="filter")
+
+
+def test_deduplicate_keeps_the_best_ranked_copy_of_each_cluster():
+    base, other = _text(1), _text(2)
+    near = base.replace(base.split()[100], "changed", 1)
+    recs = [
+        _rec("exact-a", base),                    # exact copies: the licensed one wins
+        _rec("exact-b", base, license="MIT"),
+        _rec("near", near, stars=100),            # near copy of both: loses to MIT despite stars
+        _rec("other", other),                     # unrelated
+        _rec("other-dup", other, stars=5),        # exact copy with more stars wins
+    ]
+    by_path = {r.path: r.id for r in recs}
+    with TestPipeline() as p:
+        kept, drops = p | beam.Create(recs) | Deduplicate(DedupSpec())
+        assert_that(kept | beam.Map(lambda r: r.path), equal_to(["exact-b", "other-dup"]),
+                    label="kept")
+        assert_that(drops | beam.Map(lambda d: (d.id, d.reason)), equal_to([
+            (by_path["exact-a"], "exact_duplicate"), (by_path["other"], "exact_duplicate"),
+            (by_path["near"], "near_duplicate")]), label="drops")
+
+
+def test_deduplicate_exact_only_keeps_near_copies():
+    base = _text(3)
+    recs = [_rec("a", base), _rec("b", base.replace(base.split()[5], "zz", 1))]
+    with TestPipeline() as p:
+        kept, drops = p | beam.Create(recs) | Deduplicate(DedupSpec(near=False))
+        assert_that(kept | beam.Map(lambda r: r.path), equal_to(["a", "b"]), label="kept")
+        assert_that(drops, equal_to([]), label="drops")
+
+
+def test_shard_placement_depends_only_on_id_and_size():
+    assert shard_count(0, 100) == 1 and shard_count(250, 100) == 3
+    ids = [record_id("p", str(i)) for i in range(300)]
+    placed = [shard_of(i, 3) for i in ids]
+    assert placed == [shard_of(i, 3) for i in ids] and set(placed) == {0, 1, 2}
