@@ -1,0 +1,87 @@
+"""Which document of a duplicate cluster to keep: a total order, the same on every runner.
+
+Order, most important first:
+
+1. license: a known permissive license (MIT, Apache-2.0, BSD-*, ISC, ...) beats another
+   known license, which beats none; a copy we may redistribute freely is the one to keep.
+2. stars: more beats fewer; the better-known repository is more likely the original.
+3. recency: newer beats older; it usually carries the fixes. An ISO 8601 date or datetime
+   (naive means UTC) or a Unix timestamp in whole seconds; empty is oldest.
+4. id: the smaller id, so that ties are broken the same way everywhere.
+
+``rank_key`` encodes this as a tuple whose minimum is the keeper, so a cluster's keeper is
+``min(docs, key=...)``, and Beam can combine with ``min`` in any order.
+
+A license is a SPDX id or expression (``Record.license``; empty when unknown). An
+expression counts as permissive only when every license id in it is (``MIT OR Apache-2.0``
+is, ``MIT OR GPL-3.0-only`` is not): conservative, and needs no expression parser.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+PERMISSIVE_LICENSES = frozenset(s.upper() for s in (
+    "0BSD", "AFL-3.0", "Apache-1.1", "Apache-2.0", "Artistic-2.0", "BSL-1.0", "CC0-1.0",
+    "CC-BY-4.0", "ECL-2.0", "ISC", "MIT", "MIT-0", "MS-PL", "NCSA", "PostgreSQL",
+    "PSF-2.0", "Python-2.0", "Unlicense", "UPL-1.0", "WTFPL", "X11", "Zlib",
+))
+"""Permissive SPDX ids (upper-cased; SPDX ids match case-insensitively); ``BSD-*`` also."""
+
+_LICENSE_ID = re.compile(r"[A-Za-z0-9.+-]+")
+_OPERATORS = frozenset({"AND", "OR", "WITH"})
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def _is_permissive(license_id: str) -> bool:
+    upper = license_id.upper()
+    return upper in PERMISSIVE_LICENSES or upper.startswith("BSD-")
+
+
+def _license_tier(license: str) -> int:
+    """0 for permissive, 1 for another known license, 2 for none."""
+    ids = [t for t in _LICENSE_ID.findall(license) if t.upper() not in _OPERATORS]
+    if not ids:
+        return 2
+    return 0 if all(_is_permissive(i) for i in ids) else 1
+
+
+def _microseconds(recency: str) -> int:
+    """Microseconds since the Unix epoch of an ISO 8601 date/datetime or Unix seconds."""
+    if recency.isascii() and recency.isdigit():
+        return int(recency) * 1_000_000
+    try:
+        moment = datetime.datetime.fromisoformat(recency)
+    except ValueError:
+        raise ValueError(f"recency must be an ISO 8601 date or Unix seconds, got {recency!r}") \
+            from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return (moment - _EPOCH) // datetime.timedelta(microseconds=1)
+
+
+def rank_key(*, license: str, stars: int, recency: str, id: str) -> tuple[int, int, int, int, str]:
+    """Sort key of a duplicate: the document with the smallest key is kept.
+
+    Args:
+        license: SPDX id or expression, empty when unknown.
+        stars: the repository's stars (0 when unknown); must be non-negative.
+        recency: ISO 8601 date or datetime (``2024-05-01``, ``2024-05-01T12:00:00Z``;
+            without a zone it is UTC) or Unix seconds as digits; empty when unknown.
+        id: the record id; the final tie-break.
+
+    Returns:
+        ``(license tier, -stars, 1 if recency is empty else 0, -microseconds since epoch,
+        id)``: compare keys, never their parts, as the layout may change.
+
+    Raises:
+        ValueError: ``stars`` is negative or ``recency`` cannot be parsed.
+    """
+    if stars < 0:
+        raise ValueError(f"stars must be non-negative, got {stars}")
+    if recency:
+        undated, newest_first = 0, -_microseconds(recency)
+    else:
+        undated, newest_first = 1, 0
+    return (_license_tier(license), -stars, undated, newest_first, id)
