@@ -148,16 +148,35 @@ class Fingerprint:
     bands: tuple[tuple[int, bytes], ...]
 
 
+def _int_or_zero(value: Any) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def keeper_rank(record: Record) -> tuple:
+    """``dedup.rank.rank_key`` of a record; metadata it cannot read counts as absent."""
+    stars = _int_or_zero(record.meta.get("stars"))
+    try:
+        return rank_key(license=record.license, stars=stars,
+                        recency=str(record.meta.get("date", "")), id=record.id)
+    except ValueError:  # an unparseable date is user data, not a reason to fail the build
+        return rank_key(license=record.license, stars=stars, recency="", id=record.id)
+
+
 def fingerprint(record: Record, spec: DedupSpec, bands: int, rows: int) -> Fingerprint:
-    """Fingerprint a record for exact and near dedup."""
+    """Fingerprint a record for exact and near dedup.
+
+    A text without a single word has no shingles; it gets no band keys (its MinHash would
+    be the all-max signature, shared by every such text) and is deduplicated exactly only.
+    """
     keys: tuple = ()
     if spec.near:
-        sig = signature(shingles(record.text, spec.ngram), spec.num_perm, spec.seed)
-        keys = tuple(band_keys(sig, bands, rows))
-    meta = record.meta
-    rank = rank_key(license=record.license, stars=int(meta.get("stars", 0) or 0),
-                    recency=str(meta.get("date", "")), id=record.id)
-    return Fingerprint(record.id, rank, content_hash(record.text), keys)
+        grams = shingles(record.text, spec.ngram)
+        if grams:
+            keys = tuple(band_keys(signature(grams, spec.num_perm, spec.seed), bands, rows))
+    return Fingerprint(record.id, keeper_rank(record), content_hash(record.text), keys)
 
 
 def _exact_group(item: tuple[str, Iterable[Fingerprint]]) -> Iterator[Any]:

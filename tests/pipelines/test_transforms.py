@@ -11,7 +11,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipelines.accounting import Drop
 from pipelines.config import DedupSpec, FilterSpec
 from pipelines.records import Record, record_id
-from pipelines.transforms import ApplyStage, CleanRecords, Deduplicate, shard_count, shard_of
+from pipelines.transforms import (ApplyStage, CleanRecords, Deduplicate, fingerprint,
+                                  shard_count, shard_of)
 
 WORDS = [f"w{i}" for i in range(500)]
 
@@ -85,3 +86,18 @@ def test_shard_placement_depends_only_on_id_and_size():
     ids = [record_id("p", str(i)) for i in range(300)]
     placed = [shard_of(i, 3) for i in ids]
     assert placed == [shard_of(i, 3) for i in ids] and set(placed) == {0, 1, 2}
+
+
+def test_unreadable_metadata_does_not_break_ranking():
+    spec = DedupSpec()
+    for meta in ({"stars": "many", "date": "yesterday"}, {"stars": -3}, {}):
+        rec = Record(id="a" * 32, text="some words here", kind="text", lang="text",
+                     component="t", meta=meta)
+        assert fingerprint(rec, spec, 25, 10).rank == fingerprint(
+            rec.replace(meta={}), spec, 25, 10).rank
+
+
+def test_wordless_text_gets_no_band_keys():
+    rec = Record(id="b" * 32, text="+-*/ {} () [] ;;" * 10, kind="code", lang="c",
+                 component="t")
+    assert fingerprint(rec, DedupSpec(), 25, 10).bands == ()
