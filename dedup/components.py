@@ -4,8 +4,8 @@ Algorithm: union-find (Tarjan 1975) with union by size and path halving, nearly 
 the number of edges; afterwards each node is labelled with the smallest id in its
 component. Labelling by the minimum id (not by the union-find root, which depends on the
 order edges arrive in) makes the result a function of the edge *set* alone, so any runner
-and any bundling give the same labels, and it is the label the distributed, multi-round
-version converges to (each round propagates the smallest id a node has seen).
+and any bundling give the same labels, the same ones a distributed min-label propagation
+converges to.
 
 Trade-off: every node of the input is held in memory, so this is for one group of
 candidate edges (or a test oracle); the whole-corpus graph goes through the distributed

@@ -11,10 +11,12 @@ here so a datasketch upgrade cannot silently change every signature): SHA-1 of e
 truncated to 32 bits, pre-mixed, then ``a * h + b mod 2**32`` per permutation. Values fit in
 32 bits, so signatures are ``np.uint32`` (1 KiB for 256 permutations).
 
-Cost: one SHA-1 per shingle in Python (the dominant term, roughly a microsecond each),
-plus ``shingles x num_perm`` 32-bit multiply-adds in numpy. The permutation parameters are
-drawn once per ``(num_perm, seed)`` per process and reused, and shingles are fed in chunks so
-memory stays bounded (``_CHUNK x num_perm`` values) however long the document is.
+Cost: one SHA-1 per shingle called from Python, plus ``shingles x num_perm`` 32-bit
+multiply-adds in numpy; measured here about 2.7 µs per shingle in all, half of it SHA-1
+(1.7 MB of standard-library code: 0.25 s to shingle, 0.46 s to sign, on one core). The
+permutation parameters are drawn once per ``(num_perm, seed)`` per process and reused
+(plain datasketch redraws them per sketch, about 30% slower here), and shingles are fed in
+chunks so memory stays bounded (``_CHUNK x num_perm`` values) however long the document is.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Algorithm: lowercase the text, take its words as maximal runs of ``\\w`` (Unicode letters,
 digits and underscore), and return every run of ``n`` consecutive words as one shingle,
 UTF-8 encoded with single spaces between words. ``n = 5`` is the common choice for near
-dedup of web text and code (Gopher, The Stack / BigCode dedup): long enough that two
-unrelated files rarely share a shingle, short enough that a small edit changes few of them.
+dedup (Lee et al. 2022, "Deduplicating Training Data Makes Language Models Better"; the
+BigCode dedup of The Stack): long enough that two unrelated files rarely share a shingle,
+short enough that a small edit changes few of them.
 
 Trade-off: dropping punctuation, whitespace and case makes shingles blind to formatting,
 re-indentation and renamed capitalisation, which is what near duplicates of code mostly

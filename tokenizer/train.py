@@ -41,7 +41,7 @@ SPLIT_PATTERN = (
     r"| ?[^\s\p{L}\p{M}\p{N}]+"              # a punctuation run, with one leading space
     r"|\s*[\r\n]+"                           # line breaks, never joined to the next indent
     r"|\s+(?!\S)"                            # indentation, minus the space a word takes
-    r"|\s+"                                  # any other whitespace (at the end of text)
+    r"|\s+"                                  # e.g. a space before a digit, a tab before "("
 )
 """The pre-tokenisation regex (Oniguruma / fancy-regex syntax, not Python ``re``)."""
 
@@ -56,9 +56,11 @@ def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> 
     """Train a byte-level BPE tokenizer on ``texts``.
 
     The result is deterministic: the same texts give a byte-identical ``to_str()`` in any
-    process (word counts are order-independent sums and the trainer breaks count ties by
-    symbol ids, which are fixed here because the whole byte alphabet is pre-seeded in sorted
-    order).
+    process, although the Rust trainer's hash maps are seeded per process. It breaks count
+    ties by symbol id, and every id here is fixed (specials, then the sorted byte alphabet,
+    then merges in order); only continuing-subword prefixes, which we do not use, get ids in
+    hash order (huggingface/tokenizers#1794). Word counts are sums, so the order of the
+    texts does not matter either: a sample gathered by any runner gives the same tokenizer.
 
     Args:
         texts: training documents, e.g. a sample of the corpus; read once, streamed in
