@@ -26,10 +26,13 @@ Threading: ``Language`` and ``Query`` objects are read-only and cached per proce
 ``Parsers`` in ``setup()`` (Beam runs one DoFn instance per thread); the module-level
 ``analyze`` uses a thread-local ``Parsers``.
 
-Throughput (measured on the 2-core build box, one core, Python 3.11, tree-sitter 0.26): the
-191 top-level ``*.py`` files of the standard library (8.3 MB) analyze at about 130 docs/s,
-5.7 MB/s, pairs included: parsing is about 60% of that, the queries and pair extraction the
-rest. That is several times faster than BPE encoding, the slowest stage.
+Throughput (one core of the 2-core build box, Python 3.11, tree-sitter 0.26): the 168
+top-level ``*.py`` files of the 3.11 standard library (4.7 MB) analyze at about 210 docs/s,
+6 MB/s, pairs included (7,025 functions, 2,444 pairs); the parse itself is ~75% of that, the
+queries and pair extraction the rest. CPython's 189 C headers (0.9 MB): ~1,500 docs/s, 7 MB/s.
+That is several times faster than BPE encoding, the slowest stage. Adversarial garbage
+(e.g. 450 KB of ``def f(): `` parsed as C++) parses linearly but slowly, ~100-200 KB/s,
+in tree-sitter's error recovery; the size limits of the clean stage bound it.
 
 Example::
 
@@ -61,6 +64,12 @@ MIN_DOC_WORDS = 3
 MIN_BODY_LINES = 2
 """A pair needs at least this many non-empty body lines besides the docstring (brace-only lines
 and, in Python, the docstring itself do not count)."""
+
+MAX_ERROR_NODES = 10_000
+"""Functions, classes and pairs are not extracted from a tree whose ERROR regions hold more
+than this many nodes (``ParseResult.extracted`` is False). Query matching is quadratic in the
+width of some error nodes (200 KB of ``(`` takes ~40 s); a tree that broken is not this
+language, or not code, and its error ratio drops it anyway."""
 
 SYNTAX_ERROR = "syntax_error"
 """The drop reason ``syntax_verdict`` returns."""
@@ -210,6 +219,8 @@ class ParseResult:
             ``num_bytes``).
         error_ratio: ``error_bytes / num_bytes`` (0.0 for an empty document).
         has_error: the tree contains any ERROR or MISSING node (tree-sitter's own flag).
+        extracted: False when the error regions were too large to look for structure in
+            (see ``MAX_ERROR_NODES``); functions, classes and pairs are then empty.
         functions: every function, method, constructor and named function expression.
         classes: every class (C: struct with a body; Java: class, interface, enum, record).
         pairs: function/docstring pairs that passed the triviality checks.
@@ -220,6 +231,7 @@ class ParseResult:
     error_bytes: int
     error_ratio: float
     has_error: bool
+    extracted: bool
     functions: tuple[Span, ...]
     classes: tuple[Span, ...]
     pairs: tuple[Pair, ...]
@@ -314,33 +326,38 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8", "replace")
 
 
-def _error_bytes(root: tree_sitter.Node) -> int:
-    """Bytes under ERROR nodes plus one per MISSING node; iterative, so deep trees are fine."""
+def _errors(root: tree_sitter.Node) -> tuple[int, int]:
+    """(bytes under ERROR nodes plus one per MISSING node, nodes under ERROR nodes); iterative,
+    so deep trees are fine."""
     if not root.has_error:
-        return 0
-    covered = 0
+        return 0, 0
+    covered = nodes = 0
     stack = [root]
     while stack:
         node = stack.pop()
         if node.is_error:
             # Outermost ERROR only: its descendants are inside its range already.
             covered += max(1, node.end_byte - node.start_byte)
+            nodes += node.descendant_count
         elif node.is_missing:
             covered += 1
         elif node.has_error:
             stack.extend(node.children)
-    return covered
+    return covered, nodes
 
 
 def _analyze_tree(tree: tree_sitter.Tree, source: bytes, lang: str) -> ParseResult:
     root = tree.root_node
     spec = _SPECS[lang]
     num_bytes = len(source)
-    error_bytes = min(num_bytes, _error_bytes(root))
+    error_bytes, error_nodes = _errors(root)
+    error_bytes = min(num_bytes, error_bytes)
+    extracted = error_nodes <= MAX_ERROR_NODES
 
     # (kind, start, end) -> [node, name pattern index, name, doc node]
     found: dict[tuple[str, int, int], list] = {}
-    for pattern, captures in tree_sitter.QueryCursor(_grammar(lang)[1]).matches(root):
+    matches = tree_sitter.QueryCursor(_grammar(lang)[1]).matches(root) if extracted else []
+    for pattern, captures in matches:
         for kind in ("function", "class"):
             nodes = captures.get(kind)
             if not nodes:
@@ -384,6 +401,7 @@ def _analyze_tree(tree: tree_sitter.Tree, source: bytes, lang: str) -> ParseResu
         error_bytes=error_bytes,
         error_ratio=error_bytes / num_bytes if num_bytes else 0.0,
         has_error=root.has_error,
+        extracted=extracted,
         functions=tuple(s for *_, s in sorted(functions)),
         classes=tuple(s for *_, s in sorted(classes)),
         pairs=tuple(p for *_, p in sorted(pairs)),
@@ -433,6 +451,9 @@ def _docstring_pair(source: bytes, node: tree_sitter.Node, outer: tree_sitter.No
     line_start, line_end = _line_start(source, cut_start), _line_end(source, cut_end)
     if not source[line_start:cut_start].strip() and not source[cut_end:line_end].strip():
         cut_start, cut_end = line_start, line_end
+    else:
+        while source[cut_end:cut_end + 1] in (b";", b" ", b"\t"):
+            cut_end += 1
     cut_start = max(cut_start, node.start_byte)
     cut_end = min(cut_end, outer.end_byte)
     if _body_lines(_decode(source[cut_end:outer.end_byte])) < MIN_BODY_LINES:
@@ -449,7 +470,7 @@ def _string_literal(source: bytes, string: tree_sitter.Node) -> str | None:
     or None when it cannot be a docstring (bytes, f-strings, template strings)."""
     raw = source[string.start_byte:string.end_byte]
     match = _STRING_PREFIX.match(raw)
-    if match is None or set(match.group(1).lower()) & set("bft"):
+    if match is None or set(match.group(1).lower()) & set(b"bft"):
         return None
     quote = match.group(2)
     body = raw[match.end():]
