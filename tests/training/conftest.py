@@ -1,0 +1,30 @@
+"""Fixtures for the trainer's tests; the helpers behind them are in ``corpus_builder``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from corpus_builder import build_manifest, stdlib_texts
+
+
+@pytest.fixture(scope="session")
+def tiny_manifest(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real manifest of two components (stdlib code, its docstrings), vocab 512."""
+    texts = stdlib_texts()
+    return build_manifest(tmp_path_factory.mktemp("corpus"), texts, docs_per_shard=100,
+                          mixing={"code-python": {"epochs": 1.0},
+                                  "text-docs": {"weight": 0.25}})
+
+
+@pytest.fixture
+def make_manifest(tmp_path: Path):
+    """``build_manifest`` writing into a fresh folder under ``tmp_path`` each call."""
+    counter = iter(range(1_000_000))
+
+    def make(texts: Mapping[str, Sequence[str]], **kwargs: Any) -> str:
+        return build_manifest(tmp_path / f"corpus{next(counter)}", texts, **kwargs)
+
+    return make

@@ -1,0 +1,86 @@
+"""training.config: the YAML loader, overrides and validation."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from training.config import ConfigError, load_config, parse_argv
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "configs" / "demo-train.yaml"
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "train.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+MINIMAL = "data:\n  manifest: m.json\n"
+
+
+def test_demo_config_loads():
+    cfg = load_config(str(DEMO))
+    assert cfg.data.manifest == "out/demo/manifest.json"
+    assert cfg.training.output_dir == "out/demo/train"
+    assert cfg.optim.betas == (0.9, 0.95)
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = write(tmp_path, MINIMAL + "optim:\n  lrr: 0.1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: unknown key 'optim.lrr'"
+
+
+def test_unknown_section_is_named(tmp_path):
+    path = write(tmp_path, MINIMAL + "optimizer:\n  lr: 0.1\n")
+    with pytest.raises(ConfigError, match="unknown key 'optimizer'"):
+        load_config(path)
+
+
+def test_override_sets_a_yaml_scalar(tmp_path):
+    path = write(tmp_path, MINIMAL + "training:\n  resume_from: ckpt\n")
+    cfg = load_config(path, ["training.steps=20", "optim.lr=1e-3",
+                             "training.resume_from=null"])
+    assert cfg.training.steps == 20
+    assert cfg.optim.lr == 1e-3
+    assert cfg.training.resume_from is None
+
+
+def test_override_of_unknown_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'training.stepz'"):
+        load_config(write(tmp_path, MINIMAL), ["training.stepz=3"])
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="^no config at /nonexistent/train.yaml$"):
+        load_config("/nonexistent/train.yaml")
+
+
+def test_bad_yaml_is_one_line(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "data: [unclosed\n"))
+    assert "not valid YAML" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_wrong_type_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="training.steps must be int, got 'ten'"):
+        load_config(write(tmp_path, MINIMAL + "training:\n  steps: ten\n"))
+
+
+def test_invalid_value_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"model.dim \(130\) must be divisible"):
+        load_config(write(tmp_path, MINIMAL + "model:\n  dim: 130\n  n_heads: 4\n"))
+
+
+def test_manifest_is_required(tmp_path):
+    with pytest.raises(ConfigError, match="data.manifest is required"):
+        load_config(write(tmp_path, yaml.safe_dump({"training": {"steps": 3}})))
+
+
+def test_argv_errors_are_config_errors():
+    assert parse_argv(["c.yaml", "--set", "a.b=1"]).overrides == ["a.b=1"]
+    with pytest.raises(ConfigError):
+        parse_argv([])

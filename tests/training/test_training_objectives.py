@@ -1,0 +1,44 @@
+"""training.objectives: the registry, and CLM."""
+
+import numpy as np
+import pytest
+import torch
+
+from tokenizer.special_tokens import PAD, SPECIAL_TOKENS
+from training.objectives import IGNORE_INDEX, OBJECTIVES, transform
+from training.objectives.loss import cross_entropy
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_every_objective_is_pure_and_keeps_length(name):
+    tokens = np.arange(100, 133)
+    a = transform(name, tokens, seed=3, index=7)
+    b = transform(name, tokens, seed=3, index=7)
+    assert a.inputs.shape == a.targets.shape == (32,)
+    assert a.inputs.dtype == a.targets.dtype == np.int64
+    np.testing.assert_array_equal(a.inputs, b.inputs)
+    np.testing.assert_array_equal(a.targets, b.targets)
+
+
+def test_clm_shifts_by_one():
+    ex = transform("clm", np.array([5, 6, 7, 8]), seed=0, index=0)
+    assert ex.inputs.tolist() == [5, 6, 7]
+    assert ex.targets.tolist() == [6, 7, 8]
+
+
+def test_clm_ignores_pad_targets():
+    pad = SPECIAL_TOKENS.index(PAD)
+    ex = transform("clm", np.array([5, 6, pad, pad]), seed=0, index=0)
+    assert ex.targets.tolist() == [6, IGNORE_INDEX, IGNORE_INDEX]
+
+
+def test_unknown_objective():
+    with pytest.raises(ValueError, match="unknown objective 'nope'"):
+        transform("nope", np.arange(4), seed=0, index=0)
+
+
+def test_loss_skips_ignored_targets():
+    logits = torch.randn(1, 3, 10)
+    targets = torch.tensor([[1, IGNORE_INDEX, 2]])
+    expected = torch.nn.functional.cross_entropy(logits[0, [0, 2]], torch.tensor([1, 2]))
+    assert cross_entropy(logits, targets).item() == pytest.approx(expected.item())

@@ -1,0 +1,137 @@
+"""Checkpoints with ``torch.distributed.checkpoint`` (DCP): model, optimizer, trainer state.
+
+A checkpoint is a folder ``<checkpoint_dir>/step-NNNNNN`` that every rank writes its shards
+into; DCP's ``.metadata`` file, written last by the coordinator, completes it. Model and
+optimizer state come from ``get_state_dict`` (sharded DTensors under FSDP2, so nothing is
+gathered on one rank) and go back with ``set_state_dict``; DCP reshards on load, so a run
+can resume on any world size that divides the global batch.
+
+The trainer state (step, seed, global batch size, manifest and mixture hashes, data
+position) is stored beside them and read first on load: a checkpoint from another manifest,
+mixture, seed or global batch size is refused with one line before any weight is touched,
+since resuming it would not continue the same sample sequence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from typing import Any
+
+import torch
+import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+
+from training.config import ConfigError
+
+_METADATA = ".metadata"
+
+
+class CheckpointError(ConfigError):
+    """A checkpoint is missing or does not belong to this run; the message is one line.
+
+    A ``ConfigError`` because the user chose it (``training.resume_from``)."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainerState:
+    """What a checkpoint records besides model and optimizer.
+
+    Attributes:
+        step: optimizer steps completed.
+        seed: the run's seed (sampler, objectives).
+        global_batch_size: sequences per step over all ranks.
+        manifest_sha256: ``Manifest.sha256()`` of the corpus trained on.
+        mixture_sha256: ``MixturePlan.sha256()`` (components, sequence and sample counts).
+        data: the data loader's ``state_dict()``.
+    """
+
+    step: int
+    seed: int
+    global_batch_size: int
+    manifest_sha256: str
+    mixture_sha256: str
+    data: dict[str, Any]
+
+    def check_matches(self, other: "TrainerState", path: str) -> None:
+        """Refuse to resume ``self`` (saved at ``path``) in a run described by ``other``."""
+        for field, what in (("manifest_sha256", "manifest"), ("mixture_sha256", "mixture"),
+                            ("seed", "seed"), ("global_batch_size", "global batch size")):
+            saved, current = getattr(self, field), getattr(other, field)
+            if saved != current:
+                if isinstance(saved, str):
+                    saved, current = saved[:12] + "…", current[:12] + "…"
+                raise CheckpointError(f"checkpoint {path} was written with {what} {saved}, "
+                                      f"this run has {current}; refusing to resume")
+
+
+_PLACEHOLDER = TrainerState(step=0, seed=0, global_batch_size=0, manifest_sha256="",
+                            mixture_sha256="", data={"step": 0, "global_batch_size": 0})
+
+
+def checkpoint_path(folder: str, step: int) -> str:
+    """Folder of the checkpoint after ``step`` steps."""
+    return os.path.join(folder, f"step-{step:06d}")
+
+
+def save(path: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+         state: TrainerState) -> None:
+    """Write a checkpoint; collective: every rank of the group calls it.
+
+    Args:
+        path: checkpoint folder (created).
+        model: the (FSDP-sharded) model.
+        optimizer: its optimizer.
+        state: trainer state; ``state.data`` must have the keys of the loader's state dict.
+    """
+    model_state, optim_state = get_state_dict(model, optimizer)
+    with warnings.catch_warnings():
+        # Re-running a config rewrites its own checkpoints; that is intended, not news.
+        warnings.filterwarnings("ignore", message="Detected an existing checkpoint")
+        dcp.save({"model": model_state, "optim": optim_state,
+                  "trainer": dataclasses.asdict(state)}, checkpoint_id=path)
+
+
+def read_state(path: str, *, no_dist: bool = False) -> TrainerState:
+    """The trainer state of a checkpoint, without loading weights.
+
+    Args:
+        path: checkpoint folder.
+        no_dist: read without a process group (the launcher, before workers start).
+    """
+    if not os.path.isfile(os.path.join(path, _METADATA)):
+        raise CheckpointError(f"no checkpoint at {path}")
+    holder = {"trainer": dataclasses.asdict(_PLACEHOLDER)}
+    with warnings.catch_warnings():
+        # Without a group DCP warns that it assumes one process, which is what we want.
+        warnings.simplefilter("ignore", UserWarning)
+        dcp.load(holder, checkpoint_id=path, no_dist=no_dist)
+    return TrainerState(**holder["trainer"])
+
+
+def load(path: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+         expected: TrainerState) -> TrainerState:
+    """Restore model and optimizer from ``path`` if it belongs to this run; collective.
+
+    Args:
+        path: checkpoint folder written by ``save``.
+        model: the model, sharded the same way as when training (any world size).
+        optimizer: its optimizer.
+        expected: this run's state; its manifest and mixture hashes, seed and global batch
+            size must equal the checkpoint's (step and data are ignored).
+
+    Returns:
+        The checkpoint's trainer state (step and data position to continue from).
+
+    Raises:
+        CheckpointError: no checkpoint at ``path``, or it belongs to another run.
+    """
+    saved = read_state(path)
+    saved.check_matches(expected, path)
+    model_state, optim_state = get_state_dict(model, optimizer)
+    holder = {"model": model_state, "optim": optim_state}
+    dcp.load(holder, checkpoint_id=path)
+    set_state_dict(model, optimizer, model_state_dict=holder["model"],
+                   optim_state_dict=holder["optim"])
+    return saved

@@ -1,0 +1,328 @@
+"""Trainer configuration: keyword-only dataclasses, one YAML loader, dotted overrides.
+
+A config file has four sections, each a dataclass below::
+
+    model:    {dim: 128, n_layers: 2, n_heads: 4}
+    data:     {manifest: out/demo/manifest.json, seq_len: 128, global_batch_size: 16}
+    optim:    {lr: 3.0e-3, warmup_steps: 30}
+    training: {steps: 300, output_dir: out/demo/train}
+
+``load_config(path, overrides)`` reads it, applies ``section.key=value`` overrides (values
+parsed as YAML scalars) and rejects unknown keys by name. Every error is a ``ConfigError``
+whose message is one line for the user. Relative paths are relative to the working
+directory. This module imports neither torch nor Beam, so the launcher can validate a
+config before it starts any worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from typing import Any
+
+import yaml
+
+from training.objectives import OBJECTIVES
+
+DTYPES = ("float32", "bfloat16")
+
+
+class ConfigError(ValueError):
+    """A config file or override is missing, malformed or invalid; the message is one line."""
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """Shape of the decoder-only transformer (the vocabulary size comes from the manifest)."""
+
+    dim: int = 256
+    """Width of the residual stream; must be divisible by ``n_heads``."""
+
+    n_layers: int = 4
+    """Number of transformer blocks; each block is one FSDP unit."""
+
+    n_heads: int = 4
+    """Attention heads per block; ``dim / n_heads`` is the head size and must be even (RoPE)."""
+
+    mlp_ratio: float = 4.0
+    """Hidden width of the SwiGLU MLP as a multiple of ``dim``."""
+
+    def __post_init__(self) -> None:
+        _require(self.dim > 0 and self.n_layers > 0 and self.n_heads > 0,
+                 "model.dim, model.n_layers and model.n_heads must be positive")
+        _require(self.dim % self.n_heads == 0,
+                 f"model.dim ({self.dim}) must be divisible by model.n_heads ({self.n_heads})")
+        _require((self.dim // self.n_heads) % 2 == 0,
+                 f"model head size dim/n_heads ({self.dim // self.n_heads}) must be even")
+        _require(self.mlp_ratio > 0, f"model.mlp_ratio must be positive, got {self.mlp_ratio}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Where the tokens come from and how they are cut and batched."""
+
+    manifest: str
+    """Path or fsspec URL of the build's manifest.json; every file it names is checked."""
+
+    seq_len: int = 512
+    """Tokens the model sees per sequence; packed chunks hold ``seq_len + 1`` tokens."""
+
+    global_batch_size: int = 8
+    """Sequences per optimizer step over all ranks; must be divisible by the world size."""
+
+    seed: int = 0
+    """Seed of the mixture sampler and objectives (and model init); same seed, same order."""
+
+    def __post_init__(self) -> None:
+        _require(bool(self.manifest), "data.manifest is required")
+        _require(self.seq_len > 0, f"data.seq_len must be positive, got {self.seq_len}")
+        _require(self.global_batch_size > 0,
+                 f"data.global_batch_size must be positive, got {self.global_batch_size}")
+        _require(self.seed >= 0, f"data.seed must be non-negative, got {self.seed}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OptimConfig:
+    """AdamW with linear warmup, then cosine decay to ``min_lr_ratio * lr``."""
+
+    lr: float = 3e-4
+    """Peak learning rate, reached at the end of warmup."""
+
+    weight_decay: float = 0.1
+    """Decoupled weight decay of AdamW (applied to every parameter)."""
+
+    betas: tuple[float, float] = (0.9, 0.95)
+    """AdamW's (beta1, beta2)."""
+
+    warmup_steps: int = 100
+    """Steps of linear warmup from ``lr / warmup_steps`` to ``lr``; a run shorter than this
+    (e.g. a quick ``--set training.steps=20``) simply never reaches the peak."""
+
+    min_lr_ratio: float = 0.1
+    """Learning rate at the last step as a fraction of ``lr``, in [0, 1]."""
+
+    grad_clip: float = 1.0
+    """Maximum global gradient norm; 0 turns clipping off."""
+
+    def __post_init__(self) -> None:
+        _require(self.lr > 0, f"optim.lr must be positive, got {self.lr}")
+        _require(self.weight_decay >= 0, "optim.weight_decay must be non-negative")
+        _require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
+                 f"optim.betas must be two numbers in [0, 1), got {list(self.betas)}")
+        _require(self.warmup_steps >= 0, "optim.warmup_steps must be non-negative")
+        _require(0 <= self.min_lr_ratio <= 1,
+                 f"optim.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        _require(self.grad_clip >= 0, "optim.grad_clip must be non-negative")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainingConfig:
+    """Length of the run, precision, logging and checkpoints."""
+
+    steps: int = 1000
+    """Optimizer steps of the whole run (a resumed run continues up to this step)."""
+
+    dtype: str = "float32"
+    """Parameter dtype during forward/backward (FSDP ``MixedPrecisionPolicy.param_dtype``):
+    ``float32`` or ``bfloat16``. Master weights, optimizer state and gradient reduction stay
+    in float32."""
+
+    objective: str = "clm"
+    """Training objective by name (see ``training.objectives.OBJECTIVES``)."""
+
+    log_every: int = 10
+    """Log loss every this many steps (and at the first and last step)."""
+
+    output_dir: str = "out/train"
+    """Folder for ``metrics.jsonl`` and, by default, checkpoints."""
+
+    checkpoint_dir: str | None = None
+    """Folder of checkpoints ``step-NNNNNN/``; None means ``<output_dir>/checkpoints``."""
+
+    checkpoint_every: int = 0
+    """Also checkpoint every this many steps; 0 checkpoints only at the end."""
+
+    resume_from: str | None = None
+    """Checkpoint folder to resume from (model, optimizer, data position); None starts fresh.
+    It must come from a run over the same manifest, seed and global batch size."""
+
+    def __post_init__(self) -> None:
+        _require(self.steps > 0, f"training.steps must be positive, got {self.steps}")
+        _require(self.dtype in DTYPES,
+                 f"training.dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        _require(self.objective in OBJECTIVES,
+                 f"training.objective must be one of {', '.join(sorted(OBJECTIVES))}, "
+                 f"got {self.objective!r}")
+        _require(self.log_every > 0, "training.log_every must be positive")
+        _require(self.checkpoint_every >= 0, "training.checkpoint_every must be non-negative")
+        _require(bool(self.output_dir), "training.output_dir must not be empty")
+
+    @property
+    def checkpoint_folder(self) -> str:
+        """``checkpoint_dir``, or its default under ``output_dir``."""
+        return self.checkpoint_dir or f"{self.output_dir.rstrip('/')}/checkpoints"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """A whole training run."""
+
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    """The network."""
+
+    data: DataConfig
+    """The corpus and batching."""
+
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    """Optimizer and learning-rate schedule."""
+
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    """Run length, precision, logging, checkpoints."""
+
+
+_SECTIONS: dict[str, type] = {f.name: typing.get_type_hints(TrainConfig)[f.name]
+                               for f in dataclasses.fields(TrainConfig)}
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    """Check a YAML value against a field's annotated type; ints are accepted as floats."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        (kind,) = [k for k in options if k is not type(None)]
+        origin = typing.get_origin(kind)
+    if origin is tuple:
+        items = typing.get_args(kind)
+        _require(isinstance(value, (list, tuple)) and len(value) == len(items),
+                 f"{key} must be a list of {len(items)} values, got {value!r}")
+        return tuple(_coerce(v, k, key) for v, k in zip(value, items))
+    if kind is float and isinstance(value, str):
+        # PyYAML follows YAML 1.1, where 1e-3 (no dot) is a string, not a float.
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }[kind]
+    _require(ok, f"{key} must be {kind.__name__}, got {value!r}")
+    return float(value) if kind is float else value
+
+
+def _build(raw: dict[str, Any]) -> TrainConfig:
+    sections = {}
+    for section, cls in _SECTIONS.items():
+        body = raw.get(section, {})
+        if body is None:
+            body = {}
+        _require(isinstance(body, dict), f"{section} must be a mapping")
+        hints = typing.get_type_hints(cls)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        for key in body:
+            _require(key in fields, f"unknown key '{section}.{key}'")
+        sections[section] = cls(**{k: _coerce(v, hints[k], f"{section}.{k}")
+                                    for k, v in body.items()})
+    return TrainConfig(**sections)
+
+
+def apply_override(raw: dict[str, Any], override: str) -> None:
+    """Set ``section.key=value`` in a raw config mapping; the value is a YAML scalar."""
+    key, sep, text = override.partition("=")
+    _require(bool(sep), f"override {override!r} is not KEY=VALUE")
+    parts = key.strip().split(".")
+    _require(len(parts) == 2 and all(parts),
+             f"override key {key!r} must be SECTION.KEY, e.g. training.steps")
+    section, name = parts
+    _require(section in _SECTIONS, f"unknown key '{key}'")
+    _require(name in {f.name for f in dataclasses.fields(_SECTIONS[section])},
+             f"unknown key '{key}'")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override {key}: value {text!r} is not YAML "
+                          f"({str(err).splitlines()[0]})") from None
+    body = raw.setdefault(section, {})
+    if body is None:
+        body = raw[section] = {}
+    _require(isinstance(body, dict), f"{section} must be a mapping")
+    body[name] = value
+
+
+def load_config(path: str, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Read a YAML training config and apply overrides.
+
+    Args:
+        path: the YAML file (local path).
+        overrides: ``section.key=value`` strings applied in order after the file, e.g.
+            ``["training.steps=20", "optim.lr=1e-3"]``; values are parsed as YAML scalars
+            (``null`` gives None).
+
+    Returns:
+        The validated ``TrainConfig``.
+
+    Raises:
+        ConfigError: one line naming the file and the problem, e.g.
+            ``demo-train.yaml: unknown key 'optim.lrr'``.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"no config at {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a config file") from None
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{line}: {problem}") from None
+    raw = {} if raw is None else raw
+    try:
+        _require(isinstance(raw, dict), "top level must be a mapping of sections")
+        for key in raw:
+            _require(key in _SECTIONS, f"unknown key '{key}'")
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    for override in overrides:
+        try:
+            apply_override(raw, override)
+        except ConfigError as err:
+            raise ConfigError(f"--set {override}: {err}") from None
+    try:
+        _require(isinstance(raw.get("data"), dict) and "manifest" in raw["data"],
+                 "data.manifest is required")
+        return _build(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> typing.NoReturn:
+        raise ConfigError(f"{self.prog}: {message}")
+
+
+def parse_argv(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the trainer's command line: ``CONFIG.yaml [--set key=value ...]``.
+
+    Raises:
+        ConfigError: the arguments do not parse (one line, not argparse's exit).
+    """
+    parser = _ArgumentParser(prog="training.train",
+                             description="Train a codemix model from a manifest.")
+    parser.add_argument("config", help="training config YAML, e.g. configs/demo-train.yaml")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set training.steps=20")
+    return parser.parse_args(argv)

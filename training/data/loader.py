@@ -1,0 +1,96 @@
+"""Per-rank batches: step ``s`` is global samples ``[s * G, (s + 1) * G)``.
+
+Rank ``r`` of ``W`` takes the contiguous slice ``[s * G + r * G / W, s * G + (r + 1) * G / W)``
+of the global batch, so the ranks of one step partition it and the data position is a
+single integer (the step) that any world size dividing ``G`` can resume from. Each sample is
+looked up in the mixture sampler, read from its packed component and transformed by the
+objective, all pure functions of (seed, sample index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from training.config import ConfigError
+from training.data.packing import PackedComponent
+from training.data.sampler import MixtureSampler
+from training.objectives import transform
+
+
+def rank_slice(step: int, global_batch_size: int, rank: int, world_size: int) -> range:
+    """Global sample indices of ``rank``'s part of step ``step``'s batch.
+
+    Args:
+        step: optimizer step, from 0.
+        global_batch_size: sequences per step over all ranks (``G``).
+        rank: this rank, in ``[0, world_size)``.
+        world_size: number of ranks ``W``; must divide ``G``.
+
+    Returns:
+        A contiguous range of ``G / W`` sample indices.
+    """
+    if global_batch_size % world_size:
+        raise ConfigError(f"data.global_batch_size ({global_batch_size}) must be divisible "
+                          f"by the number of processes ({world_size})")
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} outside [0, {world_size})")
+    local = global_batch_size // world_size
+    start = step * global_batch_size + rank * local
+    return range(start, start + local)
+
+
+class MixtureLoader:
+    """Batches of one rank, step after step.
+
+    Args:
+        sampler: the mixture sampler (plan and seed).
+        components: packed sequences by component name (every name of the plan).
+        global_batch_size: sequences per step over all ranks.
+        rank: this process's rank.
+        world_size: number of processes; must divide ``global_batch_size``.
+        objective: objective name (``training.objectives.OBJECTIVES``).
+    """
+
+    def __init__(self, sampler: MixtureSampler, components: Mapping[str, PackedComponent], *,
+                 global_batch_size: int, rank: int, world_size: int, objective: str):
+        rank_slice(0, global_batch_size, rank, world_size)  # validates G, W and rank
+        self.sampler = sampler
+        self.components = components
+        self.global_batch_size = global_batch_size
+        self.rank = rank
+        self.world_size = world_size
+        self.objective = objective
+        self.step = 0
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's ``(inputs, targets)`` of step ``step``: int64, ``[G / W, seq_len]``."""
+        inputs, targets = [], []
+        for index in rank_slice(step, self.global_batch_size, self.rank, self.world_size):
+            name, seq = self.sampler.sample(index)
+            example = transform(self.objective, self.components[name][seq].tokens,
+                                seed=self.sampler.seed, index=index)
+            inputs.append(example.inputs)
+            targets.append(example.targets)
+        return torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets))
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch of the current step, then advance the step."""
+        out = self.batch(self.step)
+        self.step += 1
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        """The data position: next step and the global batch size it is counted in."""
+        return {"step": self.step, "global_batch_size": self.global_batch_size}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a saved position; the global batch size must be the same."""
+        if state["global_batch_size"] != self.global_batch_size:
+            raise ValueError(f"data position was saved with global_batch_size "
+                             f"{state['global_batch_size']}, this run uses "
+                             f"{self.global_batch_size}")
+        self.step = int(state["step"])

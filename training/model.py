@@ -1,0 +1,149 @@
+"""A small decoder-only transformer (Llama-style): RMSNorm, RoPE, causal SDPA, SwiGLU.
+
+Pre-norm blocks in a ``ModuleDict`` keyed by layer index, so ``parallelize`` can shard each
+block as one FSDP unit and checkpoints keep stable names (``layers.0.attn.wqkv.weight``).
+Input embeddings and output projection are separate (untied) matrices. This module does not
+import ``torch.distributed``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ModelArgs:
+    """Everything that fixes the network's shape.
+
+    Attributes:
+        vocab_size: embedding rows and output columns (from the manifest's tokenizer).
+        dim: residual stream width.
+        n_layers: number of blocks.
+        n_heads: attention heads; ``dim / n_heads`` must be even (RoPE rotates pairs).
+        mlp_ratio: SwiGLU hidden width as a multiple of ``dim``.
+        max_seq_len: longest sequence the rotary table covers.
+        rope_theta: RoPE base frequency.
+        norm_eps: RMSNorm epsilon.
+    """
+
+    vocab_size: int
+    dim: int
+    n_layers: int
+    n_heads: int
+    mlp_ratio: float = 4.0
+    max_seq_len: int = 2048
+    rope_theta: float = 10000.0
+    norm_eps: float = 1e-5
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.n_heads
+
+
+def rope_table(head_dim: int, max_seq_len: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosines and sines of the rotary angles, each ``[max_seq_len, head_dim / 2]``."""
+    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+    angles = torch.outer(torch.arange(max_seq_len, dtype=torch.float32), inv_freq)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs ``(x[..., i], x[..., i + d/2])`` of ``x`` ``[batch, heads, seq, d]``."""
+    x1, x2 = x.chunk(2, dim=-1)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # [seq, d/2], broadcast over batch, heads
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+
+class Attention(nn.Module):
+    """Causal multi-head self-attention with rotary positions."""
+
+    def __init__(self, args: ModelArgs):
+        super().__init__()
+        self.n_heads = args.n_heads
+        self.wqkv = nn.Linear(args.dim, 3 * args.dim, bias=False)
+        self.wo = nn.Linear(args.dim, args.dim, bias=False)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        batch, seq, dim = x.shape
+        # [batch, seq, 3 * dim] -> 3 x [batch, heads, seq, head_dim]
+        q, k, v = (self.wqkv(x).view(batch, seq, 3, self.n_heads, dim // self.n_heads)
+                   .permute(2, 0, 3, 1, 4).unbind(0))
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        # [batch, heads, seq, head_dim] -> [batch, seq, dim]
+        return self.wo(out.transpose(1, 2).reshape(batch, seq, dim))
+
+
+class FeedForward(nn.Module):
+    """SwiGLU MLP: ``w2(silu(w1 x) * w3 x)``."""
+
+    def __init__(self, args: ModelArgs):
+        super().__init__()
+        hidden = int(args.mlp_ratio * args.dim)
+        self.w1 = nn.Linear(args.dim, hidden, bias=False)
+        self.w3 = nn.Linear(args.dim, hidden, bias=False)
+        self.w2 = nn.Linear(hidden, args.dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: attention then MLP, each added to the residual."""
+
+    def __init__(self, args: ModelArgs):
+        super().__init__()
+        self.attn_norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
+        self.attn = Attention(args)
+        self.mlp_norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
+        self.mlp = FeedForward(args)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.attn_norm(x), cos, sin)
+        return x + self.mlp(self.mlp_norm(x))
+
+
+class Transformer(nn.Module):
+    """Token ids ``[batch, seq]`` -> next-token logits ``[batch, seq, vocab_size]``."""
+
+    def __init__(self, args: ModelArgs):
+        super().__init__()
+        self.args = args
+        self.tok_embeddings = nn.Embedding(args.vocab_size, args.dim)
+        self.layers = nn.ModuleDict({str(i): Block(args) for i in range(args.n_layers)})
+        self.norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
+        self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
+        cos, sin = rope_table(args.head_dim, args.max_seq_len, args.rope_theta)
+        # Derived from args, so not persistent: checkpoints hold parameters only.
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+        self.init_weights()
+
+    @torch.no_grad()
+    def init_weights(self) -> None:
+        """Normal(0, 0.02) weights; residual output projections scaled by 1/sqrt(2 n_layers)
+        (GPT-2), so the residual stream's variance does not grow with depth."""
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02)
+            elif isinstance(module, nn.RMSNorm):
+                nn.init.ones_(module.weight)
+        for block in self.layers.values():
+            for proj in (block.attn.wo, block.mlp.w2):
+                nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * self.args.n_layers))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        seq = tokens.shape[1]
+        if seq > self.args.max_seq_len:
+            raise ValueError(f"sequence of {seq} tokens exceeds max_seq_len "
+                             f"{self.args.max_seq_len}")
+        h = self.tok_embeddings(tokens)  # [batch, seq, dim]
+        cos, sin = self.rope_cos[:seq], self.rope_sin[:seq]
+        for block in self.layers.values():
+            h = block(h, cos, sin)
+        return self.output(self.norm(h))  # [batch, seq, vocab]

@@ -1,0 +1,55 @@
+"""Training objectives, chosen by name.
+
+An objective turns one packed sequence of ``seq_len + 1`` token ids into model inputs and
+targets of ``seq_len`` ids each. Every objective has the same signature::
+
+    fn(tokens: np.ndarray, *, seed: int, index: int) -> Example
+
+``seed`` and ``index`` (the global sample index) are the only source of randomness, so an
+objective is a pure function and a resumed run transforms each sample exactly as before
+(T5's ``random_spans_noise_mask`` with explicit seeds, not a carried RNG). Targets hold
+``IGNORE_INDEX`` where no loss is taken; every objective shares the one loss in
+``training.objectives.loss``. ``clm`` is the only objective so far; span corruption, FIM and
+prefix-LM register here too.
+
+This package imports numpy only (not torch), so configs can be validated without torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from training.objectives.clm import causal_lm
+from training.objectives.example import IGNORE_INDEX, Example
+
+Objective = Callable[..., Example]
+
+OBJECTIVES: dict[str, Objective] = {
+    "clm": causal_lm,
+}
+"""Objective name -> function; the name is what ``training.objective`` in a config selects."""
+
+
+def transform(name: str, tokens: np.ndarray, *, seed: int, index: int) -> Example:
+    """Apply the objective called ``name`` to one packed sequence.
+
+    Args:
+        name: a key of ``OBJECTIVES``.
+        tokens: ``seq_len + 1`` token ids (one packed sequence).
+        seed: the run's seed (``data.seed``).
+        index: the global sample index of this sequence (spans epochs).
+
+    Returns:
+        The ``Example``: inputs and targets, ``seq_len`` ids each.
+    """
+    try:
+        fn = OBJECTIVES[name]
+    except KeyError:
+        raise ValueError(f"unknown objective {name!r} "
+                         f"(have: {', '.join(sorted(OBJECTIVES))})") from None
+    return fn(tokens, seed=seed, index=index)
+
+
+__all__ = ["IGNORE_INDEX", "OBJECTIVES", "Example", "transform"]

@@ -1,0 +1,23 @@
+"""What every objective returns: one training example as inputs and targets."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+IGNORE_INDEX = -100
+"""Target id that takes no loss (padding, or positions an objective does not predict)."""
+
+
+class Example(NamedTuple):
+    """One training example.
+
+    Attributes:
+        inputs: int64 token ids fed to the model, shape ``[seq_len]``.
+        targets: int64 ids to predict at each input position, shape ``[seq_len]``;
+            ``IGNORE_INDEX`` where no loss is taken.
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray

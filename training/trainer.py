@@ -1,0 +1,123 @@
+"""The training loop: AdamW, warmup + cosine learning rate, gradient clipping, metrics.
+
+Each step takes this rank's slice of the global batch from the loader, computes the
+objective's loss, and lets FSDP average gradients over ranks in backward. Every
+``log_every`` steps (and at the first and last) the loss averaged over ranks and over the
+steps since the previous entry, the learning rate and gradient norm of the step, and the
+throughput go to stdout and ``<output_dir>/metrics.jsonl`` on rank 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+
+import torch
+import torch.distributed as dist
+from torch.distributed.tensor import DTensor
+
+from training.config import OptimConfig, TrainConfig
+from training.data.loader import MixtureLoader
+from training.objectives.loss import cross_entropy
+
+
+def lr_at(step: int, *, lr: float, warmup_steps: int, total_steps: int,
+          min_lr_ratio: float) -> float:
+    """Learning rate of step ``step`` (0-based): linear warmup, then cosine decay.
+
+    Warmup rises linearly over ``warmup_steps`` steps to ``lr`` (reached at step
+    ``warmup_steps - 1``); the cosine then falls from ``lr`` at step ``warmup_steps`` to
+    ``lr * min_lr_ratio`` at the last step, ``total_steps - 1``, and stays there after.
+    """
+    if step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    decay_steps = total_steps - warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, decay_steps - 1))
+    floor = lr * min_lr_ratio
+    return floor + (lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:
+    """AdamW over every parameter (the schedule sets ``lr`` each step)."""
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas,
+                             weight_decay=cfg.weight_decay)
+
+
+class MetricsLog:
+    """Rank 0's log: one line to stdout and one JSON object to ``metrics.jsonl`` per entry.
+
+    Args:
+        output_dir: folder of ``metrics.jsonl`` (created).
+        append: keep earlier entries (a resumed run) instead of starting the file afresh.
+        enabled: False on every rank but 0.
+    """
+
+    def __init__(self, output_dir: str, *, append: bool, enabled: bool):
+        self.path = os.path.join(output_dir, "metrics.jsonl")
+        self.enabled = enabled
+        if enabled:
+            os.makedirs(output_dir, exist_ok=True)
+            if not append:
+                open(self.path, "w").close()
+
+    def log(self, entry: dict[str, float | int]) -> None:
+        if not self.enabled:
+            return
+        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in entry.items()), flush=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+
+
+def _scalar(x: torch.Tensor) -> float:
+    return float(x.full_tensor() if isinstance(x, DTensor) else x)
+
+
+def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               loader: MixtureLoader, device: torch.device, log: MetricsLog,
+               checkpoint: Callable[[int], None]) -> None:
+    """Train from ``loader.step`` up to ``cfg.training.steps``; collective on every rank.
+
+    Args:
+        cfg: the run's config (optim and training sections are used here).
+        model: the FSDP-sharded model.
+        optimizer: its optimizer.
+        loader: this rank's batches; its ``step`` is where the run continues.
+        device: where batches go.
+        log: rank 0's metrics log.
+        checkpoint: called with the completed step count every ``checkpoint_every`` steps.
+    """
+    opt, run = cfg.optim, cfg.training
+    world = dist.get_world_size()
+    tokens_per_step = cfg.data.global_batch_size * cfg.data.seq_len
+    first = loader.step
+    last_time, last_step = time.perf_counter(), first
+    loss_sum = torch.zeros((), device=device)  # this rank's losses since the last entry
+    model.train()
+    for step in range(first, run.steps):
+        lr = lr_at(step, lr=opt.lr, warmup_steps=opt.warmup_steps, total_steps=run.steps,
+                   min_lr_ratio=opt.min_lr_ratio)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        inputs, targets = (t.to(device) for t in loader.next_batch())
+        loss = cross_entropy(model(inputs), targets)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            model.parameters(), opt.grad_clip if opt.grad_clip > 0 else math.inf)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss_sum += loss.detach()
+        done = step + 1
+        if done % run.log_every == 0 or step == first or done == run.steps:
+            dist.all_reduce(loss_sum)  # sum over ranks (gloo has no AVG)
+            now = time.perf_counter()
+            log.log({"step": done, "loss": loss_sum.item() / (world * (done - last_step)),
+                     "lr": lr, "grad_norm": _scalar(grad_norm),
+                     "tokens_per_s": tokens_per_step * (done - last_step) / (now - last_time)})
+            last_time, last_step = now, done
+            loss_sum.zero_()
+        if run.checkpoint_every and done % run.checkpoint_every == 0 and done < run.steps:
+            checkpoint(done)
