@@ -183,6 +183,12 @@ class BuildConfig:
             raise ValueError("components: at least one component is needed")
         if len(set(names)) != len(names):
             raise ValueError(f"components: duplicate name in {names}")
+        # The trainer's mixture rule (training/data/sampler.py): next to components given by
+        # epochs, weights are shares of the whole mixture epoch, so they must leave room.
+        weights = [c.weight for c in self.components if c.weight is not None]
+        if len(weights) < len(self.components) and sum(weights) >= 1.0:
+            raise ValueError("components: next to components given by epochs, the weights "
+                             f"must sum to < 1 (they sum to {sum(weights):g})")
         code = {c.name for c in self.components if c.kind == "code"}
         for comp in self.components:
             unknown = [n for n in comp.pairs_from if n not in code]

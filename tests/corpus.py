@@ -97,12 +97,12 @@ def make_corpus(root: pathlib.Path, *, target_tokens: int = 20000) -> pathlib.Pa
     spec = {
         "output": str(root / "out"),
         "components": {
-            "code-python": {"kind": "code", "weight": 0.6, "inputs": [
+            "code-python": {"kind": "code", "weight": 0.5, "inputs": [
                 {"url": str(code / "py"), "format": "folder", "include": ["**/*.py"],
                  "name": "demo-py"}]},
             "code-c": {"kind": "code", "epochs": 2, "inputs": [
                 {"url": str(code / "c"), "format": "folder", "include": ["**/*.c"]}]},
-            "text-docs": {"kind": "text", "weight": 0.3, "inputs": [
+            "text-docs": {"kind": "text", "weight": 0.25, "inputs": [
                 {"url": str(text / "*.jsonl.gz"), "format": "jsonl"}]},
             "pairs": {"kind": "pair", "weight": 0.1, "pairs_from": ["code-python", "code-c"]},
         },

@@ -43,6 +43,8 @@ def test_expand_url_leaves_other_urls_alone():
     (lambda s: s["components"].update(p={"kind": "pair", "weight": 1, "pairs_from": ["x"]}),
      "unknown code component 'x'"),
     (lambda s: s.pop("output"), "missing key 'output'"),
+    (lambda s: s["components"].update(e={"kind": "code", "epochs": 2, "inputs": [
+        {"url": "{stdlib}", "format": "folder"}]}), "weights must sum to < 1"),
     (lambda s: s.update(dedup={"threshold": 1.5}), "threshold must be in"),
     (lambda s: s.update(tokenizer={"vocab_size": "big"}), "tokenizer.vocab_size: expected int"),
 ])
