@@ -96,6 +96,11 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
                checkpoint=save)
     if loader.step > start:
         save(loader.step)
+    if rank == 0 and log.losses:
+        print(f"done: loss {log.losses[0]:.3f} -> {log.losses[-1]:.3f} over steps "
+              f"{start + 1}..{loader.step}; metrics {log.path}; checkpoint "
+              f"{checkpoint.checkpoint_path(cfg.training.checkpoint_folder, loader.step)}",
+              flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     device = init_distributed()
     try:
         run(cfg, device)
+        # NOTE: every rank must be past its last collective (the final checkpoint) before
+        # any rank tears the process group down; otherwise gloo can abort a rank at exit.
+        dist.barrier()
         return 0
     except (ConfigError, ManifestError) as err:
         # Every rank hits the same error; one line from rank 0 is enough.

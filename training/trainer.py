@@ -58,6 +58,7 @@ class MetricsLog:
     def __init__(self, output_dir: str, *, append: bool, enabled: bool):
         self.path = os.path.join(output_dir, "metrics.jsonl")
         self.enabled = enabled
+        self.losses: list[float] = []  # this run's logged losses, for the closing summary
         if enabled:
             os.makedirs(output_dir, exist_ok=True)
             if not append:
@@ -66,6 +67,7 @@ class MetricsLog:
     def log(self, entry: dict[str, float | int]) -> None:
         if not self.enabled:
             return
+        self.losses.append(float(entry["loss"]))
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                        for k, v in entry.items()), flush=True)
         with open(self.path, "a", encoding="utf-8") as f:
