@@ -50,20 +50,23 @@ def main() -> int:
         out = []
         for comp in config.components:
             for spec in comp.inputs:
-                for unit in sources.list_units(spec):
-                    out += [r for r in sources.read_unit(spec, comp.name, comp.kind, unit)
-                            if not isinstance(r, Drop)]
+                for unit in sources.list_units(spec, comp):
+                    if not isinstance(unit, Drop):
+                        out += [r for r in sources.read_unit(spec, comp, unit)
+                                if not isinstance(r, Drop)]
         return out
 
     raw, t_read = _timed(read_all)
-    records = [r for r in (clean(r, config.filters) for r in raw) if not isinstance(r, Drop)]
+    specs = {c.name: c for c in config.components}
+    records = [r for r in (clean(r, specs[r.component].clean) for r in raw)
+               if not isinstance(r, Drop)]
     mb = sum(len(r.text.encode()) for r in records) / 1e6
     raw_mb = sum(len(r.text.encode()) for r in raw) / 1e6
 
     rows = []
-    _, t = _timed(lambda: [clean(r, config.filters) for r in records])
+    _, t = _timed(lambda: [clean(r, specs[r.component].clean) for r in records])
     rows.append(("clean", len(records), t))
-    _, t = _timed(lambda: [quality_verdict(r, config.filters) for r in records])
+    _, t = _timed(lambda: [quality_verdict(r, specs[r.component].filters) for r in records])
     rows.append(("filter", len(records), t))
     spec = config.dedup
     bands, rows_per_band = optimal_params(spec.threshold, spec.num_perm)

@@ -1,8 +1,9 @@
 """Where every document ends: kept, or dropped at a named stage for a named reason.
 
 Every stage function returns a record or a ``Drop``; the pipeline counts both, and
-``funnel`` turns the counts into the per-component balance sheet of stats.json, where
-``in == kept + sum(dropped)`` holds for every component by construction.
+``funnel`` turns the counts into the per-component and per-source balance sheet of
+stats.json, where ``in == kept + sum(dropped)`` holds for every component and every input
+by construction; the drop log (``pipelines/droplog.py``) lists the same drops one by one.
 """
 
 from __future__ import annotations
@@ -21,51 +22,96 @@ class Drop:
         stage: stage that dropped it (``read``, ``clean``, ``filter``, ``dedup``, ``parse``,
             ``tokenize``).
         reason: why, e.g. ``binary``, ``too_short``, ``near_duplicate``.
-        id: the record id when one exists, else the source location.
+        id: the record id when one exists, else the source location (a file, a file's
+            line, an archive member: whatever the drop log needs to point at it).
+        source: label of the input it came from (``InputSpec.label``), for the per-source
+            funnel; empty for documents made inside the build (pairs).
+        bytes: size of what was dropped, in bytes, when known (0 otherwise).
+        detail: free text for the drop log (e.g. the missing columns of a ``wrong_schema``
+            file, or where a stream was cut); never counted, so reasons stay few.
     """
 
     component: str
     stage: str
     reason: str
     id: str
+    source: str = ""
+    bytes: int = 0
+    detail: str = ""
 
 
-STAGES = ("read", "clean", "filter", "dedup", "parse", "tokenize")
+STAGES = ("read", "clean", "filter", "redact", "decontam", "dedup", "parse", "tokenize")
 """Stages in pipeline order; stats.json lists per-stage counts in this order."""
 
 
-def funnel(entered: Iterable[tuple[tuple[str, str], int]],
-           dropped: Iterable[tuple[tuple[str, str, str], int]],
-           kept: dict[str, int]) -> dict[str, Any]:
-    """Assemble stats.json's counts.
+def _bump(table: dict, key: str, n: int) -> None:
+    table[key] = table.get(key, 0) + n
+
+
+def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[str, Any]:
+    """Assemble stats.json's balance sheet from the build's counters.
 
     Args:
-        entered: ``((component, stage), n)``: documents that entered each stage.
-        dropped: ``((component, stage, reason), n)``: documents each stage dropped.
+        counts: ``(key, n)`` pairs, keys being tuples whose first element says what they
+            count: ``("in", component, stage)`` documents entering a stage;
+            ``("drop", component, stage, reason)``; ``("src_in", component, source)`` and
+            ``("src_bytes", component, source)`` documents and bytes read from an input;
+            ``("src_drop", component, source, reason)``; ``("src_kept", component,
+            source)``; ``("edit", component, kind)`` changes made to kept text (redactions
+            per kind, transcodings, decontamination cuts). Other keys are ignored.
         kept: component -> documents written to shards.
 
     Returns:
-        ``{"components": {name: {"in", "kept", "dropped": {reason: n}, "balanced"}},
-        "stages": {stage: {"in": {component: n}, "dropped": {component: n}}}}``, all keys
-        sorted. ``in`` is what entered the first stage; ``balanced`` says that
-        ``in == kept + sum(dropped)``.
+        ``{"components": {name: {"in", "bytes_in", "kept", "dropped": {reason: n},
+        "edits": {kind: n}, "sources": {label: {"in", "bytes_in", "kept", "dropped",
+        "balanced"}}, "balanced"}}, "stages": {stage: {"in": {component: n}, "dropped":
+        {component: n}}}}``, every mapping sorted by key. ``in`` is what entered the first
+        stage; ``balanced`` says that ``in == kept + sum(dropped)``.
     """
     stages: dict[str, dict[str, dict[str, int]]] = {
         s: {"in": {}, "dropped": {}} for s in STAGES}
-    for (component, stage), n in entered:
-        stages[stage]["in"][component] = n
-    by_reason: dict[str, dict[str, int]] = {}
-    for (component, stage, reason), n in dropped:
-        stages[stage]["dropped"][component] = stages[stage]["dropped"].get(component, 0) + n
-        reasons = by_reason.setdefault(component, {})
-        reasons[reason] = reasons.get(reason, 0) + n
-    components = {}
-    for name in sorted(set(kept) | set(by_reason) | set(stages["read"]["in"])):
-        n_in = stages["read"]["in"].get(name, 0)
-        n_kept = kept.get(name, 0)
-        reasons = dict(sorted(by_reason.get(name, {}).items()))
-        components[name] = {"in": n_in, "kept": n_kept, "dropped": reasons,
-                            "balanced": n_in == n_kept + sum(reasons.values())}
-    return {"components": components,
+    comps: dict[str, dict[str, Any]] = {}
+
+    def comp(name: str) -> dict[str, Any]:
+        return comps.setdefault(name, {"in": 0, "bytes_in": 0, "kept": kept.get(name, 0),
+                                       "dropped": {}, "edits": {}, "sources": {}})
+
+    def source(name: str, label: str) -> dict[str, Any]:
+        return comp(name)["sources"].setdefault(
+            label, {"in": 0, "bytes_in": 0, "kept": 0, "dropped": {}})
+
+    for key, n in counts:
+        what, name, *rest = key
+        if what == "in":
+            stages[rest[0]]["in"][name] = stages[rest[0]]["in"].get(name, 0) + n
+            if rest[0] == "read":
+                comp(name)["in"] += n
+        elif what == "drop":
+            _bump(stages[rest[0]]["dropped"], name, n)
+            _bump(comp(name)["dropped"], rest[1], n)
+        elif what == "edit":
+            _bump(comp(name)["edits"], rest[0], n)
+        elif what == "src_in":
+            source(name, rest[0])["in"] += n
+        elif what == "src_bytes":
+            source(name, rest[0])["bytes_in"] += n
+            comp(name)["bytes_in"] += n
+        elif what == "src_drop":
+            _bump(source(name, rest[0])["dropped"], rest[1], n)
+        elif what == "src_kept":
+            source(name, rest[0])["kept"] += n
+    for name in kept:
+        comp(name)
+    for entry in comps.values():
+        for table in (entry["dropped"], entry["edits"]):
+            items = sorted(table.items())
+            table.clear()
+            table.update(items)
+        for src in entry["sources"].values():
+            src["dropped"] = dict(sorted(src["dropped"].items()))
+            src["balanced"] = src["in"] == src["kept"] + sum(src["dropped"].values())
+        entry["sources"] = dict(sorted(entry["sources"].items()))
+        entry["balanced"] = entry["in"] == entry["kept"] + sum(entry["dropped"].values())
+    return {"components": dict(sorted(comps.items())),
             "stages": {s: {k: dict(sorted(v.items())) for k, v in stages[s].items()}
                        for s in STAGES}}

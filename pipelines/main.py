@@ -22,7 +22,9 @@ import apache_beam as beam
 import fsspec
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.config import load_config
+from pipelines.config import BuildConfig, ConfigError, load_config
+from pipelines.decontam import BenchmarkIndex
+from pipelines.droplog import DROP_LOG_DIR
 from pipelines.transforms import STATS_NAME, build
 from shards.manifest import MANIFEST_NAME
 
@@ -37,17 +39,32 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _discard_old_manifest(output: str) -> None:
-    """The output folder is not a valid corpus again until this build writes its manifest."""
+    """The output folder is not a valid corpus again until this build writes its manifest;
+    an old drop log goes too, so the folder never mixes two builds' logs."""
     fs, root = fsspec.core.url_to_fs(output)
     path = f"{root.rstrip('/')}/{MANIFEST_NAME}"
     if fs.exists(path):
         fs.rm(path)
+    log = f"{root.rstrip('/')}/{DROP_LOG_DIR}"
+    if fs.exists(log):
+        fs.rm(log, recursive=True)
+
+
+def _check_benchmarks(config: BuildConfig) -> None:
+    """Load every benchmark set now: a missing one is one line before the pipeline starts,
+    not a worker error later."""
+    for spec in {c.decontam for c in config.components if c.decontam.enabled}:
+        try:
+            BenchmarkIndex(spec)
+        except ValueError as err:
+            raise ConfigError(f"decontam: {err}") from None
 
 
 def run(argv: list[str] | None = None) -> int:
     """Build the corpus; raises ``ConfigError`` for user errors (the CLI prints one line)."""
     args, beam_args = _parser().parse_known_args(argv)
     config = load_config(args.config)
+    _check_benchmarks(config)
     options = PipelineOptions(beam_args)
     _discard_old_manifest(config.output)
     start = time.monotonic()
@@ -59,7 +76,10 @@ def run(argv: list[str] | None = None) -> int:
     print(f"built {out}/{MANIFEST_NAME} in {time.monotonic() - start:.0f}s")
     for name, comp in stats["components"].items():
         dropped = ", ".join(f"{r} {n}" for r, n in comp["dropped"].items()) or "none"
-        print(f"  {name}: {comp['in']} in, {comp['kept']} kept, {comp['tokens']} tokens in "
-              f"{comp['shards']} shard(s); dropped: {dropped}")
-    print(f"  stats: {out}/{STATS_NAME}  tokenizer: {out}/tokenizer.json")
+        edits = ", ".join(f"{k} {n}" for k, n in comp["edits"].items()) or "none"
+        print(f"  {name}: {comp['in']} in ({comp['bytes_in'] / 1e6:.1f} MB), {comp['kept']} "
+              f"kept, {comp['tokens']} tokens in {comp['shards']} shard(s); dropped: "
+              f"{dropped}; edits: {edits}")
+    print(f"  stats: {out}/{STATS_NAME}  drop log: {out}/{DROP_LOG_DIR}/  "
+          f"tokenizer: {out}/tokenizer.json")
     return 0

@@ -567,6 +567,6 @@ def pair_records(record: Record, result: ParseResult, component: str) -> list[Re
         out.append(Record(
             id=record_id(f"{record.id}:{pair.name}:{pair.start_line}", text),
             text=text, kind="pair", lang=record.lang, component=component, repo=record.repo,
-            path=record.path, license=record.license, meta=meta, code=pair.code,
-            docstring=pair.docstring))
+            path=record.path, license=record.license, meta=meta, source=record.source,
+            code=pair.code, docstring=pair.docstring))
     return out

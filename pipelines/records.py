@@ -30,6 +30,8 @@ class Record:
         path: path inside ``repo`` (or the source URL).
         license: SPDX id when known, else empty.
         meta: anything else (stars, revision, size); JSON values only.
+        source: label of the input the record was read from (``InputSpec.label``), so the
+            funnel can be reported per source; empty for records made inside the build.
         code: for a pair, the function's code.
         docstring: for a pair, the function's docstring.
     """
@@ -43,6 +45,7 @@ class Record:
     path: str = ""
     license: str = ""
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    source: str = ""
     code: str = ""
     docstring: str = ""
 

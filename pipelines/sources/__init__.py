@@ -1,36 +1,48 @@
 """Input formats, chosen by name.
 
 Each format module has the same two functions, so the pipeline reads any of them the same
-way: ``list_units(spec) -> list[str]`` (the files to read, in a deterministic order; runs as
-a pipeline step, not on the driver, so a huge listing stays in a PCollection) and
-``read_unit(spec, component, kind, unit) -> Iterator[Record | Drop]`` (the documents of one
-file; a file or line that cannot be read becomes a ``Drop`` with a reason, never an error).
+way:
+
+- ``list_units(spec, comp) -> Iterator[Unit | Drop]``: the units to read (files, or parts
+  of big files), in a deterministic order, plus a drop for anything found while listing
+  that cannot be read (a FIFO, a link out of the input, an unlistable folder). It runs as a
+  pipeline step, not on the driver, so a huge listing stays in a PCollection.
+- ``read_unit(spec, comp, unit) -> Iterator[Record | Drop]``: the documents of one unit;
+  whatever cannot be read (a file, a line, an archive member, the rest of a truncated
+  stream) becomes a ``Drop`` with a reason and a location, never an exception.
+
+``comp`` is the component's spec: its name and kind label the records, and its ``clean``
+rules say how bytes become text (``pipelines.charset``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import ModuleType
 
 from pipelines.accounting import Drop
-from pipelines.config import InputSpec
+from pipelines.config import ComponentSpec, InputSpec
 from pipelines.records import Record
-from pipelines.sources import folder, jsonl, package_metadata
+from pipelines.sources import archive, folder, git, jsonl, package_metadata, parquet, stack
+from pipelines.sources.unit import Unit
 
 FORMATS: dict[str, ModuleType] = {
     "folder": folder,
+    "git": git,
+    "archive": archive,
+    "stack": stack,
+    "parquet": parquet,
     "jsonl": jsonl,
     "package-metadata": package_metadata,
 }
 
 
-def list_units(spec: InputSpec) -> list[str]:
-    """The files (or other units) an input consists of, in a deterministic order."""
-    return FORMATS[spec.format].list_units(spec)
+def list_units(spec: InputSpec, comp: ComponentSpec) -> Iterator[Unit | Drop]:
+    """The units (files, or parts of files) an input consists of, in a deterministic order,
+    and drops for what listing found unreadable."""
+    return FORMATS[spec.format].list_units(spec, comp)
 
 
-def read_unit(spec: InputSpec, component: str, kind: str,
-              unit: str) -> Iterator[Record | Drop]:
+def read_unit(spec: InputSpec, comp: ComponentSpec, unit: Unit) -> Iterator[Record | Drop]:
     """The documents of one unit of an input, or drops for what could not be read."""
-    reader: Callable[..., Iterator[Record | Drop]] = FORMATS[spec.format].read_unit
-    return reader(spec, component, kind, unit)
+    return FORMATS[spec.format].read_unit(spec, comp, unit)

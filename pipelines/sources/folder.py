@@ -1,55 +1,41 @@
-"""A folder of source files (a repo checkout, an unpacked archive, a Python install).
+"""A folder of source files: one repository (a checkout, an unpacked archive, a Python
+install), or with ``repos`` a folder of many, each top-level folder its own repository.
 
-One file is one document. Bytes are decoded as UTF-8 (a leading BOM is removed); a file
-with NUL bytes is ``binary`` and one that is not UTF-8 is ``not_utf8``, both at the read
-stage; a file that vanished or cannot be opened is ``unreadable``.
+One file is one document. The walk (``listing``) skips version control internals, reads
+only regular files, keeps symlinks inside the root and drops what it cannot read with a
+reason; a file's bytes become text by the component's decoding rules
+(``document.file_record``: ``binary``, ``not_utf8``). Its record is named ``repo`` = the
+input's name (``name/sub-folder`` with ``repos``) and ``path`` = the path inside that
+repository; a name that is not UTF-8 is recorded in its printable form (``\\xNN``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-import fsspec
-
 from pipelines.accounting import Drop
-from pipelines.config import InputSpec
-from pipelines.records import Record, record_id
-from pipelines.sources.listing import join, list_files, source_name
+from pipelines.config import ComponentSpec, InputSpec
+from pipelines.records import Record
+from pipelines.sources.document import file_record
+from pipelines.sources.listing import list_files, read_file, source_name
+from pipelines.sources.unit import Unit
 
 
-def list_units(spec: InputSpec) -> list[str]:
-    return list_files(spec.url, spec.include, spec.exclude, spec.max_files)
+def list_units(spec: InputSpec, comp: ComponentSpec) -> Iterator[Unit | Drop]:
+    """The files of the folder that ``include``/``exclude``/``max_files`` select, and
+    drops for what cannot be read (see ``listing.list_files``)."""
+    return list_files(spec, comp, include=spec.include, repos=spec.repos)
 
 
-def decode(data: bytes) -> str | None:
-    """Text of a file, or None when it is binary (has NUL) or not UTF-8."""
-    if b"\0" in data:
-        return None
-    try:
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError:
-        return None
-
-
-def to_record(data: bytes, *, repo: str, path: str, component: str,
-              kind: str) -> Record | Drop:
-    """One file's bytes as a record, or the reason it cannot be one."""
-    source = f"{repo}:{path}"
-    if b"\0" in data:
-        return Drop(component, "read", "binary", source)
-    text = decode(data)
-    if text is None:
-        return Drop(component, "read", "not_utf8", source)
-    return Record(id=record_id(source, text), text=text, kind=kind, lang="",
-                  component=component, repo=repo, path=path, meta={"bytes": len(data)})
-
-
-def read_unit(spec: InputSpec, component: str, kind: str, unit: str) -> Iterator[Record | Drop]:
-    repo = source_name(spec.url, spec.name)
-    try:
-        with fsspec.open(join(spec.url, unit), "rb") as f:
-            data = f.read()
-    except OSError:
-        yield Drop(component, "read", "unreadable", f"{repo}:{unit}")
+def read_unit(spec: InputSpec, comp: ComponentSpec, unit: Unit) -> Iterator[Record | Drop]:
+    """One file as a record, or a ``read`` drop (``unreadable``, ``too_large``,
+    ``read_timeout``, ``not_regular_file``, ``binary``, ``not_utf8``)."""
+    location = f"{spec.label}:{unit.location}"
+    data = read_file(spec, unit)
+    if isinstance(data, str):
+        yield Drop(comp.name, "read", data, location, spec.label)
         return
-    yield to_record(data, repo=repo, path=unit, component=component, kind=kind)
+    repo, path = source_name(spec.url, spec.name), unit.path
+    if unit.repo:
+        repo, path = f"{repo}/{unit.repo}", path.split("/", 1)[1]
+    yield file_record(data, spec=spec, comp=comp, repo=repo, path=path, location=location)

@@ -68,3 +68,29 @@ def test_config_round_trips_to_plain_values(tmp_path):
     plain = config.to_dict()
     assert plain["components"][0]["inputs"][0]["include"] == ["**"]
     assert plain["dedup"]["threshold"] == 0.7
+
+
+def test_component_rules_override_the_top_level_key_by_key(tmp_path):
+    spec = {**GOOD, "clean": {"min_chars": 10, "vendored": True},
+            "pii": {"kinds": ["email"]},
+            "components": {**GOOD["components"], "vendored-kept": {
+                "kind": "code", "weight": 0.5, "clean": {"vendored": False},
+                "decontam": {"enabled": False},
+                "inputs": [{"url": "{stdlib}", "format": "folder"}]}}}
+    config = _load(tmp_path, spec)
+    code, kept = config.component("code"), config.component("vendored-kept")
+    assert (code.clean.vendored, code.clean.min_chars) == (True, 10)
+    assert (kept.clean.vendored, kept.clean.min_chars) == (False, 10)
+    assert code.pii.kinds == kept.pii.kinds == ("email",)
+    assert code.decontam.enabled and not kept.decontam.enabled
+
+
+@pytest.mark.parametrize("section, value, message", [
+    ("clean", {"non_utf8": "guess"}, "non_utf8 must be drop, decode or replace"),
+    ("clean", {"vendored": "no"}, "components.code.clean.vendored: expected bool"),
+    ("decontam", {"mode": "erase"}, "mode must be drop or cut"),
+    ("filters", {"colour": 1}, "unknown key 'components.code.filters.colour'"),
+])
+def test_bad_rule_values_are_one_named_line(tmp_path, section, value, message):
+    with pytest.raises(ConfigError, match=message):
+        _load(tmp_path, {**GOOD, section: value})

@@ -8,11 +8,12 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from corpus import MIT
 from pipelines.accounting import Drop
-from pipelines.config import DedupSpec, FilterSpec
+from pipelines.config import DedupSpec, parse_config
 from pipelines.records import Record, record_id
-from pipelines.transforms import (ApplyStage, CleanRecords, Deduplicate, fingerprint,
-                                  shard_count, shard_of)
+from pipelines.stage import ApplyStage
+from pipelines.transforms import CleanRecords, Deduplicate, fingerprint, shard_count, shard_of
 
 WORDS = [f"w{i}" for i in range(500)]
 
@@ -37,19 +38,30 @@ def test_apply_stage_splits_records_from_drops():
         assert_that(dropped | beam.Map(lambda d: d.id), equal_to(["1", "3"]), label="dropped")
 
 
-def test_clean_records_routes_by_stage():
-    recs = [Record(id=i, text=t, kind="code", lang="", component="c", path=p) for i, t, p in [
-        ("ok", "def f():\n    return 1\n", "a.py"), ("short", "x", "b.py"),
-        ("data", "1, 2, 3, 4, 5, 6, 7\n" * 4, "c.py")]]
-    spec = FilterSpec(min_chars=10)
+def _config(**sections) -> object:
+    return parse_config({"output": "out", "components": {"c": {
+        "kind": "code", "weight": 1.0, "inputs": [{"url": "x", "format": "folder"}]}},
+        **sections}, check_paths=False)
+
+
+def test_clean_records_routes_by_stage_and_licenses_repos():
+    mit = MIT
+    recs = [Record(id=i, text=t, kind="code", lang="", component="c", path=p, repo=repo,
+                   source="src") for i, t, p, repo in [
+        ("ok", "def f():\n    return 1\n", "a.py", "r1"), ("short", "x", "b.py", "r1"),
+        ("data", "x = [{}, (), [], {}, ();;]\n" * 4, "c.py", "r1"), ("lic", mit, "LICENSE", "r1"),
+        ("other", "def g():\n    return 2\n", "a.py", "r2")]]
+    config = _config(clean={"min_chars": 10}, filters={"min_comment_fraction": 0.0})
     with TestPipeline() as p:
-        kept, (clean_drops, filter_drops), _ = p | beam.Create(recs) | CleanRecords(spec)
-        assert_that(kept | beam.Map(lambda r: (r.id, r.lang)), equal_to([("ok", "python")]),
+        kept, (clean_drops, filter_drops), _ = p | beam.Create(recs) | CleanRecords(config)
+        assert_that(kept | beam.Map(lambda r: (r.id, r.lang, r.license)),
+                    equal_to([("ok", "python", "MIT"), ("other", "python", "")]),
                     label="kept")
-        assert_that(clean_drops | beam.Map(lambda d: (d.id, d.reason)),
-                    equal_to([("short", "too_short")]), label="clean")
+        assert_that(clean_drops | beam.Map(lambda d: (d.id, d.reason, d.source)),
+                    equal_to([("short", "too_short", "src"),
+                              ("lic", "unknown_language", "src")]), label="clean")
         assert_that(filter_drops | beam.Map(lambda d: (d.id, d.reason)),
-                    equal_to([("data", "low_alpha")]), label="filter")
+                    equal_to([("data", "low_alnum")]), label="filter")
 
 
 def test_deduplicate_keeps_the_best_ranked_copy_of_each_cluster():
