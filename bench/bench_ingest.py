@@ -30,11 +30,12 @@ from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
 from pipelines import sources  # noqa: E402
 from pipelines.accounting import Drop  # noqa: E402
+from pipelines.clean import CleanRecords, clean_record  # noqa: E402
 from pipelines.config import parse_config  # noqa: E402
-from pipelines.decontam import BenchmarkIndex, decontaminate  # noqa: E402
+from pipelines.decontam import BenchmarkIndex, Decontaminate, decontaminate  # noqa: E402
+from pipelines.filters import filter_record  # noqa: E402
 from pipelines.ingest import ReadSources  # noqa: E402
-from pipelines.transforms import (CleanRecords, Decontaminate, clean_record,  # noqa: E402
-                                  filter_record, redact_record)
+from pipelines.pii import RedactRecords, redact_record  # noqa: E402
 
 
 def bench_config(max_files: int, output: str):
@@ -111,8 +112,7 @@ def beam_run(config, out: pathlib.Path) -> dict:
     with beam.Pipeline(options=PipelineOptions(["--direct_num_workers=1"])) as p:
         records, read_drops = p | "Read" >> ReadSources(config)
         kept, (clean_drops, filter_drops), _ = records | "Clean" >> CleanRecords(config)
-        specs = {c.name: c for c in config.components}
-        clear, decontam_drops = (kept | "Redact" >> beam.Map(redact_record, specs)
+        clear, decontam_drops = (kept | "Redact" >> RedactRecords(config)
                                  | "Decontam" >> Decontaminate(config))
         outcomes = [clear | "KeepKey" >> beam.Map(lambda r: "kept")] + [
             d | f"DropKey{i}" >> beam.Map(lambda d: "dropped")

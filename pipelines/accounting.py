@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipelines.records import Record
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,6 +41,12 @@ class Drop:
     source: str = ""
     bytes: int = 0
     detail: str = ""
+
+    @classmethod
+    def of(cls, record: "Record", stage: str, reason: str, detail: str = "") -> "Drop":
+        """The drop of a record, carrying its source and size for the funnel and the log."""
+        return cls(record.component, stage, reason, record.id, record.source,
+                   len(record.text.encode("utf-8", "surrogatepass")), detail)
 
 
 STAGES = ("read", "clean", "filter", "redact", "decontam", "dedup", "parse", "tokenize")

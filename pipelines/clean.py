@@ -30,11 +30,15 @@ from __future__ import annotations
 import posixpath
 import re
 
+import apache_beam as beam
+
 from pipelines.accounting import Drop
-from pipelines.config import CleanSpec
+from pipelines.config import BuildConfig, CleanSpec, ComponentSpec
+from pipelines.filters import filter_record
 from pipelines.languages import language_of, natural_language, normalize_language
-from pipelines.licenses import is_permissive
+from pipelines.licenses import GiveRepoLicenses, is_permissive
 from pipelines.records import Record
+from pipelines.stage import ApplyStage
 
 REASONS = ("unknown_language", "other_language", "vendored", "minified", "generated",
            "too_short", "too_long", "not_permissive")
@@ -191,6 +195,29 @@ def clean(record: Record, spec: CleanSpec) -> Record | Drop:
     if not reason and spec.permissive_only and not is_permissive(record.license):
         reason = "not_permissive"
     if reason:
-        return Drop(record.component, "clean", reason, record.id, record.source,
-                    len(record.text.encode("utf-8", "surrogatepass")))
+        return Drop.of(record, "clean", reason)
     return record.replace(lang=lang or "")
+
+
+def clean_record(record: Record, specs: dict[str, ComponentSpec]) -> Record | Drop:
+    """``clean`` with the rules of the record's component."""
+    return clean(record, specs[record.component].clean)
+
+
+class CleanRecords(beam.PTransform):
+    """Repository licenses, language id and cleaning, then the quality filters, each with
+    the rules of the record's component.
+
+    Returns ``(records, (clean_drops, filter_drops), cleaned)``: ``cleaned`` is what
+    entered the filters, for the per-stage counts.
+    """
+
+    def __init__(self, config: BuildConfig):
+        super().__init__()
+        self._specs = {comp.name: comp for comp in config.components}
+
+    def expand(self, records):
+        licensed = records | "Licenses" >> GiveRepoLicenses(self._specs)
+        cleaned, clean_drops = licensed | "Clean" >> ApplyStage(clean_record, self._specs)
+        kept, filter_drops = cleaned | "Filter" >> ApplyStage(filter_record, self._specs)
+        return kept, (clean_drops, filter_drops), cleaned

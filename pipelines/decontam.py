@@ -41,12 +41,15 @@ import json
 import posixpath
 import re
 from collections.abc import Iterable, Iterator, Sequence, Set
+from typing import Any
 
+import apache_beam as beam
 import fsspec
 
 from pipelines.accounting import Drop
-from pipelines.config import DecontamSpec
+from pipelines.config import BuildConfig, ComponentSpec, DecontamSpec
 from pipelines.records import Record
+from pipelines.stage import DROPPED
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -123,6 +126,19 @@ def _code(ids: Iterable[int]) -> str:
     return "".join(map(chr, ids))
 
 
+def _known_runs(ids: Sequence[int], index: BenchmarkIndex) -> Iterator[tuple[int, int]]:
+    """The run bounds of ``ids`` that hold no token outside the index's vocabulary: only
+    those can match, and in code most runs hold some identifier no benchmark uses, so
+    looking only inside the stretches of known tokens skips most of the work."""
+    unknown = len(index.vocab)
+    start = 0
+    for end in (*(i for i, v in enumerate(ids) if v == unknown), len(ids)):
+        if end - start >= index.ngram:
+            for j, k in _run_bounds(ids[start:end], index.punctuation, index.ngram):
+                yield start + j, start + k
+        start = end + 1
+
+
 def _run_bounds(ids: Sequence[int], punctuation: Set[int], n: int) -> list[tuple[int, int]]:
     """``(first, end)`` token positions of every run of ``n`` words in ``ids``, with the
     punctuation between them. A token outside the vocabulary counts as a word: no run
@@ -191,7 +207,7 @@ def find_contamination(text: str, index: BenchmarkIndex) -> list[tuple[int, int,
     """
     tokens = _TOKEN.findall(text)
     ids = index.ids(tokens)
-    hits = [(j, k, index.runs[run]) for j, k in _run_bounds(ids, index.punctuation, index.ngram)
+    hits = [(j, k, index.runs[run]) for j, k in _known_runs(ids, index)
             if (run := ids[j:k]) in index.runs]
     if index.short:
         coded = _code(ids)
@@ -242,9 +258,8 @@ def decontaminate(record: Record, spec: DecontamSpec, index: BenchmarkIndex) -> 
     spans = find_contamination(record.text, index)
     if not spans:
         return record
-    drop = Drop(record.component, "decontam", "contaminated", record.id, record.source,
-                len(record.text.encode("utf-8", "surrogatepass")),
-                detail=",".join(sorted({task for _, _, task in spans})))
+    drop = Drop.of(record, "decontam", "contaminated",
+                   detail=",".join(sorted({task for _, _, task in spans})))
     if spec.mode == "drop":
         return drop
     text, cuts = _cut(record.text, spans)
@@ -279,3 +294,39 @@ def _cut(text: str, spans: list[tuple[int, int, str]]) -> tuple[str, int]:
         done = end
     kept.append(text[done:])
     return "".join(kept), len(cuts)
+
+
+# ------------------------------------------------------------------------------ in the build
+
+class _DecontamDoFn(beam.DoFn):
+    """Decontamination; each distinct benchmark set is indexed once per worker."""
+
+    def __init__(self, specs: dict[str, ComponentSpec]):
+        self._specs = specs
+
+    def setup(self) -> None:
+        self._indexes: dict[DecontamSpec, BenchmarkIndex] = {}
+
+    def process(self, record: Record) -> Iterator[Any]:
+        spec = self._specs[record.component].decontam
+        if not spec.enabled:
+            yield record
+            return
+        if spec not in self._indexes:
+            self._indexes[spec] = BenchmarkIndex(spec)
+        out = decontaminate(record, spec, self._indexes[spec])
+        yield beam.pvalue.TaggedOutput(DROPPED, out) if isinstance(out, Drop) else out
+
+
+class Decontaminate(beam.PTransform):
+    """Drop (or cut) documents that contain benchmark problems, with each component's
+    rules; returns ``(records, drops)``."""
+
+    def __init__(self, config: BuildConfig):
+        super().__init__()
+        self._specs = {comp.name: comp for comp in config.components}
+
+    def expand(self, records):
+        out = records | "Decontam" >> beam.ParDo(_DecontamDoFn(self._specs)).with_outputs(
+            DROPPED, main="records")
+        return out.records, out[DROPPED]

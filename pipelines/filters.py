@@ -28,7 +28,8 @@ import html
 import re
 from collections.abc import Callable
 
-from pipelines.config import FilterSpec
+from pipelines.accounting import Drop
+from pipelines.config import ComponentSpec, FilterSpec
 from pipelines.records import Record
 
 CODE_REASONS = ("xml_data", "html_markup", "data_size", "low_alpha", "long_lines",
@@ -451,3 +452,9 @@ def quality_verdict(record: Record, spec: FilterSpec) -> str | None:
     if record.kind == "text":
         return text_verdict(record.text, spec)
     return None
+
+
+def filter_record(record: Record, specs: dict[str, ComponentSpec]) -> Record | Drop:
+    """The quality filters of the record's component: the record, or its ``filter`` drop."""
+    reason = quality_verdict(record, specs[record.component].filters)
+    return Drop.of(record, "filter", reason) if reason else record

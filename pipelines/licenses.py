@@ -21,9 +21,13 @@ License``, ``BSD``). Anything it does not know is not permissive.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
+import apache_beam as beam
+
+from pipelines.config import ComponentSpec
 from pipelines.languages import LANGUAGE_KIND, language_of
+from pipelines.records import Record
 
 PERMISSIVE = frozenset((
     "0BSD", "Apache-1.1", "Apache-2.0", "BlueOak-1.0.0", "BSD-1-Clause", "BSD-2-Clause",
@@ -292,3 +296,50 @@ def _atom(tokens: list[str]) -> tuple[bool, list[str]]:
     if not words:
         raise ValueError("license name expected")
     return _permissive_name(" ".join(words)), tokens
+
+
+# ------------------------------------------------------------------------------ in the build
+
+def license_entry(record: Record,
+                  specs: dict[str, ComponentSpec]) -> Iterator[tuple[tuple[str, str], str]]:
+    """``((source, repo), spdx)`` when the record is a repository's root license file whose
+    license is recognised (and its component detects licenses)."""
+    if record.kind == "code" and specs[record.component].clean.detect_license:
+        spdx = repo_license(record.path, record.text)
+        if spdx:
+            yield (record.source, record.repo), spdx
+
+
+def combine_licenses(ids: Iterable[str]) -> str:
+    """One expression for a repository with several license files (``LICENSE-MIT`` and
+    ``LICENSE-APACHE`` mean a choice): the ids, sorted, joined by ``OR``."""
+    return " OR ".join(sorted(set(ids)))
+
+
+def with_repo_license(record: Record, licenses: dict[tuple[str, str], str],
+                      specs: dict[str, ComponentSpec]) -> Record:
+    """The record with its repository's license, unless it has one of its own."""
+    if record.license or not specs[record.component].clean.detect_license:
+        return record
+    found = licenses.get((record.source, record.repo))
+    return record.replace(license=found) if found else record
+
+
+class GiveRepoLicenses(beam.PTransform):
+    """Every document gets the license of its repository's root LICENSE/COPYING file.
+
+    The licenses reach the documents as a side input of one entry per repository (not per
+    document), keyed by (input, repository name).
+    """
+
+    def __init__(self, specs: dict[str, ComponentSpec]):
+        super().__init__()
+        self._specs = specs
+
+    def expand(self, records):
+        specs = self._specs
+        licenses = (records
+                    | "LicenseFiles" >> beam.FlatMap(license_entry, specs)
+                    | "RepoLicense" >> beam.CombinePerKey(combine_licenses))
+        return records | "GiveLicense" >> beam.Map(
+            with_repo_license, beam.pvalue.AsDict(licenses), specs)

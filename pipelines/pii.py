@@ -22,8 +22,9 @@ The trade-off is precision on look-alikes that fill code, at some cost in recall
   ``@property`` has no local part. Kept: ``user@localhost`` (no TLD), the reserved
   ``example.com``/``.org``/``.net`` (nobody's address) and ``git@host`` (an SSH remote).
 * ``ip_address``: only globally routable unicast addresses; private, loopback,
-  link-local, documentation, reserved, multicast, ``0.0.0.0`` and masks like
-  ``255.255.255.0`` are kept. A dotted quad next to a word character or inside a longer
+  link-local, documentation, reserved, multicast, ``0.0.0.0``, masks like
+  ``255.255.255.0`` and a few well-known addresses that identify no one (``1.2.3.4``,
+  public DNS resolvers such as ``8.8.8.8``) are kept. A dotted quad next to a word character or inside a longer
   dotted run (``v1.2.3.4``, ``1.2.3.4.5``), or after ``version``, ``release``,
   ``section``, ``rfc`` or ``§`` on its line or the line before, is a version or section
   number. Version numbers without such a word (a bare ``3.1.1.6`` in a docstring) are
@@ -53,6 +54,11 @@ import re
 import string
 from collections import Counter
 from collections.abc import Callable
+
+import apache_beam as beam
+
+from pipelines.config import BuildConfig, ComponentSpec
+from pipelines.records import Record
 
 PLACEHOLDERS = {"email": "<EMAIL>", "ip_address": "<IP_ADDRESS>", "key": "<KEY>",
                 "password": "<PASSWORD>"}
@@ -173,11 +179,25 @@ def _check_email(m: re.Match[str], text: str) -> bool:
             and not _EXAMPLE_DOMAIN.fullmatch(domain))
 
 
+_WELL_KNOWN_IPS = frozenset({
+    "1.2.3.4",                                   # the canonical example address
+    "8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1",  # public DNS resolvers (Google, Cloudflare)
+    "9.9.9.9", "149.112.112.112",                # Quad9
+    "208.67.222.222", "208.67.220.220",          # OpenDNS
+    "2001:4860:4860::8888", "2001:4860:4860::8844", "2606:4700:4700::1111",
+})
+"""Public addresses that identify no one: placeholders and famous resolvers, which code
+uses as constants (tests, network defaults); redacting them only breaks the code."""
+
+
 def _is_public(address: str) -> bool:
-    """True for a valid, globally routable unicast IPv4 or IPv6 address."""
+    """True for a valid, globally routable unicast IPv4 or IPv6 address that is not one of
+    the well-known ones."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
+        return False
+    if ip.compressed in _WELL_KNOWN_IPS:
         return False
     return ip.is_global and not (ip.is_multicast or ip.is_reserved
                                  or getattr(ip, "is_site_local", False))
@@ -332,3 +352,31 @@ def _apply(rule: _Rule, text: str, haystack: str) -> tuple[str, int]:
         return text, 0
     parts.append(text[done:])
     return "".join(parts), len(parts) // 2
+
+
+# ------------------------------------------------------------------------------ in the build
+
+def redact_record(record: Record, specs: dict[str, ComponentSpec]) -> Record:
+    """The record with PII and secrets replaced by placeholders, each replacement counted
+    in ``meta["edits"]`` by kind. Pairs are made later, from redacted code."""
+    spec = specs[record.component].pii
+    if not spec.enabled or record.kind == "pair":
+        return record
+    text, counts = redact(record.text, spec.kinds)
+    if not counts:
+        return record
+    edits = dict(record.meta.get("edits", {}))
+    for kind, n in counts.items():
+        edits[kind] = edits.get(kind, 0) + n
+    return record.replace(text=text, meta={**record.meta, "edits": edits})
+
+
+class RedactRecords(beam.PTransform):
+    """PII and secret redaction with each component's rules (nothing is dropped)."""
+
+    def __init__(self, config: BuildConfig):
+        super().__init__()
+        self._specs = {comp.name: comp for comp in config.components}
+
+    def expand(self, records):
+        return records | "Redact" >> beam.Map(redact_record, self._specs)

@@ -29,15 +29,13 @@ from dedup.minhash import signature
 from dedup.rank import rank_key
 from dedup.shingles import shingles
 from pipelines.accounting import Drop, funnel
-from pipelines.clean import clean
-from pipelines.config import BuildConfig, ComponentSpec, DecontamSpec, DedupSpec, TokenizerSpec
-from pipelines.decontam import BenchmarkIndex, decontaminate
+from pipelines.clean import CleanRecords
+from pipelines.config import BuildConfig, DedupSpec, TokenizerSpec
+from pipelines.decontam import Decontaminate
 from pipelines.droplog import WriteDropLog, write_log_file
-from pipelines.filters import quality_verdict
 from pipelines.ingest import ReadSources, source_counts
-from pipelines.licenses import repo_license
 from pipelines.parse import Parsers, pair_records, syntax_verdict
-from pipelines.pii import redact
+from pipelines.pii import RedactRecords
 from pipelines.records import Record, content_hash
 from pipelines.stage import DROPPED, ApplyStage, count_entering
 from shards.format import dtype_for_vocab, write_bytes_atomic, write_shard
@@ -50,123 +48,6 @@ from tokenizer.train import train_bpe
 
 TOKENIZER_NAME = "tokenizer.json"
 STATS_NAME = "stats.json"
-
-
-# --------------------------------------------------------------------- license, clean, filter
-
-def license_entry(record: Record, specs: dict[str, ComponentSpec]) -> Iterator[tuple[tuple[str, str], str]]:
-    """``((source, repo), spdx)`` when the record is a repository's root license file whose
-    license is recognised (and its component detects licenses)."""
-    if record.kind == "code" and specs[record.component].clean.detect_license:
-        spdx = repo_license(record.path, record.text)
-        if spdx:
-            yield (record.source, record.repo), spdx
-
-
-def combine_licenses(ids: Iterable[str]) -> str:
-    """One expression for a repository with several license files (``LICENSE-MIT`` and
-    ``LICENSE-APACHE`` mean a choice): the ids, sorted, joined by ``OR``."""
-    return " OR ".join(sorted(set(ids)))
-
-
-def with_repo_license(record: Record, licenses: dict[tuple[str, str], str],
-                      specs: dict[str, ComponentSpec]) -> Record:
-    """The record with its repository's license, unless it has one of its own."""
-    if record.license or not specs[record.component].clean.detect_license:
-        return record
-    found = licenses.get((record.source, record.repo))
-    return record.replace(license=found) if found else record
-
-
-def _drop(record: Record, stage: str, reason: str, detail: str = "") -> Drop:
-    """A drop for a record, carrying its source and size for the funnel and the log."""
-    return Drop(record.component, stage, reason, record.id, record.source,
-                len(record.text.encode("utf-8", "surrogatepass")), detail)
-
-
-def clean_record(record: Record, specs: dict[str, ComponentSpec]) -> Record | Drop:
-    """``pipelines.clean.clean`` with the record's component's rules."""
-    return clean(record, specs[record.component].clean)
-
-
-def filter_record(record: Record, specs: dict[str, ComponentSpec]) -> Record | Drop:
-    """The quality filters of the record's component: the record, or its drop."""
-    reason = quality_verdict(record, specs[record.component].filters)
-    return _drop(record, "filter", reason) if reason else record
-
-
-class CleanRecords(beam.PTransform):
-    """Repository licenses, language id and cleaning, then the quality filters.
-
-    Returns ``(records, (clean_drops, filter_drops), cleaned)``: ``cleaned`` is what
-    entered the filters, for the per-stage counts. Licenses found in root LICENSE/COPYING
-    files reach every document of their repository through a side input of one entry per
-    repository (not per document).
-    """
-
-    def __init__(self, config: BuildConfig):
-        super().__init__()
-        self._specs = {c.name: c for c in config.components}
-
-    def expand(self, records):
-        specs = self._specs
-        licenses = (records
-                    | "LicenseFiles" >> beam.FlatMap(license_entry, specs)
-                    | "RepoLicense" >> beam.CombinePerKey(combine_licenses))
-        licensed = records | "GiveLicense" >> beam.Map(
-            with_repo_license, beam.pvalue.AsDict(licenses), specs)
-        cleaned, clean_drops = licensed | "Clean" >> ApplyStage(clean_record, specs)
-        kept, filter_drops = cleaned | "Filter" >> ApplyStage(filter_record, specs)
-        return kept, (clean_drops, filter_drops), cleaned
-
-
-# ------------------------------------------------------------------------ redact, decontam
-
-def redact_record(record: Record, specs: dict[str, ComponentSpec]) -> Record:
-    """The record with PII and secrets replaced by placeholders, counted in its edits."""
-    spec = specs[record.component].pii
-    if not spec.enabled or record.kind == "pair":
-        return record
-    text, counts = redact(record.text, spec.kinds)
-    if not counts:
-        return record
-    edits = dict(record.meta.get("edits", {}))
-    for kind, n in counts.items():
-        edits[kind] = edits.get(kind, 0) + n
-    return record.replace(text=text, meta={**record.meta, "edits": edits})
-
-
-class _DecontamDoFn(beam.DoFn):
-    """Decontamination; each distinct benchmark set is indexed once per worker."""
-
-    def __init__(self, specs: dict[str, ComponentSpec]):
-        self._specs = specs
-
-    def setup(self) -> None:
-        self._indexes: dict[DecontamSpec, BenchmarkIndex] = {}
-
-    def process(self, record: Record) -> Iterator[Any]:
-        spec = self._specs[record.component].decontam
-        if not spec.enabled:
-            yield record
-            return
-        if spec not in self._indexes:
-            self._indexes[spec] = BenchmarkIndex(spec)
-        out = decontaminate(record, spec, self._indexes[spec])
-        yield beam.pvalue.TaggedOutput(DROPPED, out) if isinstance(out, Drop) else out
-
-
-class Decontaminate(beam.PTransform):
-    """Drop (or cut) documents that contain benchmark problems; returns ``(records, drops)``."""
-
-    def __init__(self, config: BuildConfig):
-        super().__init__()
-        self._specs = {c.name: c for c in config.components}
-
-    def expand(self, records):
-        out = records | "Decontam" >> beam.ParDo(_DecontamDoFn(self._specs)).with_outputs(
-            DROPPED, main="records")
-        return out.records, out[DROPPED]
 
 
 # ----------------------------------------------------------------------------------- dedup
@@ -256,8 +137,8 @@ def _dedup_verdict(item: tuple[str, dict[str, list]]) -> Iterator[Record | Drop]
         return
     first = records[0]
     # The same source and text read twice (two overlapping inputs) share one id.
-    yield from (_drop(r, "dedup", "exact_duplicate") for r in records[1:])
-    yield _drop(first, "dedup", verdicts[0]) if verdicts else first
+    yield from (Drop.of(r, "dedup", "exact_duplicate") for r in records[1:])
+    yield Drop.of(first, "dedup", verdicts[0]) if verdicts else first
 
 
 class Deduplicate(beam.PTransform):
@@ -326,7 +207,7 @@ class _ParseDoFn(beam.DoFn):
             return
         reason = syntax_verdict(result, self._max_error_ratio[record.component])
         if reason:
-            yield beam.pvalue.TaggedOutput(DROPPED, _drop(record, "parse", reason))
+            yield beam.pvalue.TaggedOutput(DROPPED, Drop.of(record, "parse", reason))
             return
         yield record
         for component in self._pair_components.get(record.component, ()):
@@ -447,7 +328,7 @@ class _EncodeDoFn(beam.DoFn):
             ids = np.concatenate([next(encoded), sep, next(encoded)]) if r.kind == "pair" \
                 else next(encoded)
             if ids.size == 0:
-                yield beam.pvalue.TaggedOutput(DROPPED, _drop(r, "tokenize", "no_tokens"))
+                yield beam.pvalue.TaggedOutput(DROPPED, Drop.of(r, "tokenize", "no_tokens"))
             else:
                 yield r.component, EncodedDoc(r.id, ids, r.shard_meta(), r.source)
 
@@ -598,8 +479,7 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
         config)
     drops += [clean_drops, filter_drops]
     counts += [count_entering(records, "clean"), count_entering(cleaned, "filter")]
-    specs = {c.name: c for c in config.components}
-    redacted = kept | "Redact" >> beam.Map(redact_record, specs)
+    redacted = kept | "RedactRecords" >> RedactRecords(config)
     counts.append(count_entering(kept, "redact"))
     clear, decontam_drops = redacted | "Decontaminate" >> Decontaminate(config)
     drops.append(decontam_drops)

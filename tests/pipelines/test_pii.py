@@ -149,9 +149,9 @@ def test_email_look_alikes_are_kept(text):
 
 
 def test_public_ip_addresses_in_a_config_are_redacted():
-    config = ("[server]\nbind = 0.0.0.0\nupstream = 203.0.113.7\nresolver = 8.8.4.4\n"
-              "public = 151.101.1.69:443\nmirror = 2606:4700:4700::1111\n")
-    out = _redacted(config, "8.8.4.4", "151.101.1.69", "2606:4700:4700::1111")
+    config = ("[server]\nbind = 0.0.0.0\nupstream = 203.0.113.7\nresolver = 84.17.46.5\n"
+              "public = 151.101.1.69:443\nmirror = 2a03:2880:f003::25\n")
+    out = _redacted(config, "84.17.46.5", "151.101.1.69", "2a03:2880:f003::25")
     assert "bind = 0.0.0.0" in out and "upstream = 203.0.113.7" in out  # not routable
     assert "public = <IP_ADDRESS>:443" in out
     assert redact(config, ALL)[1] == {"ip_address": 3}
@@ -218,7 +218,7 @@ def test_redacting_twice_changes_nothing():
 # --- properties ---------------------------------------------------------------------------
 
 SECRETS = [AWS_ID, GITHUB, SLACK_BOT, STRIPE, GOOGLE, OPENAI, JWT, "bob.smith@gmail.com",
-           "8.8.4.4", "151.101.1.69"]
+           "84.17.46.5", "151.101.1.69"]
 FRAGMENTS = st.sampled_from(
     [" ", "\n", "=", ":", '"', "'", "@", ".", "::", "/", "-", "_", "<", ">", "password",
      "PASSWORD", "api_key", "token", "secret", "://", "user:", "@h.io", "1", "255", "8.8",
@@ -245,3 +245,9 @@ def test_a_planted_secret_never_survives(before, after, secret, frame):
                                                        "rfc", "§")))
     text = before + " " + frame.format(secret) + " " + after
     assert secret not in redact(text, ALL)[0]
+
+
+@pytest.mark.parametrize("address", ["1.2.3.4", "8.8.8.8", "1.1.1.1", "2001:4860:4860::8888"])
+def test_well_known_addresses_that_identify_no_one_are_kept(address):
+    text = f"resolver = '{address}'\n"
+    assert redact(text, ("ip_address",)) == (text, {})

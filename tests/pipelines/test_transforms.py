@@ -8,12 +8,15 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from corpus import MIT
+from corpus import MIT, humaneval_problem
 from pipelines.accounting import Drop
 from pipelines.config import DedupSpec, parse_config
 from pipelines.records import Record, record_id
 from pipelines.stage import ApplyStage
-from pipelines.transforms import CleanRecords, Deduplicate, fingerprint, shard_count, shard_of
+from pipelines.clean import CleanRecords
+from pipelines.decontam import Decontaminate
+from pipelines.pii import RedactRecords
+from pipelines.transforms import Deduplicate, fingerprint, shard_count, shard_of
 
 WORDS = [f"w{i}" for i in range(500)]
 
@@ -113,3 +116,31 @@ def test_wordless_text_gets_no_band_keys():
     rec = Record(id="b" * 32, text="+-*/ {} () [] ;;" * 10, kind="code", lang="c",
                  component="t")
     assert fingerprint(rec, DedupSpec(), 25, 10).bands == ()
+
+
+def test_redact_records_counts_edits_per_kind_and_honours_each_component():
+    config = parse_config({"output": "out", "components": {
+        "on": {"kind": "code", "weight": 0.5, "inputs": [{"url": "x", "format": "folder"}]},
+        "off": {"kind": "code", "weight": 0.5, "pii": {"enabled": False},
+                "inputs": [{"url": "x", "format": "folder"}]}}}, check_paths=False)
+    text = 'ADMIN = "jane.doe@example-corp.com"\n'
+    recs = [Record(id=c, text=text, kind="code", lang="python", component=c)
+            for c in ("on", "off")]
+    with TestPipeline() as p:
+        out = p | beam.Create(recs) | RedactRecords(config)
+        assert_that(out | beam.Map(lambda r: (r.component, r.text, r.meta.get("edits"))),
+                    equal_to([("on", 'ADMIN = "<EMAIL>"\n', {"email": 1}),
+                              ("off", text, None)]))
+
+
+def test_decontaminate_drops_benchmark_solutions_only():
+    problem = humaneval_problem(0)
+    planted = "import os\n\n" + problem["prompt"] + problem["canonical_solution"]
+    recs = [Record(id="bad", text=planted, kind="code", lang="python", component="c"),
+            Record(id="ok", text=_text(5), kind="code", lang="python", component="c")]
+    with TestPipeline() as p:
+        kept, drops = p | beam.Create(recs) | Decontaminate(_config())
+        assert_that(kept | beam.Map(lambda r: r.id), equal_to(["ok"]), label="kept")
+        assert_that(drops | beam.Map(lambda d: (d.id, d.stage, d.reason, d.detail)),
+                    equal_to([("bad", "decontam", "contaminated", "HumanEval/0")]),
+                    label="drops")
