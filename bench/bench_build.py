@@ -50,10 +50,7 @@ def main() -> int:
         out = []
         for comp in config.components:
             for spec in comp.inputs:
-                for unit in sources.list_units(spec, comp):
-                    if not isinstance(unit, Drop):
-                        out += [r for r in sources.read_unit(spec, comp, unit)
-                                if not isinstance(r, Drop)]
+                out += [r for r in sources.read_input(spec, comp) if not isinstance(r, Drop)]
         return out
 
     raw, t_read = _timed(read_all)

@@ -46,3 +46,13 @@ def list_units(spec: InputSpec, comp: ComponentSpec) -> Iterator[Unit | Drop]:
 def read_unit(spec: InputSpec, comp: ComponentSpec, unit: Unit) -> Iterator[Record | Drop]:
     """The documents of one unit of an input, or drops for what could not be read."""
     return FORMATS[spec.format].read_unit(spec, comp, unit)
+
+
+def read_input(spec: InputSpec, comp: ComponentSpec) -> Iterator[Record | Drop]:
+    """Every document of an input and every drop, listed and read in this process: what the
+    pipeline does across workers, for tests, benchmarks and small jobs."""
+    for item in list_units(spec, comp):
+        if isinstance(item, Drop):
+            yield item
+        else:
+            yield from read_unit(spec, comp, item)

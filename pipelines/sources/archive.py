@@ -9,7 +9,8 @@ repository in GitHub's download layout: when every member sits under one top fol
 otherwise the repository is named after the archive file without its extensions.
 ``include``, ``exclude`` and ``max_files`` apply to the stripped paths. The commit id that
 ``git archive`` stores (a pax global header's ``comment`` in a tar, the archive comment in
-a zip) is kept as ``meta["revision"]``.
+a zip) is kept as ``meta["revision"]``, and each member's modification time (``git archive``
+writes the commit time there) as ``meta["date"]`` for the dedup keep-rank.
 
 Nothing is extracted to disk and no member is read whole when it is too large: tar is read
 as a stream through ``compression.open_decompressed``, which notices a cut stream, and zip
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import posixpath
 import queue
 import re
@@ -181,6 +183,24 @@ def _tar_refusal(member: tarfile.TarInfo) -> str:
     return "" if member.isreg() else "not_regular_file"
 
 
+def _tar_date(member: tarfile.TarInfo) -> dict[str, str]:
+    """``{"date": ...}`` from a member's mtime (``git archive`` writes the commit time
+    there), for the dedup keep-rank; nothing for a zero or absurd mtime."""
+    try:
+        moment = datetime.datetime.fromtimestamp(int(member.mtime), datetime.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return {}
+    return {"date": moment.strftime("%Y-%m-%dT%H:%M:%SZ")} if member.mtime > 0 else {}
+
+
+def _zip_date(info: zipfile.ZipInfo) -> dict[str, str]:
+    """``{"date": ...}`` from a zip member's timestamp (no zone: read as UTC)."""
+    try:
+        return {"date": datetime.datetime(*info.date_time).strftime("%Y-%m-%dT%H:%M:%S")}
+    except (TypeError, ValueError):
+        return {}
+
+
 def _tar(spec: InputSpec, comp: ComponentSpec, unit: Unit) -> Iterator[Record | Drop | None]:
     """The documents of a tar, and None after each header of the first pass (progress)."""
     url = unit.path
@@ -210,7 +230,8 @@ def _tar(spec: InputSpec, comp: ComponentSpec, unit: Unit) -> Iterator[Record | 
                     continue
                 # A stream error here loses this member with the rest: `truncated` below.
                 data = read_capped(archive.extractfile(member), spec.max_bytes)
-                yield _document(spec, comp, url, layout, name, meta, data, member.size)
+                yield _document(spec, comp, url, layout, name, {**meta, **_tar_date(member)},
+                                data, member.size)
     except NotRegularFile as err:  # a FIFO replaced the file since it was listed
         yield _whole(spec, comp, unit, "not_regular_file", err)
     except _ERRORS as err:
@@ -255,7 +276,8 @@ def _zip(spec: InputSpec, comp: ComponentSpec, unit: Unit) -> Iterator[Record | 
                     yield _refused(spec, comp, url, name, "unreadable", info.file_size,
                                    f"{type(err).__name__}: {err}")
                     continue
-                yield _document(spec, comp, url, layout, name, meta, data, info.file_size)
+                yield _document(spec, comp, url, layout, name, {**meta, **_zip_date(info)},
+                                data, info.file_size)
     except NotRegularFile as err:  # a FIFO replaced the file since it was listed
         yield _whole(spec, comp, unit, "not_regular_file", err)
     except (*_ERRORS, UnicodeDecodeError) as err:  # UnicodeDecodeError: a bad UTF-8 name

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pipelines.accounting import Drop
 from pipelines.config import ComponentSpec, InputSpec
 from pipelines.records import Record
-from pipelines.sources import archive, list_units, read_unit
+from pipelines.sources import archive, read_input
 from pipelines.sources.unit import Unit
 
 COMP = ComponentSpec(name="code", kind="code", inputs=(InputSpec(url="x", format="archive"),),
@@ -76,11 +76,7 @@ def _archive(path, members):
 
 
 def _read(url, **kw):
-    spec = InputSpec(url=url, format="archive", **kw)
-    out = []
-    for item in list_units(spec, COMP):  # through the format registry
-        out.extend([item] if isinstance(item, Drop) else read_unit(spec, COMP, item))
-    return out
+    return list(read_input(InputSpec(url=url, format="archive", **kw), COMP))
 
 
 def _records(out):
@@ -135,7 +131,8 @@ def _git_archive(tmp_path, fmt):
     repo.mkdir()
     (repo / "a.py").write_text("a = 1\n")
     env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@example.com",
-           "GIT_COMMITTER_NAME": "c", "GIT_COMMITTER_EMAIL": "c@example.com"}
+           "GIT_COMMITTER_NAME": "c", "GIT_COMMITTER_EMAIL": "c@example.com",
+           "GIT_COMMITTER_DATE": "2024-01-02T03:04:06+00:00"}
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "m"]):
         subprocess.run(["git", "-C", str(repo), *args], env=env, check=True)
     head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
@@ -151,7 +148,8 @@ def test_git_archive_commit_id_is_kept_as_revision(tmp_path, fmt):
     url, head = _git_archive(tmp_path, fmt)
     (record,) = _records(_read(url)).values()
     assert (record.path, record.repo) == ("a.py", f"owner-proj-{head[:7]}")
-    assert record.meta == {"revision": head, "bytes": 6}
+    assert (record.meta["revision"], record.meta["bytes"]) == (head, 6)
+    assert record.meta["date"].startswith("2024-01-02T03:04:06")  # the commit time
 
 
 def test_glob_of_memory_archives_is_one_unit_each(tmp_path):
@@ -408,3 +406,17 @@ def test_random_or_cut_archive_bytes_never_raise(data, cut, suffix, members):
     out = _read(url)
     assert all(isinstance(o, (Record, Drop)) for o in out)
     assert len(out) <= len(members) + 1
+
+
+def test_member_times_become_the_keep_rank_date(tmp_path):
+    info = tarfile.TarInfo(TOP + "a.py")
+    info.size, info.mtime = 3, 1_700_000_000
+    with tarfile.open(tmp_path / "d.tar", "w") as tar:
+        tar.addfile(info, io.BytesIO(b"x=1"))
+    zipped = tmp_path / "d.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("a.py", date_time=(2021, 3, 4, 5, 6, 8)), b"x=1")
+    (tar_record,) = _records(_read(str(tmp_path / "d.tar"))).values()
+    (zip_record,) = _records(_read(str(zipped))).values()
+    assert tar_record.meta["date"] == "2023-11-14T22:13:20Z"
+    assert zip_record.meta["date"] == "2021-03-04T05:06:08"  # zip keeps even seconds

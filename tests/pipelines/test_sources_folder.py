@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pipelines.accounting import Drop
 from pipelines.config import CleanSpec, ComponentSpec, InputSpec
 from pipelines.records import Record, record_id
-from pipelines.sources import list_units, read_unit
+from pipelines.sources import list_units, read_input, read_unit
 from pipelines.sources.listing import sample_key
 from pipelines.sources.package_metadata import to_record as metadata_record
 from pipelines.sources.reading import read_bounded
@@ -73,9 +73,7 @@ def _summary(out: Record | Drop) -> tuple[str, str, str]:
 
 
 def _read_all(spec: InputSpec) -> list[Record | Drop]:
-    comp = _comp(spec)
-    return [out for item in list_units(spec, comp)
-            for out in ((item,) if isinstance(item, Drop) else read_unit(spec, comp, item))]
+    return list(read_input(spec, _comp(spec)))
 
 
 # ----------------------------------------------------------------------- selection, order

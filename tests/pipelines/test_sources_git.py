@@ -8,7 +8,7 @@ import subprocess
 from pipelines.accounting import Drop
 from pipelines.config import ComponentSpec, InputSpec
 from pipelines.records import Record
-from pipelines.sources import git, list_units, read_unit
+from pipelines.sources import git, read_input
 from pipelines.sources.unit import Unit
 
 COMP = ComponentSpec(name="code", kind="code", inputs=(InputSpec(url="x", format="git"),),
@@ -44,10 +44,7 @@ def _commit(path, files):
 
 
 def _read(spec):
-    out = []
-    for item in list_units(spec, COMP):  # through the format registry
-        out.extend([item] if isinstance(item, Drop) else read_unit(spec, COMP, item))
-    return out
+    return list(read_input(spec, COMP))
 
 
 def _records(out):

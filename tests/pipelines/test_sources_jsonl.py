@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pipelines.accounting import Drop
 from pipelines.config import CleanSpec, ComponentSpec, InputSpec
 from pipelines.records import Record, record_id
-from pipelines.sources import jsonl
+from pipelines.sources import jsonl, read_input
 from pipelines.sources.unit import Unit
 
 COMPRESS = {
@@ -41,11 +41,7 @@ def _comp(spec: InputSpec, **clean) -> ComponentSpec:
 
 
 def _read(spec: InputSpec, comp: ComponentSpec | None = None) -> list[Record | Drop]:
-    comp = comp or _comp(spec)
-    out: list[Record | Drop] = []
-    for unit in jsonl.list_units(spec, comp):
-        out.extend([unit] if isinstance(unit, Drop) else jsonl.read_unit(spec, comp, unit))
-    return out
+    return list(read_input(spec, comp or _comp(spec)))
 
 
 def _docs(n: int) -> bytes:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pipelines.accounting import Drop
 from pipelines.config import ComponentSpec, InputSpec
 from pipelines.records import Record, record_id
-from pipelines.sources import parquet, stack
+from pipelines.sources import parquet, read_input, stack
 from pipelines.sources.unit import Unit
 
 UTC = datetime.timezone.utc
@@ -33,12 +33,7 @@ def _comp(spec: InputSpec) -> ComponentSpec:
 
 
 def _read(spec: InputSpec) -> list[Record | Drop]:
-    module = stack if spec.format == "stack" else parquet
-    comp = _comp(spec)
-    out: list[Record | Drop] = []
-    for unit in module.list_units(spec, comp):
-        out.extend([unit] if isinstance(unit, Drop) else module.read_unit(spec, comp, unit))
-    return out
+    return list(read_input(spec, _comp(spec)))
 
 
 def _write(path, columns: dict, row_group_size: int = 1000, **kw) -> str:
