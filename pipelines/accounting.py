@@ -66,14 +66,15 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
             ``("drop", component, stage, reason)``; ``("src_in", component, source)`` and
             ``("src_bytes", component, source)`` documents and bytes read from an input;
             ``("src_drop", component, source, reason)``; ``("src_kept", component,
-            source)``; ``("edit", component, kind)`` changes made to kept text (redactions
-            per kind, transcodings, decontamination cuts). Other keys are ignored.
+            source)``; ``("edit", component, kind)`` and ``("src_edit", component, source,
+            kind)`` changes made to the text (redactions per kind, transcodings,
+            decontamination cuts). Other keys are ignored.
         kept: component -> documents written to shards.
 
     Returns:
         ``{"components": {name: {"in", "bytes_in", "kept", "dropped": {reason: n},
         "edits": {kind: n}, "sources": {label: {"in", "bytes_in", "kept", "dropped",
-        "balanced"}}, "balanced"}}, "stages": {stage: {"in": {component: n}, "dropped":
+        "edits", "balanced"}}, "balanced"}}, "stages": {stage: {"in": {component: n}, "dropped":
         {component: n}}}}``, every mapping sorted by key. ``in`` is what entered the first
         stage; ``balanced`` says that ``in == kept + sum(dropped)``.
     """
@@ -87,7 +88,7 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
 
     def source(name: str, label: str) -> dict[str, Any]:
         return comp(name)["sources"].setdefault(
-            label, {"in": 0, "bytes_in": 0, "kept": 0, "dropped": {}})
+            label, {"in": 0, "bytes_in": 0, "kept": 0, "dropped": {}, "edits": {}})
 
     for key, n in counts:
         what, name, *rest = key
@@ -107,6 +108,8 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
             comp(name)["bytes_in"] += n
         elif what == "src_drop":
             _bump(source(name, rest[0])["dropped"], rest[1], n)
+        elif what == "src_edit":
+            _bump(source(name, rest[0])["edits"], rest[1], n)
         elif what == "src_kept":
             source(name, rest[0])["kept"] += n
     for name in kept:
@@ -118,6 +121,7 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
             table.update(items)
         for src in entry["sources"].values():
             src["dropped"] = dict(sorted(src["dropped"].items()))
+            src["edits"] = dict(sorted(src["edits"].items()))
             src["balanced"] = src["in"] == src["kept"] + sum(src["dropped"].values())
         entry["sources"] = dict(sorted(entry["sources"].items()))
         entry["balanced"] = entry["in"] == entry["kept"] + sum(entry["dropped"].values())

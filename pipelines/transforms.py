@@ -460,6 +460,7 @@ def _finish(shards: list[tuple[str, ShardEntry]], counts: list, drop_log: list[s
 def _edit_counts(record: Record) -> Iterator[tuple[tuple, int]]:
     for kind, n in record.meta.get("edits", {}).items():
         yield ("edit", record.component, kind), n
+        yield ("src_edit", record.component, record.source, kind), n
 
 
 def _drop_counts(drop: Drop) -> Iterator[tuple[tuple, int]]:

@@ -160,8 +160,9 @@ def test_repository_license_reaches_its_documents(built_corpus):
 
 def test_secrets_are_redacted_and_counted(built_corpus):
     edits = _stats(built_corpus)["components"]["code-python"]["edits"]
+    extra = _stats(built_corpus)["components"]["code-python"]["sources"]["extra"]["edits"]
     for kind in SECRETS:
-        assert edits.get(kind, 0) >= 1, kind
+        assert edits.get(kind, 0) >= 1 and extra.get(kind, 0) >= 1, kind
     (settings,) = [text for meta, text in _documents(built_corpus, "code-python")
                    if meta["path"] == "settings.py"]
     for kind, values in SECRETS.items():
