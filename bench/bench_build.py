@@ -21,9 +21,9 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dedup.lsh import band_keys, optimal_params  # noqa: E402
+from dedup.lsh import band_keys  # noqa: E402
 from dedup.minhash import signature  # noqa: E402
-from dedup.shingles import shingles  # noqa: E402
+from dedup.shingles import shingle_hashes  # noqa: E402
 from pipelines import sources  # noqa: E402
 from pipelines.accounting import Drop  # noqa: E402
 from pipelines.clean import clean  # noqa: E402
@@ -66,8 +66,8 @@ def main() -> int:
     _, t = _timed(lambda: [quality_verdict(r, specs[r.component].filters) for r in records])
     rows.append(("filter", len(records), t))
     spec = config.dedup
-    bands, rows_per_band = optimal_params(spec.threshold, spec.num_perm)
-    _, t = _timed(lambda: [band_keys(signature(shingles(r.text, spec.ngram), spec.num_perm,
+    bands, rows_per_band = spec.lsh_params()
+    _, t = _timed(lambda: [band_keys(signature(shingle_hashes(r.text, spec.ngram), spec.num_perm,
                                                        spec.seed), bands, rows_per_band)
                            for r in records])
     rows.append(("minhash + bands", len(records), t))

@@ -14,7 +14,10 @@ integrates it exactly up to float rounding. Cost: ``num_perm * ln(num_perm)`` ca
 pairs, each evaluated at those nodes: 15 ms for 256 permutations, 1 s for 2048.
 
 Trade-off: weighting false negatives more (``false_negative_weight``) raises recall and
-the number of candidate pairs that later stages must handle; the default weighs both alike.
+the number of candidate pairs that later stages must handle. The function's default weighs
+both alike (datasketch's choice); the build weighs false negatives 49:1 (``DedupSpec``),
+because every candidate pair is verified before it can merge two documents, so a false
+positive costs one Jaccard computation while a false negative costs a duplicate kept.
 
 ``band_keys`` turns each band into a fixed-size digest (BLAKE2b, 128 bits) of its values in
 little-endian order, so keys are equal exactly when bands are (collisions are ~2**-64 even
@@ -80,6 +83,14 @@ def optimal_params(threshold: float, num_perm: int, false_positive_weight: float
         if error[i] < best_error:
             best, best_error = (bands, int(rows[i])), float(error[i])
     return best
+
+
+def implied_threshold(bands: int, rows: int) -> float:
+    """Where the S-curve of ``(bands, rows)`` is steepest, ``(1/bands) ** (1/rows)``: the
+    similarity a configuration effectively deduplicates at, whatever threshold it names."""
+    if bands < 1 or rows < 1:
+        raise ValueError(f"bands and rows must be at least 1, got {bands}, {rows}")
+    return (1.0 / bands) ** (1.0 / rows)
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[tuple[int, bytes]]:

@@ -11,6 +11,7 @@ loaded config's canonical JSON is hashed into the manifest.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sysconfig
 import types
@@ -20,6 +21,7 @@ from typing import Any
 import fsspec
 import yaml
 
+from dedup.lsh import implied_threshold, optimal_params
 from pipelines.records import KINDS
 
 FORMATS = ("folder", "git", "archive", "stack", "parquet", "jsonl", "package-metadata")
@@ -341,6 +343,11 @@ class ComponentSpec:
             raise ValueError("pairs_from is only for a pair component")
 
 
+IMPLIED_THRESHOLD_RANGE = (0.5, 0.95)
+"""LSH configurations whose S-curve midpoint lies outside this range are refused: below, the
+candidate pairs explode; above, near duplicates are only found when nearly identical."""
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DedupSpec:
     """Exact and MinHash-LSH near deduplication across all components."""
@@ -348,21 +355,72 @@ class DedupSpec:
     exact: bool = True
     """Drop byte-identical copies (``exact_duplicate``)."""
     near: bool = True
-    """Drop near copies (``near_duplicate``) by MinHash-LSH over word shingles."""
+    """Drop near copies (``near_duplicate``) by MinHash-LSH over word shingles, verified."""
     ngram: int = 5
-    """Words per shingle."""
+    """Words per shingle; documents with fewer words are deduplicated exactly only."""
     num_perm: int = 256
     """MinHash permutations; bands and rows are chosen from it and ``threshold``."""
     threshold: float = 0.7
-    """Jaccard similarity above which two documents are near duplicates."""
+    """Jaccard similarity of shingle sets at or above which two documents are near
+    duplicates (candidate pairs below it are rejected by verification)."""
     seed: int = 1
     """MinHash permutation seed."""
+    false_positive_weight: float = 0.02
+    """Weight of the false-positive mass when bands and rows are chosen (see
+    ``dedup.lsh.optimal_params``); low by default, as verification removes false positives."""
+    false_negative_weight: float = 0.98
+    """Weight of the false-negative mass: 49:1 gives 36 bands x 7 rows for 256 permutations
+    at 0.7 and 21 x 12 at 0.85, which make a pair at exactly the threshold a candidate with
+    probability 0.955 and 0.960 (19:1 would give 19 x 13 at 0.85: 0.914)."""
+    bands: int | None = None
+    """LSH bands, set explicitly (with ``rows``) instead of derived from the weights."""
+    rows: int | None = None
+    """Rows per band, set explicitly (with ``bands``)."""
+    verify: str = "exact"
+    """How a candidate pair is confirmed before it joins a cluster: ``exact`` Jaccard of the
+    two shingle sets, or the ``signature`` estimate; rejected pairs are counted."""
+    bound_chaining: bool = False
+    """Release cluster members whose own Jaccard with the cluster's keeper is below
+    ``threshold`` (they were merged through a chain of confirmed pairs); such members are
+    counted either way."""
+    max_rounds: int = 32
+    """Bound on the connected-components rounds unrolled in the pipeline (large-star /
+    small-star needs ``ceil(log2(n))`` on its worst chain: 27 for 10^8 documents); a graph
+    that has not converged by then fails the build with a clear message."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
         if self.ngram < 1 or self.num_perm < 2:
             raise ValueError("ngram must be >= 1 and num_perm >= 2")
+        if self.verify not in ("exact", "signature"):
+            raise ValueError(f"verify must be exact or signature, got {self.verify!r}")
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("give both bands and rows, or neither")
+        if self.max_rounds < 1:
+            raise ValueError(f"max_rounds must be positive, got {self.max_rounds}")
+        bands, rows = self.lsh_params()
+        if bands * rows > self.num_perm:
+            raise ValueError(f"bands x rows = {bands * rows} exceeds num_perm = {self.num_perm}")
+        implied = implied_threshold(bands, rows)
+        low, high = IMPLIED_THRESHOLD_RANGE
+        if not low <= implied <= high:
+            raise ValueError(f"{bands} bands x {rows} rows imply a threshold of {implied:.2f}, "
+                             f"outside [{low}, {high}]")
+
+    def lsh_params(self) -> tuple[int, int]:
+        """``(bands, rows)``: as given, or minimising the weighted mistakes at ``threshold``."""
+        if self.bands is not None and self.rows is not None:
+            return self.bands, self.rows
+        return _optimal_params(self.threshold, self.num_perm, self.false_positive_weight,
+                               self.false_negative_weight)
+
+
+@functools.lru_cache(maxsize=32)
+def _optimal_params(threshold: float, num_perm: int, fp_weight: float,
+                    fn_weight: float) -> tuple[int, int]:
+    """``dedup.lsh.optimal_params``, once per process for each setting (15 ms each)."""
+    return optimal_params(threshold, num_perm, fp_weight, fn_weight)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

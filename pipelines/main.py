@@ -25,7 +25,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
 from pipelines.droplog import DROP_LOG_DIR
-from pipelines.transforms import STATS_NAME, build
+from pipelines.transforms import CLUSTERS_DIR, STATS_NAME, build
 from shards.manifest import MANIFEST_NAME
 
 
@@ -40,14 +40,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _discard_old_manifest(output: str) -> None:
     """The output folder is not a valid corpus again until this build writes its manifest;
-    an old drop log goes too, so the folder never mixes two builds' logs."""
+    the old side files go too, so the folder never mixes two builds' logs."""
     fs, root = fsspec.core.url_to_fs(output)
     path = f"{root.rstrip('/')}/{MANIFEST_NAME}"
     if fs.exists(path):
         fs.rm(path)
-    log = f"{root.rstrip('/')}/{DROP_LOG_DIR}"
-    if fs.exists(log):
-        fs.rm(log, recursive=True)
+    for folder in (DROP_LOG_DIR, CLUSTERS_DIR):
+        path = f"{root.rstrip('/')}/{folder}"
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
 
 
 def _check_benchmarks(config: BuildConfig) -> None:

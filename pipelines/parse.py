@@ -555,15 +555,16 @@ def pair_records(record: Record, result: ParseResult, component: str) -> list[Re
 
     Returns:
         Records with ``code``, ``docstring``, ``text = pair_text(docstring, code)``, and
-        ``meta`` = the source meta (less the file's ``bytes`` and ``edits``) plus
+        ``meta`` = the source meta (less the file's ``bytes``, ``edits`` and cluster) plus
         ``meta["pair"] = {"source_id", "name", "start_line",
         "end_line"}``; the id hashes ``"{record.id}:{name}:{start_line}"`` and the text.
     """
     out = []
     for pair in result.pairs:
         text = pair_text(pair.docstring, pair.code)
-        # The file's size and edits describe the file, not this pair.
-        kept = {k: v for k, v in record.meta.items() if k not in ("bytes", "edits")}
+        # The file's size, edits and dedup cluster describe the file, not this pair.
+        kept = {k: v for k, v in record.meta.items()
+                if k not in ("bytes", "edits", "cluster", "cluster_size")}
         meta = {**kept, "pair": {"source_id": record.id, "name": pair.name,
                                         "start_line": pair.start_line,
                                         "end_line": pair.end_line}}

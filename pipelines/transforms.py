@@ -23,21 +23,18 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 
-from dedup.components import connected_components
-from dedup.lsh import band_keys, optimal_params
-from dedup.minhash import signature
-from dedup.rank import rank_key
-from dedup.shingles import shingles
 from pipelines.accounting import Drop, funnel
 from pipelines.clean import CleanRecords
-from pipelines.config import BuildConfig, DedupSpec, TokenizerSpec
+from pipelines.config import BuildConfig, TokenizerSpec
 from pipelines.decontam import Decontaminate
-from pipelines.droplog import WriteDropLog, write_log_file
+from pipelines.deduplicate import Deduplicate
+from pipelines.droplog import DROP_LOG_DIR, WriteDropLog
+from pipelines.sidefile import WriteSideFile, write_part
 from pipelines.ingest import ReadSources, source_counts
 from pipelines.parse import Parsers, pair_records, syntax_verdict
 from pipelines.pii import RedactRecords
-from pipelines.records import Record, content_hash
-from pipelines.stage import DROPPED, ApplyStage, count_entering
+from pipelines.records import Record
+from pipelines.stage import DROPPED, count_entering
 from shards.format import dtype_for_vocab, write_bytes_atomic, write_shard
 from shards.manifest import (MANIFEST_NAME, MANIFEST_VERSION, ComponentEntry, Manifest,
                              ShardEntry, TokenizerEntry, config_hash, write_manifest)
@@ -48,141 +45,6 @@ from tokenizer.train import train_bpe
 
 TOKENIZER_NAME = "tokenizer.json"
 STATS_NAME = "stats.json"
-
-
-# ----------------------------------------------------------------------------------- dedup
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """What dedup needs of a record, without its text.
-
-    Attributes:
-        id: record id.
-        rank: ``dedup.rank.rank_key`` of the record: the smallest is kept.
-        digest: sha256 of the text (exact-dedup key).
-        bands: LSH band keys of the MinHash signature (empty when near dedup is off).
-    """
-
-    id: str
-    rank: tuple
-    digest: str
-    bands: tuple[tuple[int, bytes], ...]
-
-
-def _int_or_zero(value: Any) -> int:
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
-        return 0
-
-
-def keeper_rank(record: Record) -> tuple:
-    """``dedup.rank.rank_key`` of a record; metadata it cannot read counts as absent."""
-    stars = _int_or_zero(record.meta.get("stars"))
-    try:
-        return rank_key(license=record.license, stars=stars,
-                        recency=str(record.meta.get("date", "")), id=record.id)
-    except ValueError:  # an unparseable date is user data, not a reason to fail the build
-        return rank_key(license=record.license, stars=stars, recency="", id=record.id)
-
-
-def fingerprint(record: Record, spec: DedupSpec, bands: int, rows: int) -> Fingerprint:
-    """Fingerprint a record for exact and near dedup.
-
-    A text without a single word has no shingles; it gets no band keys (its MinHash would
-    be the all-max signature, shared by every such text) and is deduplicated exactly only.
-    """
-    keys: tuple = ()
-    if spec.near:
-        grams = shingles(record.text, spec.ngram)
-        if grams:
-            keys = tuple(band_keys(signature(grams, spec.num_perm, spec.seed), bands, rows))
-    return Fingerprint(record.id, keeper_rank(record), content_hash(record.text), keys)
-
-
-def _exact_group(item: tuple[str, Iterable[Fingerprint]]) -> Iterator[Any]:
-    """Keep the best-ranked copy of identical texts; the others are exact duplicates."""
-    _, group = item
-    ordered = sorted(group, key=lambda f: f.rank)
-    yield ordered[0]
-    for loser in ordered[1:]:
-        yield beam.pvalue.TaggedOutput(DROPPED, (loser.id, "exact_duplicate"))
-
-
-def _bucket_edges(item: tuple[Any, Iterable[tuple[tuple, str]]]) -> Iterator[tuple]:
-    """Star edges from a bucket's best-ranked member to the others (n-1 edges, not n^2)."""
-    _, members = item
-    ordered = sorted(set(members))
-    for other in ordered[1:]:
-        yield ordered[0], other
-
-
-def _near_losers(edges: list[tuple[tuple[tuple, str], tuple[tuple, str]]]) -> Iterator[tuple[str, str]]:
-    """Connected components of the candidate graph; all but each cluster's best are dropped."""
-    rank = {node_id: r for edge in edges for r, node_id in edge}
-    roots = connected_components((a[1], b[1]) for a, b in edges)
-    best: dict[str, str] = {}
-    for node, root in roots.items():
-        if root not in best or rank[node] < rank[best[root]]:
-            best[root] = node
-    for node, root in sorted(roots.items()):
-        if best[root] != node:
-            yield node, "near_duplicate"
-
-
-def _dedup_verdict(item: tuple[str, dict[str, list]]) -> Iterator[Record | Drop]:
-    _, joined = item
-    records, verdicts = list(joined["records"]), list(joined["verdicts"])
-    if not records:
-        return
-    first = records[0]
-    # The same source and text read twice (two overlapping inputs) share one id.
-    yield from (Drop.of(r, "dedup", "exact_duplicate") for r in records[1:])
-    yield Drop.of(first, "dedup", verdicts[0]) if verdicts else first
-
-
-class Deduplicate(beam.PTransform):
-    """Exact dedup by text hash, then MinHash-LSH near dedup over the exact survivors.
-
-    Near-duplicate clusters are the connected components of the LSH candidate graph; each
-    keeps its best member by ``dedup.rank.rank_key`` (license > stars > recency > id).
-    NOTE: the components are found on one worker from the edge list (edges, not texts:
-    bounded by the number of duplicates); the distributed version is a later stage.
-    Returns ``(records, drops)``.
-    """
-
-    def __init__(self, spec: DedupSpec):
-        super().__init__()
-        self._spec = spec
-        self._bands, self._rows = optimal_params(spec.threshold, spec.num_perm)
-
-    def expand(self, records):
-        spec = self._spec
-        keyed = records | "KeyById" >> beam.Map(lambda r: (r.id, r))
-        fps = records | "Fingerprint" >> beam.Map(fingerprint, spec, self._bands, self._rows)
-        losers = []
-        if spec.exact:
-            exact = (fps
-                     | "ByDigest" >> beam.Map(lambda f: (f.digest, f))
-                     | "GroupDigest" >> beam.GroupByKey()
-                     | "PickExact" >> beam.FlatMap(_exact_group).with_outputs(
-                         DROPPED, main="kept"))
-            fps = exact.kept
-            losers.append(exact[DROPPED])
-        if spec.near:
-            near = (fps
-                    | "ToBands" >> beam.FlatMap(
-                        lambda f: (((band, key), (f.rank, f.id)) for band, key in f.bands))
-                    | "GroupBands" >> beam.GroupByKey()
-                    | "Edges" >> beam.FlatMap(_bucket_edges)
-                    | "UniqueEdges" >> beam.Distinct()
-                    | "EdgeList" >> beam.combiners.ToList()
-                    | "Clusters" >> beam.FlatMap(_near_losers))
-            losers.append(near)
-        verdicts = losers | "Verdicts" >> beam.Flatten()
-        joined = ({"records": keyed, "verdicts": verdicts}
-                  | "Join" >> beam.CoGroupByKey())
-        return joined | "Decide" >> ApplyStage(_dedup_verdict)
 
 
 # ----------------------------------------------------------------------------------- parse
@@ -426,31 +288,42 @@ def build_manifest(config: BuildConfig, shards: list[tuple[str, ShardEntry]],
                     components=tuple(components))
 
 
+CLUSTERS_DIR = "clusters"
+
+
 def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest,
-                drop_log: list[str]) -> dict[str, Any]:
-    """stats.json: the funnel per component and source, plus tokens and languages."""
+                side_files: dict[str, list[str]]) -> dict[str, Any]:
+    """stats.json: the funnel per component and source, tokens and languages, the dedup
+    counters, and the side files (drop log, clusters)."""
     langs: dict[str, dict[str, int]] = {}
+    dedup: dict[str, int] = {"candidates": 0, "rejected": 0, "chained": 0}
     for k, n in counts:
         if k[0] == "lang":
             langs.setdefault(k[1], {})[k[2]] = n
+        elif k[0] == "dedup":
+            dedup[k[1]] = n
     stats = funnel(counts, {c.name: c.docs for c in manifest.components})
     for comp in manifest.components:
         stats["components"][comp.name].update(
             tokens=comp.tokens, shards=len(comp.shards),
             languages=dict(sorted(langs.get(comp.name, {}).items())))
     stats["balanced"] = all(c["balanced"] for c in stats["components"].values())
-    stats["drop_log"] = sorted(drop_log)
+    stats["dedup"] = dict(sorted(dedup.items()))
+    for name, files in side_files.items():
+        stats[name] = sorted(files)
     return stats
 
 
 def _finish(shards: list[tuple[str, ShardEntry]], counts: list, drop_log: list[str],
-            art: TokenizerArtifact, config: BuildConfig) -> str:
+            clusters: list[str], art: TokenizerArtifact, config: BuildConfig) -> str:
     """Write stats.json, then manifest.json: the manifest is the commit point, so last."""
     out = config.output.rstrip("/")
-    if not drop_log:  # nothing was dropped: the log still exists, empty
-        drop_log = [write_log_file(out, 0, [])]
+    side_files = {"drop_log": (DROP_LOG_DIR, drop_log), "clusters": (CLUSTERS_DIR, clusters)}
+    for name, (folder, files) in side_files.items():
+        if not files:  # nothing to list: the side file still exists, empty
+            files.append(write_part(out, folder, 0, []))
     manifest = build_manifest(config, shards, art)
-    stats = build_stats(counts, manifest, drop_log)
+    stats = build_stats(counts, manifest, {k: v[1] for k, v in side_files.items()})
     write_bytes_atomic(f"{out}/{STATS_NAME}",
                        (json.dumps(stats, sort_keys=True, indent=2) + "\n").encode())
     write_manifest(manifest, f"{out}/{MANIFEST_NAME}")
@@ -486,8 +359,10 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
     drops.append(decontam_drops)
     counts += [count_entering(redacted, "decontam"),
                clear | "EditCounts" >> beam.FlatMap(_edit_counts)]
-    deduped, dedup_drops = clear | "Deduplicate" >> Deduplicate(config.dedup)
+    deduped, dedup_drops, cluster_rows, dedup_counts = clear | "Deduplicate" >> Deduplicate(
+        config.dedup)
     drops.append(dedup_drops)
+    counts.append(dedup_counts)
     counts += [count_entering(clear, "dedup"), count_entering(deduped, "parse")]
     parsed, parse_drops, pairs = deduped | "ParseCode" >> ParseCode(config)
     drops.append(parse_drops)
@@ -496,7 +371,7 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
     # exactly (the same function can sit in two different files).
     counts.append(pairs | "PairsIn" >> beam.FlatMap(
         lambda r: [(("in", r.component, "read"), 1), *source_counts(r)]))
-    pairs, pair_drops = pairs | "DedupPairs" >> Deduplicate(
+    pairs, pair_drops, pair_rows, _ = pairs | "DedupPairs" >> Deduplicate(
         dataclasses.replace(config.dedup, near=False))
     drops.append(pair_drops)
     to_encode = (parsed, pairs) | "WithPairs" >> beam.Flatten()
@@ -510,6 +385,8 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
 
     all_drops = drops | "AllDrops" >> beam.Flatten()
     drop_log = all_drops | "WriteDropLog" >> WriteDropLog(config.output)
+    clusters = ((cluster_rows, pair_rows) | "AllClusterRows" >> beam.Flatten()
+                | "WriteClusters" >> WriteSideFile(config.output, CLUSTERS_DIR))
     counts += [
         all_drops | "DropCounts" >> beam.FlatMap(_drop_counts),
         encoded | "KeptCounts" >> beam.FlatMap(lambda kv: [
@@ -521,5 +398,5 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
     return (shards
             | "ShardList" >> beam.combiners.ToList()
             | "Finish" >> beam.Map(_finish, beam.pvalue.AsSingleton(all_counts),
-                                   beam.pvalue.AsList(drop_log),
+                                   beam.pvalue.AsList(drop_log), beam.pvalue.AsList(clusters),
                                    beam.pvalue.AsSingleton(tokenizer), config))

@@ -191,8 +191,7 @@ def make_corpus(root: pathlib.Path, *, target_tokens: int = 20000) -> pathlib.Pa
     (code / "extra").mkdir(parents=True)
     (code / "extra" / "settings.py").write_text(_settings_file())             # secrets
     with open(os.path.join(os.fsencode(code / "extra"), b"caf\xe9.py"), "wb") as f:
-        f.write((STDLIB / "contextvars.py").read_bytes() + b"\n# a name that is not UTF-8\n"
-                + (STDLIB / "glob.py").read_bytes().replace(b"glob", b"globber"))
+        f.write((STDLIB / "fractions.py").read_bytes() + b"\n# a name that is not UTF-8\n")
     (code / "archives").mkdir(parents=True)
     _tarball(code / "archives" / "demo-repo.tar.gz")
     _git_repo(code / "gitrepo")

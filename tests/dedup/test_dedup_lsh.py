@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from dedup.lsh import band_keys, optimal_params
+from dedup.lsh import band_keys, implied_threshold, optimal_params
 
 
 def weighted_error(threshold: float, bands: int, rows: int, fp_weight: float = 0.5,
@@ -138,3 +138,10 @@ def test_band_keys_reject_bad_shapes():
         band_keys(sig_of(0, n=100), 25, 10)
     with pytest.raises(ValueError, match="at least 1"):
         band_keys(sig_of(0), 0, 10)
+
+
+def test_implied_threshold_is_the_s_curve_midpoint():
+    assert implied_threshold(36, 7) == pytest.approx((1 / 36) ** (1 / 7))
+    assert implied_threshold(1, 1) == 1.0
+    with pytest.raises(ValueError):
+        implied_threshold(0, 3)

@@ -170,3 +170,20 @@ def test_secrets_are_redacted_and_counted(built_corpus):
             assert value not in settings
     assert "<KEY>" in settings and "<EMAIL>" in settings and "<PASSWORD>" in settings
     assert 'RELEASE = "1.2.3.4"' in settings  # a version string is not an IP address
+
+
+def test_clusters_side_file_and_kept_documents_name_their_cluster(built_corpus):
+    stats = _stats(built_corpus)
+    rows = [json.loads(line) for name in stats["clusters"]
+            for line in (built_corpus / name).read_text().splitlines()]
+    near = [r for r in rows if r["kind"] == "near"]
+    exact = [r for r in rows if r["kind"] == "exact"]
+    assert len(near) == 2 and sum(r["kept"] for r in near) == 1
+    assert len(exact) >= 2 and sum(not r["kept"] for r in exact) == \
+        sum(c["dropped"].get("exact_duplicate", 0) for c in stats["components"].values())
+    assert stats["dedup"]["candidates"] >= 1 and stats["dedup"]["chained"] == 0
+    metas = {meta["id"]: meta for meta, _ in _documents(built_corpus, "code-python")}
+    (keeper,) = [r for r in near if r["kept"]]
+    assert (metas[keeper["id"]]["cluster"], metas[keeper["id"]]["cluster_size"]) == (
+        keeper["cluster"], 2)
+    assert all(m["cluster_size"] == 1 for i, m in metas.items() if i != keeper["id"])

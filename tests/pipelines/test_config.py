@@ -94,3 +94,15 @@ def test_component_rules_override_the_top_level_key_by_key(tmp_path):
 def test_bad_rule_values_are_one_named_line(tmp_path, section, value, message):
     with pytest.raises(ConfigError, match=message):
         _load(tmp_path, {**GOOD, section: value})
+
+
+def test_dedup_defaults_lean_to_recall_and_explicit_bands_are_checked(tmp_path):
+    assert _load(tmp_path, GOOD).dedup.lsh_params() == (36, 7)
+    explicit = _load(tmp_path, {**GOOD, "dedup": {"bands": 20, "rows": 10}})
+    assert explicit.dedup.lsh_params() == (20, 10)
+    with pytest.raises(ConfigError, match=r"9 bands x 2 rows imply a threshold of 0.33"):
+        _load(tmp_path, {**GOOD, "dedup": {"bands": 9, "rows": 2}})
+    with pytest.raises(ConfigError, match="1 bands x 64 rows imply a threshold of 1.00"):
+        _load(tmp_path, {**GOOD, "dedup": {"bands": 1, "rows": 64}})
+    with pytest.raises(ConfigError, match="give both bands and rows"):
+        _load(tmp_path, {**GOOD, "dedup": {"bands": 4}})

@@ -9,7 +9,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines.accounting import Drop
-from pipelines.droplog import WriteDropLog, drop_row, file_of, log_files, write_log_file
+from pipelines.droplog import WriteDropLog, drop_row
+from pipelines.sidefile import file_count, file_of, write_part
 
 
 def test_row_has_every_field_and_escapes_odd_text():
@@ -22,7 +23,7 @@ def test_row_has_every_field_and_escapes_odd_text():
 
 
 def test_file_count_and_placement_are_deterministic():
-    assert log_files(0) == 1 and log_files(500_000) == 1 and log_files(500_001) == 2
+    assert file_count(0) == 1 and file_count(500_000) == 1 and file_count(500_001) == 2
     rows = [drop_row(Drop("c", "clean", "vendored", f"id{i}")) for i in range(100)]
     assert [file_of(r, 4) for r in rows] == [file_of(r, 4) for r in rows]
     assert {file_of(r, 4) for r in rows} == {0, 1, 2, 3}
@@ -30,9 +31,9 @@ def test_file_count_and_placement_are_deterministic():
 
 def test_written_file_is_sorted_whatever_the_arrival_order(tmp_path):
     rows = [drop_row(Drop("c", "clean", "vendored", f"id{i}")) for i in range(20)]
-    write_log_file(str(tmp_path), 0, rows)
+    write_part(str(tmp_path), "drops", 0, rows)
     first = (tmp_path / "drops" / "part-00000.jsonl").read_bytes()
-    write_log_file(str(tmp_path), 0, rows[::-1])
+    write_part(str(tmp_path), "drops", 0, rows[::-1])
     assert (tmp_path / "drops" / "part-00000.jsonl").read_bytes() == first
     assert first.decode().splitlines() == sorted(rows)
 

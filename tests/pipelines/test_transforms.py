@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import apache_beam as beam
@@ -16,7 +17,8 @@ from pipelines.stage import ApplyStage
 from pipelines.clean import CleanRecords
 from pipelines.decontam import Decontaminate
 from pipelines.pii import RedactRecords
-from pipelines.transforms import Deduplicate, fingerprint, shard_count, shard_of
+from pipelines.deduplicate import Deduplicate, fingerprint
+from pipelines.transforms import shard_count, shard_of
 
 WORDS = [f"w{i}" for i in range(500)]
 
@@ -79,9 +81,15 @@ def test_deduplicate_keeps_the_best_ranked_copy_of_each_cluster():
     ]
     by_path = {r.path: r.id for r in recs}
     with TestPipeline() as p:
-        kept, drops = p | beam.Create(recs) | Deduplicate(DedupSpec())
-        assert_that(kept | beam.Map(lambda r: r.path), equal_to(["exact-b", "other-dup"]),
-                    label="kept")
+        kept, drops, rows, counts = p | beam.Create(recs) | Deduplicate(DedupSpec())
+        assert_that(kept | beam.Map(lambda r: (r.path, r.meta["cluster_size"])),
+                    equal_to([("exact-b", 2), ("other-dup", 1)]), label="kept")
+        assert_that(rows | beam.Map(lambda row: (json.loads(row)["kind"], json.loads(row)["kept"])),
+                    equal_to([("exact", True), ("exact", False), ("exact", True),
+                              ("exact", False), ("near", True), ("near", False)]),
+                    label="rows")
+        assert_that(counts | beam.CombinePerKey(sum),
+                    equal_to([(("dedup", "candidates"), 1)]), label="counts")
         assert_that(drops | beam.Map(lambda d: (d.id, d.reason)), equal_to([
             (by_path["exact-a"], "exact_duplicate"), (by_path["other"], "exact_duplicate"),
             (by_path["near"], "near_duplicate")]), label="drops")
@@ -91,7 +99,7 @@ def test_deduplicate_exact_only_keeps_near_copies():
     base = _text(3)
     recs = [_rec("a", base), _rec("b", base.replace(base.split()[5], "zz", 1))]
     with TestPipeline() as p:
-        kept, drops = p | beam.Create(recs) | Deduplicate(DedupSpec(near=False))
+        kept, drops, _, _ = p | beam.Create(recs) | Deduplicate(DedupSpec(near=False))
         assert_that(kept | beam.Map(lambda r: r.path), equal_to(["a", "b"]), label="kept")
         assert_that(drops, equal_to([]), label="drops")
 
@@ -108,14 +116,13 @@ def test_unreadable_metadata_does_not_break_ranking():
     for meta in ({"stars": "many", "date": "yesterday"}, {"stars": -3}, {}):
         rec = Record(id="a" * 32, text="some words here", kind="text", lang="text",
                      component="t", meta=meta)
-        assert fingerprint(rec, spec, 25, 10).rank == fingerprint(
-            rec.replace(meta={}), spec, 25, 10).rank
+        assert fingerprint(rec, spec).rank == fingerprint(rec.replace(meta={}), spec).rank
 
 
-def test_wordless_text_gets_no_band_keys():
-    rec = Record(id="b" * 32, text="+-*/ {} () [] ;;" * 10, kind="code", lang="c",
-                 component="t")
-    assert fingerprint(rec, DedupSpec(), 25, 10).bands == ()
+def test_short_and_wordless_texts_get_no_band_keys():
+    for text in ("+-*/ {} () [] ;;" * 10, "four words only here"):
+        rec = Record(id="b" * 32, text=text, kind="code", lang="c", component="t")
+        assert fingerprint(rec, DedupSpec()).bands == ()
 
 
 def test_redact_records_counts_edits_per_kind_and_honours_each_component():
