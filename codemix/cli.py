@@ -27,12 +27,15 @@ USAGE = """usage: codemix {build,train,shards} ...
 
 
 def _build(argv: list[str]) -> int:
+    from pipelines.clustering import ClusteringDidNotConverge
     from pipelines.config import ConfigError
     from pipelines.main import run
     from shards.manifest import ManifestError
     from tokenizer.load import TokenizerError
 
-    return _guard(lambda: run(argv), (ConfigError, ManifestError, TokenizerError))
+    # A graph that needs more clustering rounds than dedup.max_rounds is a setting to raise.
+    return _guard(lambda: run(argv), (ConfigError, ManifestError, TokenizerError,
+                                      ClusteringDidNotConverge))
 
 
 def _train(argv: list[str]) -> int:

@@ -10,7 +10,9 @@ Order, most important first:
 4. id: the smaller id, so that ties are broken the same way everywhere.
 
 ``rank_key`` encodes this as a tuple whose minimum is the keeper, so a cluster's keeper is
-``min(docs, key=...)``, and Beam can combine with ``min`` in any order.
+``min(docs, key=...)``, and Beam can combine with ``min`` in any order. ``rank_bytes`` packs
+the same key into bytes that sort alike (fixed-width fields, then the id): compact enough to
+travel once per LSH band through a shuffle.
 
 A license is a SPDX id or expression (``Record.license``; empty when unknown). An
 expression counts as permissive only when every license id in it is (``MIT OR Apache-2.0``
@@ -85,3 +87,18 @@ def rank_key(*, license: str, stars: int, recency: str, id: str) -> tuple[int, i
     else:
         undated, newest_first = 1, 0
     return (_license_tier(license), -stars, undated, newest_first, id)
+
+
+RANK_PREFIX_BYTES = 32
+"""Bytes before the id in ``rank_bytes``: four 8-byte fields."""
+
+
+def rank_bytes(key: tuple[int, int, int, int, str]) -> bytes:
+    """A ``rank_key`` as bytes that sort exactly as the tuples do.
+
+    Each integer field is offset by ``2**63`` and packed big-endian in 8 bytes, so byte
+    order is numeric order; the id follows (UTF-8), so ``rank_bytes(k)[RANK_PREFIX_BYTES:]``
+    gives it back.
+    """
+    *numbers, doc_id = key
+    return b"".join((n + 2**63).to_bytes(8, "big") for n in numbers) + doc_id.encode()

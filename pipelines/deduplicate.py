@@ -25,10 +25,10 @@ import apache_beam as beam
 import numpy as np
 
 from dedup.lsh import band_keys
-from dedup.minhash import exact_jaccard, jaccard, signature
+from dedup.minhash import exact_jaccard, jaccard, signatures
 from dedup.near import Membership, bucket_pairs, keepers, memberships
-from dedup.rank import rank_key
-from dedup.shingles import shingle_hashes
+from dedup.rank import RANK_PREFIX_BYTES, rank_bytes, rank_key
+from dedup.shingles import shingle_hashes_batch
 from pipelines.accounting import Drop
 from pipelines.clustering import ConnectedComponents
 from pipelines.config import DedupSpec
@@ -45,19 +45,21 @@ class Fingerprint:
 
     Attributes:
         id: record id.
-        rank: ``dedup.rank.rank_key`` of the record: the smallest is kept.
+        rank: ``dedup.rank.rank_bytes`` of the record's keep-rank: the smallest is kept,
+            and the id can be read back from its end.
         digest: sha256 of the text (exact-dedup key).
         payload: what verification compares: the sorted unique shingle hashes (``verify:
             exact``) or the MinHash signature (``verify: signature``); empty when the
             document has no shingles or near dedup is off.
-        bands: LSH band keys of the signature (empty likewise).
+        bands: LSH bucket keys (band index and the band's digest, 10 bytes); empty
+            likewise.
     """
 
     id: str
-    rank: tuple
+    rank: bytes
     digest: str
     payload: np.ndarray
-    bands: tuple[tuple[int, bytes], ...]
+    bands: tuple[bytes, ...]
 
 
 def _int_or_zero(value: Any) -> int:
@@ -67,33 +69,48 @@ def _int_or_zero(value: Any) -> int:
         return 0
 
 
-def keeper_rank(record: Record) -> tuple:
-    """``dedup.rank.rank_key`` of a record; metadata it cannot read counts as absent."""
+def keeper_rank(record: Record) -> bytes:
+    """``dedup.rank.rank_bytes`` of a record; metadata it cannot read counts as absent."""
     stars = _int_or_zero(record.meta.get("stars"))
     try:
-        return rank_key(license=record.license, stars=stars,
-                        recency=str(record.meta.get("date", "")), id=record.id)
+        key = rank_key(license=record.license, stars=stars,
+                       recency=str(record.meta.get("date", "")), id=record.id)
     except ValueError:  # an unparseable date is user data, not a reason to fail the build
-        return rank_key(license=record.license, stars=stars, recency="", id=record.id)
+        key = rank_key(license=record.license, stars=stars, recency="", id=record.id)
+    return rank_bytes(key)
 
 
 _EMPTY = np.zeros(0, dtype=np.uint64)
 
 
-def fingerprint(record: Record, spec: DedupSpec) -> Fingerprint:
-    """Fingerprint a record for exact and near dedup.
+def fingerprints(records: list[Record], spec: DedupSpec) -> list[Fingerprint]:
+    """Fingerprint a batch of records for exact and near dedup (one set of numpy calls for
+    the whole batch: the kernel's fixed cost per call dominates small documents).
 
     A document with fewer words than a shingle has no shingle hashes: no band keys, no
     payload, exact dedup only (its signature would be shared by every such document).
     """
-    payload, keys = _EMPTY, ()
-    if spec.near:
-        hashes = shingle_hashes(record.text, spec.ngram)
+    if not spec.near:
+        return [Fingerprint(r.id, keeper_rank(r), content_hash(r.text), _EMPTY, ())
+                for r in records]
+    bands, rows = spec.lsh_params()
+    hash_sets = shingle_hashes_batch([r.text for r in records], spec.ngram)
+    sigs = signatures(hash_sets, spec.num_perm, spec.seed)
+    out = []
+    for record, hashes, sig in zip(records, hash_sets, sigs):
+        payload, keys = _EMPTY, ()
         if hashes.size:
-            sig = signature(hashes, spec.num_perm, spec.seed)
-            keys = tuple(band_keys(sig, *spec.lsh_params()))
-            payload = hashes if spec.verify == "exact" else sig
-    return Fingerprint(record.id, keeper_rank(record), content_hash(record.text), payload, keys)
+            # NOTE: copies, so that a record's payload does not pin the whole batch's array.
+            payload = hashes.copy() if spec.verify == "exact" else sig.copy()
+            keys = tuple(band.to_bytes(2, "big") + key for band, key in band_keys(sig, bands, rows))
+        out.append(Fingerprint(record.id, keeper_rank(record), content_hash(record.text),
+                               payload, keys))
+    return out
+
+
+def fingerprint(record: Record, spec: DedupSpec) -> Fingerprint:
+    """``fingerprints`` of one record."""
+    return fingerprints([record], spec)[0]
 
 
 def similarity(a: np.ndarray, b: np.ndarray, verify: str) -> float:
@@ -124,9 +141,10 @@ def cluster_row(doc_id: str, cluster: str, size: int, kept: bool, kind: str,
                        "kind": kind, "chained": chained}, sort_keys=True)
 
 
-def _bucket_pairs(item: tuple[Any, Iterable[tuple[tuple, str]]]) -> Iterator[tuple[str, str]]:
+def _bucket_pairs(item: tuple[bytes, Iterable[bytes]]) -> Iterator[tuple[str, str]]:
+    """Candidate pairs of one bucket, whose members travel as their ``rank_bytes``."""
     _, members = item
-    return bucket_pairs(members)
+    return bucket_pairs((m, m[RANK_PREFIX_BYTES:].decode()) for m in members)
 
 
 def _send_payload(item: tuple[str, dict[str, list]]) -> Iterator[tuple[str, tuple[str, np.ndarray]]]:
@@ -167,7 +185,7 @@ class PairSimilarity(beam.PTransform):
                 | "Compare" >> beam.FlatMap(compare))
 
 
-def _cluster_members(item: tuple[str, Iterable[tuple[tuple, str]]]) -> Iterator[Any]:
+def _cluster_members(item: tuple[str, Iterable[tuple[bytes, str]]]) -> Iterator[Any]:
     """A cluster's keeper, and a (keeper, member) pair for each other member."""
     label, members = item
     ranked = {doc_id: rank for rank, doc_id in members}
@@ -177,7 +195,7 @@ def _cluster_members(item: tuple[str, Iterable[tuple[tuple, str]]]) -> Iterator[
             yield keeper, member
 
 
-def _decide(item: tuple[str, Iterable[tuple[str, tuple, float]]], threshold: float,
+def _decide(item: tuple[str, Iterable[tuple[str, bytes, float | None]]], threshold: float,
             bound_chaining: bool) -> Iterator[tuple[str, Membership]]:
     """Every member's ``Membership`` of one cluster, from ids, ranks and keeper similarity."""
     label, members = item
@@ -233,7 +251,9 @@ class Deduplicate(beam.PTransform):
     def expand(self, records):
         spec = self._spec
         keyed = records | "KeyById" >> beam.Map(lambda r: (r.id, r))
-        fps = records | "Fingerprint" >> beam.Map(fingerprint, spec)
+        fps = (records
+               | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=256)
+               | "Fingerprint" >> beam.FlatMap(fingerprints, spec))
         exact_verdicts, rows, counts = [], [], []
         if spec.exact:
             exact = (fps
@@ -279,8 +299,7 @@ class NearClusters(beam.PTransform):
         near = fps | "HasShingles" >> beam.Filter(lambda f: f.payload.size > 0)
         payloads = near | "Payload" >> beam.Map(lambda f: (f.id, f.payload))
         candidates = (near
-                      | "ToBands" >> beam.FlatMap(
-                          lambda f: ((key, (f.rank, f.id)) for key in f.bands))
+                      | "ToBands" >> beam.FlatMap(lambda f: ((key, f.rank) for key in f.bands))
                       | "GroupBands" >> beam.GroupByKey()
                       | "Pairs" >> beam.FlatMap(_bucket_pairs)
                       | "UniquePairs" >> beam.Distinct())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dedup.rank import rank_key
+from dedup.rank import RANK_PREFIX_BYTES, rank_bytes, rank_key
 
 
 def key(license: str = "", stars: int = 0, recency: str = "", id: str = "x") -> tuple:
@@ -85,3 +85,11 @@ def test_bad_values_are_rejected():
 def test_arguments_are_keyword_only():
     with pytest.raises(TypeError):
         rank_key("MIT", 1, "", "a")  # type: ignore[misc]
+
+
+def test_rank_bytes_sort_like_the_keys_and_end_with_the_id():
+    keys = [rank_key(license=lic, stars=stars, recency=recency, id=doc_id)
+            for lic in ("MIT", "GPL-3.0", "") for stars in (0, 5, 10**6)
+            for recency in ("", "2020-01-01", "1969-07-20") for doc_id in ("a", "b0")]
+    assert sorted(keys) == sorted(keys, key=rank_bytes)
+    assert all(rank_bytes(k)[RANK_PREFIX_BYTES:].decode() == k[-1] for k in keys)
