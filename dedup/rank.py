@@ -2,8 +2,10 @@
 
 Order, most important first:
 
-1. license: a known permissive license (MIT, Apache-2.0, BSD-*, ISC, ...) beats another
+1. license tier: a permissive license (MIT, Apache-2.0, BSD-*, ISC, ...) beats another
    known license, which beats none; a copy we may redistribute freely is the one to keep.
+   Which licenses are permissive is decided in one place, ``pipelines/licenses.py``; this
+   module only orders the tiers.
 2. stars: more beats fewer; the better-known repository is more likely the original.
 3. recency: newer beats older; it usually carries the fixes. An ISO 8601 date or datetime
    (naive means UTC) or a Unix timestamp in whole seconds; empty is oldest.
@@ -13,40 +15,16 @@ Order, most important first:
 ``min(docs, key=...)``, and Beam can combine with ``min`` in any order. ``rank_bytes`` packs
 the same key into bytes that sort alike (fixed-width fields, then the id): compact enough to
 travel once per LSH band through a shuffle.
-
-A license is a SPDX id or expression (``Record.license``; empty when unknown). An
-expression counts as permissive only when every license id in it is (``MIT OR Apache-2.0``
-is, ``MIT OR GPL-3.0-only`` is not): conservative, and needs no expression parser.
 """
 
 from __future__ import annotations
 
 import datetime
-import re
 
-PERMISSIVE_LICENSES = frozenset(s.upper() for s in (
-    "0BSD", "AFL-3.0", "Apache-1.1", "Apache-2.0", "Artistic-2.0", "BSL-1.0", "CC0-1.0",
-    "CC-BY-4.0", "ECL-2.0", "ISC", "MIT", "MIT-0", "MS-PL", "NCSA", "PostgreSQL",
-    "PSF-2.0", "Python-2.0", "Unlicense", "UPL-1.0", "WTFPL", "X11", "Zlib",
-))
-"""Permissive SPDX ids (upper-cased; SPDX ids match case-insensitively); ``BSD-*`` also."""
-
-_LICENSE_ID = re.compile(r"[A-Za-z0-9.+-]+")
-_OPERATORS = frozenset({"AND", "OR", "WITH"})
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
-
-def _is_permissive(license_id: str) -> bool:
-    upper = license_id.upper()
-    return upper in PERMISSIVE_LICENSES or upper.startswith("BSD-")
-
-
-def _license_tier(license: str) -> int:
-    """0 for permissive, 1 for another known license, 2 for none."""
-    ids = [t for t in _LICENSE_ID.findall(license) if t.upper() not in _OPERATORS]
-    if not ids:
-        return 2
-    return 0 if all(_is_permissive(i) for i in ids) else 1
+PERMISSIVE_TIER, OTHER_LICENSE_TIER, NO_LICENSE_TIER = 0, 1, 2
+"""License tiers, best first."""
 
 
 def _microseconds(recency: str) -> int:
@@ -63,11 +41,12 @@ def _microseconds(recency: str) -> int:
     return (moment - _EPOCH) // datetime.timedelta(microseconds=1)
 
 
-def rank_key(*, license: str, stars: int, recency: str, id: str) -> tuple[int, int, int, int, str]:
+def rank_key(*, license_tier: int, stars: int, recency: str,
+             id: str) -> tuple[int, int, int, int, str]:
     """Sort key of a duplicate: the document with the smallest key is kept.
 
     Args:
-        license: SPDX id or expression, empty when unknown.
+        license_tier: ``PERMISSIVE_TIER``, ``OTHER_LICENSE_TIER`` or ``NO_LICENSE_TIER``.
         stars: the repository's stars (0 when unknown); must be non-negative.
         recency: ISO 8601 date or datetime (``2024-05-01``, ``2024-05-01T12:00:00Z``;
             without a zone it is UTC) or Unix seconds as digits; empty when unknown.
@@ -82,11 +61,13 @@ def rank_key(*, license: str, stars: int, recency: str, id: str) -> tuple[int, i
     """
     if stars < 0:
         raise ValueError(f"stars must be non-negative, got {stars}")
+    if license_tier not in (PERMISSIVE_TIER, OTHER_LICENSE_TIER, NO_LICENSE_TIER):
+        raise ValueError(f"unknown license tier {license_tier}")
     if recency:
         undated, newest_first = 0, -_microseconds(recency)
     else:
         undated, newest_first = 1, 0
-    return (_license_tier(license), -stars, undated, newest_first, id)
+    return (license_tier, -stars, undated, newest_first, id)
 
 
 RANK_PREFIX_BYTES = 32

@@ -16,10 +16,9 @@ by document id, never as a side input.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
@@ -32,6 +31,7 @@ from dedup.shingles import shingle_hashes_batch
 from pipelines.accounting import Drop
 from pipelines.clustering import ConnectedComponents
 from pipelines.config import DedupSpec
+from pipelines.licenses import license_tier
 from pipelines.records import Record, content_hash
 from pipelines.stage import DROPPED, ApplyStage
 
@@ -39,18 +39,21 @@ CLUSTERS = "clusters"
 """Tag of the cluster side-file rows output."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Fingerprint:
+class Fingerprint(NamedTuple):
     """What dedup needs of a record, without its text.
+
+    Fingerprints travel between steps as plain tuples (``tuple(fp)``; ``Fingerprint(*t)``
+    reads one back): Beam encodes tuples of strings and bytes natively, while a class or a
+    numpy array would be pickled, several times larger, once per element per step.
 
     Attributes:
         id: record id.
         rank: ``dedup.rank.rank_bytes`` of the record's keep-rank: the smallest is kept,
             and the id can be read back from its end.
         digest: sha256 of the text (exact-dedup key).
-        payload: what verification compares: the sorted unique shingle hashes (``verify:
-            exact``) or the MinHash signature (``verify: signature``); empty when the
-            document has no shingles or near dedup is off.
+        payload: what verification compares, as bytes: the sorted unique shingle hashes
+            (``verify: exact``, uint64) or the MinHash signature (``verify: signature``,
+            uint32); empty when the document has no shingles or near dedup is off.
         bands: LSH bucket keys (band index and the band's digest, 10 bytes); empty
             likewise.
     """
@@ -58,7 +61,7 @@ class Fingerprint:
     id: str
     rank: bytes
     digest: str
-    payload: np.ndarray
+    payload: bytes
     bands: tuple[bytes, ...]
 
 
@@ -72,15 +75,13 @@ def _int_or_zero(value: Any) -> int:
 def keeper_rank(record: Record) -> bytes:
     """``dedup.rank.rank_bytes`` of a record; metadata it cannot read counts as absent."""
     stars = _int_or_zero(record.meta.get("stars"))
+    tier = license_tier(record.license)
     try:
-        key = rank_key(license=record.license, stars=stars,
+        key = rank_key(license_tier=tier, stars=stars,
                        recency=str(record.meta.get("date", "")), id=record.id)
     except ValueError:  # an unparseable date is user data, not a reason to fail the build
-        key = rank_key(license=record.license, stars=stars, recency="", id=record.id)
+        key = rank_key(license_tier=tier, stars=stars, recency="", id=record.id)
     return rank_bytes(key)
-
-
-_EMPTY = np.zeros(0, dtype=np.uint64)
 
 
 def fingerprints(records: list[Record], spec: DedupSpec) -> list[Fingerprint]:
@@ -91,17 +92,16 @@ def fingerprints(records: list[Record], spec: DedupSpec) -> list[Fingerprint]:
     payload, exact dedup only (its signature would be shared by every such document).
     """
     if not spec.near:
-        return [Fingerprint(r.id, keeper_rank(r), content_hash(r.text), _EMPTY, ())
+        return [Fingerprint(r.id, keeper_rank(r), content_hash(r.text), b"", ())
                 for r in records]
     bands, rows = spec.lsh_params()
     hash_sets = shingle_hashes_batch([r.text for r in records], spec.ngram)
     sigs = signatures(hash_sets, spec.num_perm, spec.seed)
     out = []
     for record, hashes, sig in zip(records, hash_sets, sigs):
-        payload, keys = _EMPTY, ()
+        payload, keys = b"", ()
         if hashes.size:
-            # NOTE: copies, so that a record's payload does not pin the whole batch's array.
-            payload = hashes.copy() if spec.verify == "exact" else sig.copy()
+            payload = (hashes if spec.verify == "exact" else sig).tobytes()
             keys = tuple(band.to_bytes(2, "big") + key for band, key in band_keys(sig, bands, rows))
         out.append(Fingerprint(record.id, keeper_rank(record), content_hash(record.text),
                                payload, keys))
@@ -113,18 +113,20 @@ def fingerprint(record: Record, spec: DedupSpec) -> Fingerprint:
     return fingerprints([record], spec)[0]
 
 
-def similarity(a: np.ndarray, b: np.ndarray, verify: str) -> float:
+def similarity(a: bytes, b: bytes, verify: str) -> float:
     """Jaccard of two payloads: exact on shingle hashes, estimated on signatures."""
-    return exact_jaccard(a, b) if verify == "exact" else jaccard(a, b)
+    if verify == "exact":
+        return exact_jaccard(np.frombuffer(a, np.uint64), np.frombuffer(b, np.uint64))
+    return jaccard(np.frombuffer(a, np.uint32), np.frombuffer(b, np.uint32))
 
 
 # ---------------------------------------------------------------------------- the steps
 
-def exact_group(item: tuple[str, Iterable[Fingerprint]]) -> Iterator[Any]:
+def exact_group(item: tuple[str, Iterable[tuple]]) -> Iterator[Any]:
     """Keep the best-ranked copy of identical texts; the others are exact duplicates."""
     _, group = item
-    ordered = sorted(group, key=lambda f: f.rank)
-    yield ordered[0]
+    ordered = sorted((Fingerprint(*t) for t in group), key=lambda f: f.rank)
+    yield tuple(ordered[0])
     if len(ordered) > 1:
         cluster = min(f.id for f in ordered)
         for f in ordered:
@@ -141,13 +143,20 @@ def cluster_row(doc_id: str, cluster: str, size: int, kept: bool, kind: str,
                        "kind": kind, "chained": chained}, sort_keys=True)
 
 
+def _near_parts(fingerprint_tuple: tuple) -> Iterator[tuple[str, bytes, bytes, tuple]]:
+    """``(id, rank, payload, bands)`` of a fingerprint that has shingles, else nothing."""
+    f = Fingerprint(*fingerprint_tuple)
+    if f.payload:
+        yield f.id, f.rank, f.payload, f.bands
+
+
 def _bucket_pairs(item: tuple[bytes, Iterable[bytes]]) -> Iterator[tuple[str, str]]:
     """Candidate pairs of one bucket, whose members travel as their ``rank_bytes``."""
     _, members = item
     return bucket_pairs((m, m[RANK_PREFIX_BYTES:].decode()) for m in members)
 
 
-def _send_payload(item: tuple[str, dict[str, list]]) -> Iterator[tuple[str, tuple[str, np.ndarray]]]:
+def _send_payload(item: tuple[str, dict[str, list]]) -> Iterator[tuple[str, tuple[str, bytes]]]:
     """First half of a pair join: document ``a``'s payload, addressed to each partner."""
     _, joined = item
     for payload in joined["payload"]:
@@ -253,11 +262,12 @@ class Deduplicate(beam.PTransform):
         keyed = records | "KeyById" >> beam.Map(lambda r: (r.id, r))
         fps = (records
                | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=256)
-               | "Fingerprint" >> beam.FlatMap(fingerprints, spec))
+               | "Fingerprint" >> beam.FlatMap(
+                   lambda batch: [tuple(f) for f in fingerprints(batch, spec)]))
         exact_verdicts, rows, counts = [], [], []
         if spec.exact:
             exact = (fps
-                     | "ByDigest" >> beam.Map(lambda f: (f.digest, f))
+                     | "ByDigest" >> beam.Map(lambda t: (Fingerprint(*t).digest, t))
                      | "GroupDigest" >> beam.GroupByKey()
                      | "PickExact" >> beam.FlatMap(exact_group).with_outputs(
                          DROPPED, CLUSTERS, main="kept"))
@@ -296,10 +306,10 @@ class NearClusters(beam.PTransform):
 
     def expand(self, fps):
         spec = self._spec
-        near = fps | "HasShingles" >> beam.Filter(lambda f: f.payload.size > 0)
-        payloads = near | "Payload" >> beam.Map(lambda f: (f.id, f.payload))
+        near = fps | "NearParts" >> beam.FlatMap(_near_parts)
+        payloads = near | "Payload" >> beam.Map(lambda t: (t[0], t[2]))
         candidates = (near
-                      | "ToBands" >> beam.FlatMap(lambda f: ((key, f.rank) for key in f.bands))
+                      | "ToBands" >> beam.FlatMap(lambda t: ((key, t[1]) for key in t[3]))
                       | "GroupBands" >> beam.GroupByKey()
                       | "Pairs" >> beam.FlatMap(_bucket_pairs)
                       | "UniquePairs" >> beam.Distinct())
@@ -312,7 +322,7 @@ class NearClusters(beam.PTransform):
             scored | "Rejected" >> beam.Filter(lambda kv: kv[1] < threshold)
             | "CountRejected" >> beam.Map(lambda _: (("dedup", "rejected"), 1))]
         labels = edges | "Components" >> ConnectedComponents(max_rounds=spec.max_rounds)
-        ranks = near | "Rank" >> beam.Map(lambda f: (f.id, f.rank))
+        ranks = near | "Rank" >> beam.Map(lambda t: (t[0], t[1]))
         labelled = ({"label": labels, "rank": ranks}
                     | "JoinRank" >> beam.CoGroupByKey()
                     | "Labelled" >> beam.FlatMap(

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import apache_beam as beam
 
+from dedup.rank import NO_LICENSE_TIER, OTHER_LICENSE_TIER, PERMISSIVE_TIER
 from pipelines.config import ComponentSpec
 from pipelines.languages import LANGUAGE_KIND, language_of
 from pipelines.records import Record
@@ -251,6 +252,14 @@ def is_permissive(expression: str) -> bool:
     if any(t.upper() in ("AND", "OR", "WITH") for t in tokens) or not _balanced(tokens):
         return False
     return _permissive_name(expression)
+
+
+def license_tier(expression: str) -> int:
+    """The dedup keep-rank's tier of a license expression (``dedup.rank``): permissive,
+    another license, or none (empty)."""
+    if is_permissive(expression):
+        return PERMISSIVE_TIER
+    return OTHER_LICENSE_TIER if expression.strip() else NO_LICENSE_TIER
 
 
 def _balanced(tokens: list[str]) -> bool:

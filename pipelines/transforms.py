@@ -7,8 +7,7 @@ output, so every input document ends in exactly one place; the counts become sta
 and the drops themselves the drop log. Each component's own rules (``clean``, ``filters``,
 ``pii``, ``decontam``) are looked up by the record's component. Nothing is collected
 on the driver: listings, samples and counts all flow as PCollections, and the only
-single-worker steps hold bounded data (the tokenizer sample, the LSH edge list, per-shard
-metadata).
+single-worker steps hold bounded data (the tokenizer sample, per-shard metadata).
 """
 
 from __future__ import annotations

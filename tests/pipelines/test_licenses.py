@@ -9,8 +9,9 @@ import sysconfig
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from dedup.rank import NO_LICENSE_TIER, OTHER_LICENSE_TIER, PERMISSIVE_TIER
 from pipelines.licenses import (PERMISSIVE, detect_license, is_license_file, is_permissive,
-                                normalize_license, repo_license)
+                                license_tier, normalize_license, repo_license)
 
 SITE = sysconfig.get_paths()["purelib"]
 
@@ -210,3 +211,12 @@ def test_detection_never_raises(text):
                                  "Apache 2.0", "/", ";", "x"]), max_size=30))
 def test_random_expressions_never_raise(tokens):
     assert is_permissive(" ".join(tokens)) in (True, False)
+
+
+@pytest.mark.parametrize("expression, tier", [
+    ("MIT", PERMISSIVE_TIER), ("BSD-2-Clause-Patent", PERMISSIVE_TIER),
+    ("MIT OR GPL-3.0-only", PERMISSIVE_TIER), ("(MIT AND Zlib)", PERMISSIVE_TIER),
+    ("GPL-2.0-only", OTHER_LICENSE_TIER), ("MIT AND GPL-3.0-only", OTHER_LICENSE_TIER),
+    ("LicenseRef-custom", OTHER_LICENSE_TIER), ("", NO_LICENSE_TIER), ("  ", NO_LICENSE_TIER)])
+def test_license_tier_orders_what_dedup_keeps(expression, tier):
+    assert license_tier(expression) == tier
