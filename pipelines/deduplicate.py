@@ -125,7 +125,9 @@ def similarity(a: bytes, b: bytes, verify: str) -> float:
 def exact_group(item: tuple[str, Iterable[tuple]]) -> Iterator[Any]:
     """Keep the best-ranked copy of identical texts; the others are exact duplicates."""
     _, group = item
-    ordered = sorted((Fingerprint(*t) for t in group), key=lambda f: f.rank)
+    # One fingerprint per id: a document read twice (same id) is settled by ``_verdict``.
+    unique = {f.id: f for f in (Fingerprint(*t) for t in group)}
+    ordered = sorted(unique.values(), key=lambda f: f.rank)
     yield tuple(ordered[0])
     if len(ordered) > 1:
         cluster = min(f.id for f in ordered)

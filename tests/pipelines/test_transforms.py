@@ -151,3 +151,13 @@ def test_decontaminate_drops_benchmark_solutions_only():
         assert_that(drops | beam.Map(lambda d: (d.id, d.stage, d.reason, d.detail)),
                     equal_to([("bad", "decontam", "contaminated", "HumanEval/0")]),
                     label="drops")
+
+
+def test_a_document_read_twice_is_kept_once():
+    text = _text(7)
+    rec = _rec("twice", text)
+    with TestPipeline() as p:
+        kept, drops, _, _ = p | beam.Create([rec, rec]) | Deduplicate(DedupSpec())
+        assert_that(kept | beam.Map(lambda r: r.path), equal_to(["twice"]), label="kept")
+        assert_that(drops | beam.Map(lambda d: d.reason), equal_to(["exact_duplicate"]),
+                    label="drops")
