@@ -152,6 +152,22 @@ def _near_parts(fingerprint_tuple: tuple) -> Iterator[tuple[str, bytes, bytes, t
         yield f.id, f.rank, f.payload, f.bands
 
 
+BAND_GROUPS = 4
+"""The LSH bands are bucketed in this many passes, one after the other (band ``i`` in pass
+``i % BAND_GROUPS``). A pass holds a quarter of the bucket keys, so a runner that keeps a
+shuffle in memory (DirectRunner) peaks at a quarter of the band shuffle; on a distributed
+runner the passes cost only their ordering."""
+
+
+def _group_band_members(parts: tuple[str, bytes, bytes, tuple], group: int,
+                        after=None) -> Iterator[tuple[bytes, bytes]]:
+    """``(bucket key, rank bytes)`` of a document for the bands of pass ``group``;
+    ``after`` only orders the passes."""
+    for key in parts[3]:
+        if int.from_bytes(key[:2], "big") % BAND_GROUPS == group:
+            yield key, parts[1]
+
+
 def _bucket_pairs(item: tuple[bytes, Iterable[bytes]]) -> Iterator[tuple[str, str]]:
     """Candidate pairs of one bucket, whose members travel as their ``rank_bytes``."""
     _, members = item
@@ -310,11 +326,18 @@ class NearClusters(beam.PTransform):
         spec = self._spec
         near = fps | "NearParts" >> beam.FlatMap(_near_parts)
         payloads = near | "Payload" >> beam.Map(lambda t: (t[0], t[2]))
-        candidates = (near
-                      | "ToBands" >> beam.FlatMap(lambda t: ((key, t[1]) for key in t[3]))
-                      | "GroupBands" >> beam.GroupByKey()
-                      | "Pairs" >> beam.FlatMap(_bucket_pairs)
-                      | "UniquePairs" >> beam.Distinct())
+        pairs, done = [], None
+        for group in range(BAND_GROUPS):
+            # NOTE: each pass waits for the previous one (a side input of its pair count),
+            # so a single-machine runner holds one pass's buckets at a time, not all bands.
+            waits = [beam.pvalue.AsSingleton(done)] if done is not None else []
+            group_pairs = (near
+                           | f"ToBands{group}" >> beam.FlatMap(_group_band_members, group, *waits)
+                           | f"GroupBands{group}" >> beam.GroupByKey()
+                           | f"Pairs{group}" >> beam.FlatMap(_bucket_pairs))
+            done = group_pairs | f"Done{group}" >> beam.combiners.Count.Globally()
+            pairs.append(group_pairs)
+        candidates = pairs | "AllPairs" >> beam.Flatten() | "UniquePairs" >> beam.Distinct()
         scored = candidates | "Verify" >> PairSimilarity(payloads, spec.verify)
         threshold = spec.threshold
         edges = scored | "Confirmed" >> beam.Filter(lambda kv: kv[1] >= threshold) \
