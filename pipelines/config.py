@@ -1,11 +1,12 @@
 """The mixture spec: one YAML file, loaded into keyword-only dataclasses.
 
 The file names the mixture components (inputs, kind, weight or epochs) and the build
-settings (filters, dedup, tokenizer, shards). ``load_config`` is the one loader: it rejects
-unknown keys by name, checks values when the pipeline is built (not an hour later on a
-worker), and expands the placeholders ``{stdlib}``, ``{site_packages}`` and ``{include}`` in
-input URLs to the running Python's directories, which is how the embedded demo corpus is named. The
-loaded config's canonical JSON is hashed into the manifest.
+settings (clean, filters, pii, decontam, dedup, tokenizer, shards). ``load_config`` reads
+it with the shared loader (``configuration.loader``, as the trainer's config), which
+rejects unknown keys by name and checks values when the pipeline is built (not an hour
+later on a worker); it also expands the placeholders ``{stdlib}``, ``{site_packages}`` and
+``{include}`` in input URLs to the running Python's directories, which is how the embedded
+demo corpus is named. The loaded config's canonical JSON is hashed into the manifest.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ import dataclasses
 import functools
 import os
 import sysconfig
-import types
-import typing
 from typing import Any
 
 import fsspec
-import yaml
 
+from configuration.loader import ConfigError, build, read_yaml
 from dedup.lsh import implied_threshold, optimal_params
 from pipelines.records import KINDS
 
@@ -29,10 +28,6 @@ FORMATS = ("folder", "git", "archive", "stack", "parquet", "jsonl", "package-met
 repository's committed tree, tar/zip archives of repositories, The Stack v1/v2 parquet,
 parquet and JSONL(.gz/.bz2/.zst) text dumps, and the descriptions in installed packages'
 ``*.dist-info/METADATA`` (prose)."""
-
-
-class ConfigError(ValueError):
-    """A user error in the config: its message is one line naming the file and the key."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -520,59 +515,6 @@ def expand_url(url: str) -> str:
     return url
 
 
-def _build(cls: type, data: Any, where: str, **given: Any) -> Any:
-    """Construct dataclass ``cls`` from YAML data, naming any bad key by its dotted path.
-
-    ``given`` holds fields the caller has already converted; they are not looked up in
-    ``data``.
-    """
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    kwargs = dict(given)
-    for key, value in data.items():
-        if key in given:
-            continue
-        path = f"{where}.{key}" if where else str(key)
-        if key not in fields:
-            raise ConfigError(f"unknown key {path!r}")
-        kwargs[key] = _convert(hints[key], value, path)
-    try:
-        return cls(**kwargs)
-    except TypeError as err:  # a required field is missing
-        missing = [n for n, f in fields.items() if n not in kwargs
-                   and f.default is dataclasses.MISSING
-                   and f.default_factory is dataclasses.MISSING]
-        raise ConfigError(f"{where or 'config'}: missing key {missing[0]!r}" if missing
-                          else f"{where or 'config'}: {err}") from None
-    except ValueError as err:
-        raise ConfigError(f"{where}: {err}" if where else str(err)) from None
-
-
-def _convert(hint: Any, value: Any, path: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        hint = next(a for a in args if a is not type(None))
-        origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, path)
-    if origin is tuple:
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list):
-            raise ConfigError(f"{path}: expected a list")
-        return tuple(_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(items))
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float, str, bool) and (
-            not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
-        raise ConfigError(f"{path}: expected {hint.__name__}, got {value!r}")
-    return value
-
-
 def _check_paths(config: BuildConfig) -> None:
     """Fail at load time, with the path, when a local input does not exist."""
     for comp in config.components:
@@ -615,9 +557,9 @@ def parse_config(data: Any, check_paths: bool = True) -> BuildConfig:
         for i, inp in enumerate(spec.get("inputs") or ()):
             if isinstance(inp, dict) and isinstance(inp.get("url"), str):
                 spec["inputs"][i] = {**inp, "url": expand_url(inp["url"])}
-        components.append(_build(ComponentSpec, {"name": str(name), **spec},
+        components.append(build(ComponentSpec, {"name": str(name), **spec},
                                  f"components.{name}"))
-    config = _build(BuildConfig, data, "", components=tuple(components))
+    config = build(BuildConfig, data, "", components=tuple(components))
     if check_paths:
         _check_paths(config)
     return config
@@ -636,15 +578,7 @@ def load_config(url: str, check_paths: bool = True) -> BuildConfig:
     Raises:
         ConfigError: one line naming the file and the bad key or value.
     """
-    try:
-        with fsspec.open(url, "rt", encoding="utf-8") as f:
-            data = yaml.safe_load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"no config at {url}") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{url}:{where} invalid YAML ({getattr(err, 'problem', err)})") from None
+    data = read_yaml(url)
     try:
         return parse_config(data, check_paths=check_paths)
     except ConfigError as err:

@@ -8,8 +8,9 @@ A config file has four sections, each a dataclass below::
     training: {steps: 300, output_dir: out/demo/train}
 
 ``load_config(path, overrides)`` reads it, applies ``section.key=value`` overrides (values
-parsed as YAML scalars) and rejects unknown keys by name. Every error is a ``ConfigError``
-whose message is one line for the user. Relative paths are relative to the working
+parsed as YAML scalars) and builds the dataclasses with the shared loader
+(``configuration.loader``, as the build's mixture spec), which rejects unknown keys by name.
+Every error is a ``ConfigError`` whose message is one line for the user. Relative paths are relative to the working
 directory. This module imports neither torch nor Beam, so the launcher can validate a
 config before it starts any worker.
 """
@@ -18,19 +19,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import types
 import typing
 from typing import Any
 
 import yaml
 
+from configuration.loader import ConfigError, build, read_yaml
 from training.objectives import OBJECTIVES
 
 DTYPES = ("float32", "bfloat16")
-
-
-class ConfigError(ValueError):
-    """A config file or override is missing, malformed or invalid; the message is one line."""
 
 
 def _require(ok: bool, message: str) -> None:
@@ -191,52 +188,6 @@ _SECTIONS: dict[str, type] = {f.name: typing.get_type_hints(TrainConfig)[f.name]
                                for f in dataclasses.fields(TrainConfig)}
 
 
-def _coerce(value: Any, kind: Any, key: str) -> Any:
-    """Check a YAML value against a field's annotated type; ints are accepted as floats."""
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(kind)
-        if value is None and type(None) in options:
-            return None
-        (kind,) = [k for k in options if k is not type(None)]
-        origin = typing.get_origin(kind)
-    if origin is tuple:
-        items = typing.get_args(kind)
-        _require(isinstance(value, (list, tuple)) and len(value) == len(items),
-                 f"{key} must be a list of {len(items)} values, got {value!r}")
-        return tuple(_coerce(v, k, key) for v, k in zip(value, items))
-    if kind is float and isinstance(value, str):
-        # PyYAML follows YAML 1.1, where 1e-3 (no dot) is a string, not a float.
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    ok = {
-        bool: isinstance(value, bool),
-        int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, (int, float)) and not isinstance(value, bool),
-        str: isinstance(value, str),
-    }[kind]
-    _require(ok, f"{key} must be {kind.__name__}, got {value!r}")
-    return float(value) if kind is float else value
-
-
-def _build(raw: dict[str, Any]) -> TrainConfig:
-    sections = {}
-    for section, cls in _SECTIONS.items():
-        body = raw.get(section, {})
-        if body is None:
-            body = {}
-        _require(isinstance(body, dict), f"{section} must be a mapping")
-        hints = typing.get_type_hints(cls)
-        fields = {f.name for f in dataclasses.fields(cls)}
-        for key in body:
-            _require(key in fields, f"unknown key '{section}.{key}'")
-        sections[section] = cls(**{k: _coerce(v, hints[k], f"{section}.{k}")
-                                    for k, v in body.items()})
-    return TrainConfig(**sections)
-
-
 def apply_override(raw: dict[str, Any], override: str) -> None:
     """Set ``section.key=value`` in a raw config mapping; the value is a YAML scalar."""
     key, sep, text = override.partition("=")
@@ -276,18 +227,7 @@ def load_config(path: str, overrides: list[str] | tuple[str, ...] = ()) -> Train
         ConfigError: one line naming the file and the problem, e.g.
             ``demo-train.yaml: unknown key 'optim.lrr'``.
     """
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"no config at {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path} is a folder, not a config file") from None
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{path}: not valid YAML{line}: {problem}") from None
+    raw = read_yaml(path)
     raw = {} if raw is None else raw
     try:
         _require(isinstance(raw, dict), "top level must be a mapping of sections")
@@ -303,7 +243,7 @@ def load_config(path: str, overrides: list[str] | tuple[str, ...] = ()) -> Train
     try:
         _require(isinstance(raw.get("data"), dict) and "manifest" in raw["data"],
                  "data.manifest is required")
-        return _build(raw)
+        return build(TrainConfig, raw)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
 

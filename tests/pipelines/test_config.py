@@ -57,7 +57,7 @@ def test_user_errors_name_the_key(tmp_path, mutate, message):
 
 
 def test_bad_yaml_and_missing_file(tmp_path):
-    with pytest.raises(ConfigError, match="invalid YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML"):
         _load(tmp_path, "output: [")
     with pytest.raises(ConfigError, match="no config at"):
         load_config(str(tmp_path / "missing.yaml"))

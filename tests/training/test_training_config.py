@@ -66,7 +66,7 @@ def test_bad_yaml_is_one_line(tmp_path):
 
 
 def test_wrong_type_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="training.steps must be int, got 'ten'"):
+    with pytest.raises(ConfigError, match="training.steps: expected int, got .ten."):
         load_config(write(tmp_path, MINIMAL + "training:\n  steps: ten\n"))
 
 

@@ -1,0 +1,1 @@
+"""Loading codemix's YAML configs (the build's mixture spec, the trainer's config)."""
