@@ -21,13 +21,11 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dedup.lsh import band_keys  # noqa: E402
-from dedup.minhash import signature  # noqa: E402
-from dedup.shingles import shingle_hashes  # noqa: E402
 from pipelines import sources  # noqa: E402
 from pipelines.accounting import Drop  # noqa: E402
 from pipelines.clean import clean  # noqa: E402
 from pipelines.config import load_config  # noqa: E402
+from pipelines.deduplicate import fingerprints  # noqa: E402
 from pipelines.filters import quality_verdict  # noqa: E402
 from pipelines.parse import Parsers  # noqa: E402
 from tokenizer.encode import encode_batch  # noqa: E402
@@ -66,11 +64,10 @@ def main() -> int:
     _, t = _timed(lambda: [quality_verdict(r, specs[r.component].filters) for r in records])
     rows.append(("filter", len(records), t))
     spec = config.dedup
-    bands, rows_per_band = spec.lsh_params()
-    _, t = _timed(lambda: [band_keys(signature(shingle_hashes(r.text, spec.ngram), spec.num_perm,
-                                                       spec.seed), bands, rows_per_band)
-                           for r in records])
-    rows.append(("minhash + bands", len(records), t))
+    # As the pipeline fingerprints: batches through the batched MinHash kernel.
+    _, t = _timed(lambda: [fingerprints(records[i:i + 256], spec)
+                           for i in range(0, len(records), 256)])
+    rows.append(("dedup fingerprints (MinHash)", len(records), t))
     parsers = Parsers()
     code = [r for r in records if r.kind == "code"]
     _, t = _timed(lambda: [parsers.analyze(r.text, r.lang) for r in code])
@@ -90,9 +87,9 @@ def main() -> int:
         out_config = pathlib.Path(tmp) / "bench.yaml"
         import yaml
 
-        raw = yaml.safe_load(pathlib.Path(args.config).read_text())
-        raw["output"] = str(pathlib.Path(tmp) / "out")
-        out_config.write_text(yaml.safe_dump(raw))
+        spec = yaml.safe_load(pathlib.Path(args.config).read_text())
+        spec["output"] = str(pathlib.Path(tmp) / "out")
+        out_config.write_text(yaml.safe_dump(spec))
         _, t_beam = _timed(lambda: run([str(out_config)]))
 
     print(f"\ncorpus: {len(records)} documents after cleaning, {mb:.1f} MB "
