@@ -68,6 +68,7 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
     model = Transformer(ModelArgs(vocab_size=corpus.vocab_size, dim=cfg.model.dim,
                                   n_layers=cfg.model.n_layers, n_heads=cfg.model.n_heads,
                                   mlp_ratio=cfg.model.mlp_ratio,
+                                  multiple_of=cfg.model.multiple_of,
                                   max_seq_len=cfg.data.seq_len)).to(device)
     parallelize(model, device_mesh(world), param_dtype=cfg.training.dtype)
     optimizer = build_optimizer(model, cfg.optim)

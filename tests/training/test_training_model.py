@@ -1,11 +1,12 @@
 """training.model, and the import rules of the training package."""
 
 import ast
+import dataclasses
 from pathlib import Path
 
 import torch
 
-from training.model import ModelArgs, Transformer
+from training.model import ModelArgs, Transformer, swiglu_hidden
 
 TRAINING = Path(__file__).resolve().parents[2] / "training"
 ARGS = ModelArgs(vocab_size=100, dim=32, n_layers=2, n_heads=4, mlp_ratio=2.0, max_seq_len=16)
@@ -51,3 +52,11 @@ def test_training_never_imports_beam_or_pipelines():
 
 def test_model_does_not_import_torch_distributed():
     assert not any(n.startswith("torch.distributed") for n in _imports(TRAINING / "model.py"))
+
+
+def test_swiglu_hidden_width_is_rounded_up_to_the_multiple():
+    assert swiglu_hidden(2048, 8 / 3, 256) == 5632  # 5461 would leave every GEMM unaligned
+    assert swiglu_hidden(2048, 2.75, 256) == 5632
+    assert swiglu_hidden(128, 2.0, 256) == 256 and swiglu_hidden(128, 2.0, 1) == 256
+    model = Transformer(dataclasses.replace(ARGS, mlp_ratio=8 / 3, multiple_of=64))
+    assert model.layers["0"].mlp.w1.out_features == 128  # 32 * 8/3 = 85 -> 128
