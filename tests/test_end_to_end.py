@@ -25,6 +25,11 @@ def test_two_process_training_on_the_built_corpus(built_corpus, tmp_path):
     metrics = read_metrics(out)
     assert [m["step"] for m in metrics] == [1, 4, 8, 12, 16, 20, 24]
     assert metrics[-1]["loss"] < metrics[0]["loss"] - 0.5
+    # Every entry records each component's epoch, and epochs only grow.
+    names = {"epoch/code-c", "epoch/code-python", "epoch/pairs", "epoch/text-docs"}
+    assert all(names <= set(m) for m in metrics)
+    assert all(later[n] >= earlier[n] for earlier, later in zip(metrics, metrics[1:])
+               for n in names)
 
     # The final checkpoint loads again: continue from step 24 for 4 more steps.
     more = tmp_path / "more"

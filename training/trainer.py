@@ -3,8 +3,9 @@
 Each step takes this rank's slice of the global batch from the loader, computes the
 objective's loss, and lets FSDP average gradients over ranks in backward. Every
 ``log_every`` steps (and at the first and last) the loss averaged over ranks and over the
-steps since the previous entry, the learning rate and gradient norm of the step, and the
-throughput go to stdout and ``<output_dir>/metrics.jsonl`` on rank 0.
+steps since the previous entry, the learning rate and gradient norm of the step, the
+throughput and each component's epoch (``epoch/<name>``: passes over it so far) go to
+stdout and ``<output_dir>/metrics.jsonl`` on rank 0.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from torch.distributed.tensor import DTensor
 
 from training.config import OptimConfig, TrainConfig
 from training.data.loader import MixtureLoader
+from training.data.sampler import component_epochs
 from training.objectives.loss import cross_entropy
 
 
@@ -116,9 +118,12 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
         if done % run.log_every == 0 or step == first or done == run.steps:
             dist.all_reduce(loss_sum)  # sum over ranks (gloo has no AVG)
             now = time.perf_counter()
+            epochs = component_epochs(loader.sampler.plan, loader.sampler.seed,
+                                      done * cfg.data.global_batch_size)
             log.log({"step": done, "loss": loss_sum.item() / (world * (done - last_step)),
                      "lr": lr, "grad_norm": _scalar(grad_norm),
-                     "tokens_per_s": tokens_per_step * (done - last_step) / (now - last_time)})
+                     "tokens_per_s": tokens_per_step * (done - last_step) / (now - last_time),
+                     **{f"epoch/{name}": round(e, 4) for name, e in epochs.items()}})
             last_time, last_step = now, done
             loss_sum.zero_()
         if run.checkpoint_every and done % run.checkpoint_every == 0 and done < run.steps:

@@ -217,6 +217,30 @@ def sample(plan: MixturePlan, seed: int, index: int) -> tuple[str, int]:
     return name, int(order[k])
 
 
+def component_epochs(plan: MixturePlan, seed: int, samples: int) -> dict[str, float]:
+    """How many passes over each component the first ``samples`` samples made.
+
+    Whole mixture epochs contribute ``counts[c]`` samples of component ``c`` each; within
+    the current epoch, the slots drawn so far are counted from the epoch's permutation (one
+    vectorised pass, done at logging time, not per sample).
+
+    Args:
+        plan: the mixture plan.
+        seed: the run's seed.
+        samples: samples drawn so far (``step * global_batch_size``).
+
+    Returns:
+        Component name -> passes over its sequences (e.g. 2.5: the third pass half done).
+    """
+    epoch, position = divmod(samples, plan.epoch_size)
+    drawn = np.asarray(plan.counts, dtype=np.int64) * epoch
+    if position:
+        slots = _slot_permutation(seed, epoch, plan.epoch_size)[:position]
+        owner = np.searchsorted(plan.starts, slots, side="right") - 1
+        drawn += np.bincount(owner, minlength=len(plan.names))
+    return {name: float(d) / n for name, d, n in zip(plan.names, drawn, plan.sequences)}
+
+
 @dataclasses.dataclass(frozen=True)
 class MixtureSampler:
     """A plan bound to a seed: ``sampler.sample(i)`` is ``sample(plan, seed, i)``."""

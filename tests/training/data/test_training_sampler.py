@@ -5,7 +5,8 @@ from collections import Counter
 import pytest
 
 from training.data import sampler as sampler_module
-from training.data.sampler import ComponentSpec, MixtureError, plan_mixture, sample
+from training.data.sampler import (ComponentSpec, MixtureError, component_epochs, plan_mixture,
+                                   sample)
 
 
 def spec(name, sequences, weight=None, epochs=None):
@@ -97,3 +98,16 @@ def test_impossible_specs_are_refused(specs, message):
 def test_zero_share_leaves_a_component_out():
     plan = plan_mixture([spec("a", 10, epochs=1.0), spec("b", 0, epochs=0.0)])
     assert plan.counts == (10, 0)
+
+
+def test_component_epochs_count_the_passes_made_so_far():
+    plan = plan_mixture([ComponentSpec(name="a", sequences=10, weight=None, epochs=2.0),
+                         ComponentSpec(name="b", sequences=40, weight=0.5, epochs=None)])
+    size = plan.epoch_size
+    assert component_epochs(plan, 0, 0) == {"a": 0.0, "b": 0.0}
+    full = component_epochs(plan, 0, 3 * size)
+    assert full["a"] == pytest.approx(6.0) and full["b"] == pytest.approx(3 * plan.counts[1] / 40)
+    # Part-way through an epoch: exactly the samples drawn so far, by the sampler itself.
+    drawn = [sample(plan, 0, i)[0] for i in range(size + 7)]
+    part = component_epochs(plan, 0, size + 7)
+    assert part == {name: drawn.count(name) / n for name, n in (("a", 10), ("b", 40))}

@@ -1,0 +1,245 @@
+"""CodeGen2's objective: causal LM or file-level span corruption, chosen per sequence.
+
+CodeGen2 (Nijkamp et al., 2023, arXiv:2305.02309, "learning algorithm") trains one decoder
+on a mixture: each sequence is either plain next-token prediction or span corruption, with
+probability 0.5 each. Span corruption works per file, in three draws:
+
+1. a mask ratio ``r`` for the document, uniform in ``MASK_RATIO`` ([0.05, 0.5]);
+2. the span lengths: ``round(r * n)`` masked tokens (clipped to ``[1, n - 1]`` as in T5's
+   ``random_spans_noise_mask``, so every document keeps a token and loses one), split into
+   a number of spans drawn uniformly from ``[1, max_spans]`` (at most 32, the number of
+   ``<mask_k>`` sentinels, and no more than the masked or kept tokens allow), each span at
+   least one token long;
+3. the positions: the kept tokens are split into the gaps before, between and after the
+   spans, with at least one kept token between two spans, so no two sentinels touch.
+
+The paper states the order of the draws ("first sample a dynamic ratio of sequence to mask
+out, then sample the span length and mask out locations such that the total number of
+tokens match the ratio") but not their distributions; the ones above are ours. Span lengths
+and gaps are uniform over all compositions of their totals (T5's ``_random_segmentation``),
+so one long span (a function body to fill) is as likely as many short ones.
+
+Each span is replaced in place by ``<mask_k>`` and follows the document in CodeGen2's
+infill format (its model card)::
+
+    prefix <mask_1> middle_text <mask_2> suffix <|endoftext|> <sep> <mask_1> span_1 <eom> <mask_2> span_2 <eom>
+
+A packed sequence is split at its ``<|endoftext|>`` (EOT) separators and every piece is
+corrupted on its own, the separators kept between the transformed pieces. The first and
+last pieces are usually a document cut by the window; they are corrupted like whole
+documents, since the model sees only them (CLM trains on such pieces too). Pieces shorter
+than ``MIN_DOCUMENT_TOKENS`` stay as they are. The layout is unambiguous because documents
+never hold special ids (``tokenizer.encode`` encodes special-token strings as text): an EOT
+followed by ``<sep>`` opens an infill section, any other EOT separates documents.
+
+Trade-off: corruption lengthens every corrupted piece by ``3 * spans + 2`` tokens and the
+Example keeps ``seq_len``, so the transformed sequence is cut to the window's length and the
+window's last tokens (often the last piece's infill section) are not trained on in this
+sample. Every token is still trained on in the epochs that draw CLM or corrupt it less, and
+each epoch draws afresh because ``index`` (the global sample index) differs between epochs.
+Loss is taken on every token, sentinels included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tokenizer.special_tokens import ENDOFTEXT, EOM, NUM_MASKS, SEP, SPECIAL_TOKENS, mask_token
+from training.objectives.clm import causal_lm
+from training.objectives.example import Example
+
+CLM_PROBABILITY = 0.5
+"""Probability that a sequence is trained as plain causal LM (CodeGen2's mixture)."""
+
+MASK_RATIO = (0.05, 0.5)
+"""Bounds of the per-document mask ratio, drawn uniformly in between."""
+
+MIN_DOCUMENT_TOKENS = 2
+"""Shortest document that is corrupted: one token masked, one kept."""
+
+EOT_ID = SPECIAL_TOKENS.index(ENDOFTEXT)
+SEP_ID = SPECIAL_TOKENS.index(SEP)
+EOM_ID = SPECIAL_TOKENS.index(EOM)
+MASK_IDS = np.array([SPECIAL_TOKENS.index(mask_token(k)) for k in range(1, NUM_MASKS + 1)],
+                    dtype=np.int64)
+"""``MASK_IDS[k - 1]`` is the id of ``<mask_k>``."""
+
+_CLM_SALT = 0xC0DE6E2
+_SPAN_SALT = 0x5BA9C0
+"""Distinct generator streams for the CLM coin and the corruption of one (seed, index)."""
+
+
+def codegen2(tokens: np.ndarray, *, seed: int, index: int,
+             clm_probability: float = CLM_PROBABILITY,
+             mask_ratio: tuple[float, float] = MASK_RATIO,
+             max_spans: int = NUM_MASKS) -> Example:
+    """CodeGen2's mixture over one packed sequence: causal LM or span corruption.
+
+    Args:
+        tokens: ``seq_len + 1`` token ids, documents separated by ``<|endoftext|>``.
+        seed: the run's seed; with ``index`` the only source of randomness.
+        index: the global sample index; it differs between epochs, so a sequence seen
+            again is corrupted afresh.
+        clm_probability: chance, in [0, 1], that the sequence is plain causal LM
+            (default 0.5, CodeGen2's mixture).
+        mask_ratio: ``(low, high)`` bounds of each document's mask ratio,
+            ``0 < low <= high < 1``; see ``corrupt_sequence``.
+        max_spans: most spans per document, in ``[1, 32]`` (one ``<mask_k>`` each).
+
+    Returns:
+        ``Example`` of ``seq_len`` int64 ids each: the next-token shift of either
+        ``tokens`` or the corrupted sequence cut to ``seq_len + 1`` tokens; loss on every
+        target except padding.
+
+    Raises:
+        ValueError: a setting no sequence can satisfy, or ``tokens`` not 1-D with at least
+            two ids.
+    """
+    if not 0 <= clm_probability <= 1:
+        raise ValueError(f"clm_probability must be in [0, 1], got {clm_probability}")
+    _check_corruption(mask_ratio, max_spans)
+    ids = np.asarray(tokens, dtype=np.int64)
+    if ids.ndim != 1 or len(ids) < 2:
+        raise ValueError(f"tokens must be 1-D with at least 2 ids, got shape {ids.shape}")
+    if np.random.default_rng([seed, index, _CLM_SALT]).random() < clm_probability:
+        return causal_lm(ids, seed=seed, index=index)
+    corrupted = corrupt_sequence(ids, seed=seed, index=index, mask_ratio=mask_ratio,
+                                 max_spans=max_spans)
+    # Corruption only lengthens a sequence, so cutting is all that fits it to the window.
+    return causal_lm(corrupted[:len(ids)], seed=seed, index=index)
+
+
+def corrupt_sequence(tokens: np.ndarray, *, seed: int, index: int,
+                     mask_ratio: tuple[float, float] = MASK_RATIO,
+                     max_spans: int = NUM_MASKS) -> np.ndarray:
+    """Span-corrupt every document of a packed sequence, without cutting the result.
+
+    Args:
+        tokens: token ids, documents separated by ``<|endoftext|>``; a piece before the
+            first or after the last separator counts as a document.
+        seed: the run's seed.
+        index: the global sample index; the same (seed, index) gives the same corruption
+            as inside ``codegen2``.
+        mask_ratio: ``(low, high)``: each document's mask ratio is uniform in between,
+            ``0 < low <= high < 1`` (default ``(0.05, 0.5)``).
+        max_spans: most spans per document, in ``[1, 32]`` (default 32).
+
+    Returns:
+        int64 ids: the transformed documents joined by the same ``<|endoftext|>``
+        separators; at least as long as ``tokens``. ``split_documents`` and ``restore``
+        invert it.
+
+    Raises:
+        ValueError: ``mask_ratio`` or ``max_spans`` out of range.
+    """
+    _check_corruption(mask_ratio, max_spans)
+    ids = np.asarray(tokens, dtype=np.int64)
+    rng = np.random.default_rng([seed, index, _SPAN_SALT])
+    separators = np.flatnonzero(ids == EOT_ID)
+    starts = np.concatenate([[0], separators + 1])
+    stops = np.concatenate([separators, [len(ids)]])
+    parts = []
+    for i, (start, stop) in enumerate(zip(starts, stops)):
+        if i:
+            parts.append(np.array([EOT_ID], dtype=np.int64))
+        parts.append(_corrupt_document(ids[start:stop], rng, mask_ratio, max_spans))
+    return np.concatenate(parts)
+
+
+def split_documents(sequence: np.ndarray) -> list[np.ndarray]:
+    """Cut a ``corrupt_sequence`` result back into its transformed documents.
+
+    Args:
+        sequence: the output of ``corrupt_sequence`` (or a prefix of it: then the last
+            document may be incomplete).
+
+    Returns:
+        One int64 array per document, separators dropped; each is a valid ``restore``
+        input when the sequence was not cut inside it.
+    """
+    ids = np.asarray(sequence, dtype=np.int64)
+    eot = np.flatnonzero(ids == EOT_ID)
+    # An EOT followed by <sep> opens its document's infill section; any other separates.
+    follower = np.append(ids, EOT_ID)[eot + 1]
+    separators = eot[follower != SEP_ID]
+    starts = np.concatenate([[0], separators + 1])
+    stops = np.concatenate([separators, [len(ids)]])
+    return [ids[start:stop] for start, stop in zip(starts, stops)]
+
+
+def restore(document: np.ndarray) -> np.ndarray:
+    """The original document of one transformed document (the inverse of corruption).
+
+    Args:
+        document: one transformed document, ``body <|endoftext|> <sep> (<mask_k> span
+            <eom>)*``, or an uncorrupted one (no ``<|endoftext|>``), returned unchanged.
+
+    Returns:
+        int64 ids: the body with each ``<mask_k>`` replaced by its span.
+
+    Raises:
+        ValueError: the layout is not one that corruption produces (e.g. cut short).
+    """
+    ids = np.asarray(document, dtype=np.int64)
+    eot = np.flatnonzero(ids == EOT_ID)
+    if len(eot) == 0:
+        return ids.copy()
+    body, infill = ids[:eot[0]], ids[eot[0] + 1:]
+    if len(eot) > 1 or len(infill) == 0 or infill[0] != SEP_ID:
+        raise ValueError("not a transformed document: expected one <|endoftext|> <sep>")
+    infill = infill[1:]
+    ends = np.flatnonzero(infill == EOM_ID)  # each span record ends with <eom>
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    num_spans = len(ends)
+    holes = np.flatnonzero(np.isin(body, MASK_IDS))
+    if (num_spans == 0 or ends[-1] != len(infill) - 1 or num_spans > NUM_MASKS
+            or not np.array_equal(infill[starts], MASK_IDS[:num_spans])
+            or not np.array_equal(body[holes], MASK_IDS[:num_spans])):
+        raise ValueError("not a transformed document: <mask_k> span <eom> records do not "
+                         "match the sentinels in the body")
+    pieces = np.split(body, np.stack([holes, holes + 1], axis=1).ravel())[::2]
+    spans = [infill[start + 1:end] for start, end in zip(starts, ends)]
+    return np.concatenate([p for pair in zip(pieces, spans + [pieces[-1][:0]]) for p in pair])
+
+
+def _check_corruption(mask_ratio: tuple[float, float], max_spans: int) -> None:
+    """Reject span-corruption settings that no document can satisfy."""
+    low, high = mask_ratio
+    if not 0 < low <= high < 1:
+        raise ValueError(f"mask_ratio must be (low, high) with 0 < low <= high < 1, "
+                         f"got {tuple(mask_ratio)}")
+    if not 1 <= max_spans <= NUM_MASKS:
+        raise ValueError(f"max_spans must be in [1, {NUM_MASKS}] (one <mask_k> per span), "
+                         f"got {max_spans}")
+
+
+def _corrupt_document(doc: np.ndarray, rng: np.random.Generator,
+                      mask_ratio: tuple[float, float], max_spans: int) -> np.ndarray:
+    """One document in the infill layout: ratio, then span lengths, then positions."""
+    n = len(doc)
+    if n < MIN_DOCUMENT_TOKENS:
+        return doc
+    masked = min(max(round(rng.uniform(*mask_ratio) * n), 1), n - 1)
+    kept = n - masked
+    # k spans need k masked tokens and k - 1 kept tokens to separate them.
+    num_spans = int(rng.integers(1, min(max_spans, masked, kept + 1) + 1))
+    lengths = _composition(rng, masked, num_spans)
+    # Gaps before, between and after the spans: the inner ones >= 1, the outer ones >= 0
+    # (drawn >= 1 from two extra tokens, then lowered).
+    gaps = _composition(rng, kept + 2, num_spans + 1)
+    gaps[[0, -1]] -= 1
+    starts = np.cumsum(gaps[:-1]) + np.concatenate([[0], np.cumsum(lengths[:-1])])
+    body, infill = [], [np.array([EOT_ID, SEP_ID], dtype=np.int64)]
+    previous = 0
+    for mask, start, length in zip(MASK_IDS, starts, lengths):
+        body += [doc[previous:start], mask[None]]
+        infill += [mask[None], doc[start:start + length], np.array([EOM_ID], dtype=np.int64)]
+        previous = start + length
+    body.append(doc[previous:])
+    return np.concatenate(body + infill)
+
+
+def _composition(rng: np.random.Generator, total: int, parts: int) -> np.ndarray:
+    """``parts`` positive ints summing to ``total``, uniform over all such compositions."""
+    cuts = np.sort(rng.choice(total - 1, size=parts - 1, replace=False)) + 1
+    return np.diff(np.concatenate([[0], cuts, [total]]))
