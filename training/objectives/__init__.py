@@ -9,8 +9,14 @@ targets of ``seq_len`` ids each. Every objective has the same signature::
 objective is a pure function and a resumed run transforms each sample exactly as before
 (T5's ``random_spans_noise_mask`` with explicit seeds, not a carried RNG). Targets hold
 ``IGNORE_INDEX`` where no loss is taken; every objective shares the one loss in
-``training.objectives.loss``. ``clm`` is the only objective so far; span corruption, FIM and
-prefix-LM register here too.
+``training.objectives.loss``. Objectives so far:
+
+- ``clm`` (``clm.py``): next-token prediction over the packed sequence;
+- ``codegen2`` (``span.py``): CodeGen2's mixture, per sequence causal LM with probability
+  0.5, else file-level span corruption in the ``<mask_k>`` / ``<sep>`` / ``<eom>`` infill
+  format.
+
+FIM and prefix-LM register here too.
 
 This package imports numpy only (not torch), so configs can be validated without torch.
 """
@@ -23,11 +29,13 @@ import numpy as np
 
 from training.objectives.clm import causal_lm
 from training.objectives.example import IGNORE_INDEX, Example
+from training.objectives.span import codegen2
 
 Objective = Callable[..., Example]
 
 OBJECTIVES: dict[str, Objective] = {
     "clm": causal_lm,
+    "codegen2": codegen2,
 }
 """Objective name -> function; the name is what ``training.objective`` in a config selects."""
 

@@ -20,9 +20,10 @@ and gaps are uniform over all compositions of their totals (T5's ``_random_segme
 so one long span (a function body to fill) is as likely as many short ones.
 
 Each span is replaced in place by ``<mask_k>`` and follows the document in CodeGen2's
-infill format (its model card)::
+infill format (``prefix <mask_1> suffix <|endoftext|> <sep> <mask_1> middle <eom>``, from
+its model card); the document ``a b c d e`` with spans ``b`` and ``d`` becomes::
 
-    prefix <mask_1> middle_text <mask_2> suffix <|endoftext|> <sep> <mask_1> span_1 <eom> <mask_2> span_2 <eom>
+    a <mask_1> c <mask_2> e <|endoftext|> <sep> <mask_1> b <eom> <mask_2> d <eom>
 
 A packed sequence is split at its ``<|endoftext|>`` (EOT) separators and every piece is
 corrupted on its own, the separators kept between the transformed pieces. The first and
@@ -197,9 +198,12 @@ def restore(document: np.ndarray) -> np.ndarray:
             or not np.array_equal(body[holes], MASK_IDS[:num_spans])):
         raise ValueError("not a transformed document: <mask_k> span <eom> records do not "
                          "match the sentinels in the body")
-    pieces = np.split(body, np.stack([holes, holes + 1], axis=1).ravel())[::2]
-    spans = [infill[start + 1:end] for start, end in zip(starts, ends)]
-    return np.concatenate([p for pair in zip(pieces, spans + [pieces[-1][:0]]) for p in pair])
+    parts, previous = [], 0
+    for hole, start, end in zip(holes, starts, ends):
+        parts += [body[previous:hole], infill[start + 1:end]]
+        previous = hole + 1
+    parts.append(body[previous:])
+    return np.concatenate(parts)
 
 
 def _check_corruption(mask_ratio: tuple[float, float], max_spans: int) -> None:
@@ -230,10 +234,12 @@ def _corrupt_document(doc: np.ndarray, rng: np.random.Generator,
     gaps[[0, -1]] -= 1
     starts = np.cumsum(gaps[:-1]) + np.concatenate([[0], np.cumsum(lengths[:-1])])
     body, infill = [], [np.array([EOT_ID, SEP_ID], dtype=np.int64)]
+    eom = np.array([EOM_ID], dtype=np.int64)
     previous = 0
-    for mask, start, length in zip(MASK_IDS, starts, lengths):
-        body += [doc[previous:start], mask[None]]
-        infill += [mask[None], doc[start:start + length], np.array([EOM_ID], dtype=np.int64)]
+    for k, (start, length) in enumerate(zip(starts, lengths)):
+        mask = MASK_IDS[k:k + 1]
+        body += [doc[previous:start], mask]
+        infill += [mask, doc[start:start + length], eom]
         previous = start + length
     body.append(doc[previous:])
     return np.concatenate(body + infill)
