@@ -27,6 +27,7 @@ from training.config import ConfigError, TrainConfig, load_config, parse_argv
 from training.data.corpus import open_corpus
 from training.data.loader import MixtureLoader
 from training.data.sampler import MixtureSampler
+from training.flops import flops_per_token
 from training.model import ModelArgs, Transformer
 from training.parallelize import device_mesh, parallelize
 from training.trainer import MetricsLog, build_optimizer, train_loop
@@ -70,6 +71,10 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
                                   mlp_ratio=cfg.model.mlp_ratio,
                                   multiple_of=cfg.model.multiple_of,
                                   max_seq_len=cfg.data.seq_len)).to(device)
+    work = flops_per_token(params=sum(p.numel() for p in model.parameters()),
+                           embedding_params=model.tok_embeddings.weight.numel(),
+                           n_layers=cfg.model.n_layers, dim=cfg.model.dim,
+                           seq_len=cfg.data.seq_len)
     parallelize(model, device_mesh(world), param_dtype=cfg.training.dtype)
     optimizer = build_optimizer(model, cfg.optim)
 
@@ -94,7 +99,7 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
     log = MetricsLog(cfg.training.output_dir, append=bool(resume), enabled=rank == 0)
     start = loader.step
     train_loop(cfg, model=model, optimizer=optimizer, loader=loader, device=device, log=log,
-               checkpoint=save)
+               checkpoint=save, flops_per_token=work)
     if loader.step > start:
         save(loader.step)
     if rank == 0 and log.losses:

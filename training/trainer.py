@@ -4,8 +4,9 @@ Each step takes this rank's slice of the global batch from the loader, computes 
 objective's loss, and lets FSDP average gradients over ranks in backward. Every
 ``log_every`` steps (and at the first and last) the loss averaged over ranks and over the
 steps since the previous entry, the learning rate and gradient norm of the step, the
-throughput and each component's epoch (``epoch/<name>``: passes over it so far) go to
-stdout and ``<output_dir>/metrics.jsonl`` on rank 0.
+throughput, peak memory, MFU (on a known accelerator) and each component's epoch
+(``epoch/<name>``: passes over it so far) go to stdout and ``<output_dir>/metrics.jsonl``
+on rank 0.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import time
 from collections.abc import Callable
 
@@ -23,6 +25,7 @@ from torch.distributed.tensor import DTensor
 from training.config import OptimConfig, TrainConfig
 from training.data.loader import MixtureLoader
 from training.data.sampler import component_epochs
+from training.flops import peak_flops
 from training.objectives.loss import cross_entropy
 
 
@@ -80,9 +83,17 @@ def _scalar(x: torch.Tensor) -> float:
     return float(x.full_tensor() if isinstance(x, DTensor) else x)
 
 
+def memory_gib(device: torch.device) -> float:
+    """Peak memory of this process so far: the accelerator's allocator on CUDA, the
+    resident set on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
 def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                loader: MixtureLoader, device: torch.device, log: MetricsLog,
-               checkpoint: Callable[[int], None]) -> None:
+               checkpoint: Callable[[int], None], flops_per_token: float = 0.0) -> None:
     """Train from ``loader.step`` up to ``cfg.training.steps``; collective on every rank.
 
     Args:
@@ -93,6 +104,8 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
         device: where batches go.
         log: rank 0's metrics log.
         checkpoint: called with the completed step count every ``checkpoint_every`` steps.
+        flops_per_token: training FLOPs per token (``training.flops``), for the MFU that is
+            logged on a known accelerator.
     """
     opt, run = cfg.optim, cfg.training
     world = dist.get_world_size()
@@ -100,6 +113,7 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
     first = loader.step
     last_time, last_step = time.perf_counter(), first
     loss_sum = torch.zeros((), device=device)  # this rank's losses since the last entry
+    peak = peak_flops(device)
     model.train()
     for step in range(first, run.steps):
         lr = lr_at(step, lr=opt.lr, warmup_steps=opt.warmup_steps, total_steps=run.steps,
@@ -120,10 +134,13 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
             now = time.perf_counter()
             epochs = component_epochs(loader.sampler.plan, loader.sampler.seed,
                                       done * cfg.data.global_batch_size)
-            log.log({"step": done, "loss": loss_sum.item() / (world * (done - last_step)),
-                     "lr": lr, "grad_norm": _scalar(grad_norm),
-                     "tokens_per_s": tokens_per_step * (done - last_step) / (now - last_time),
-                     **{f"epoch/{name}": round(e, 4) for name, e in epochs.items()}})
+            tokens_per_s = tokens_per_step * (done - last_step) / (now - last_time)
+            entry = {"step": done, "loss": loss_sum.item() / (world * (done - last_step)),
+                     "lr": lr, "grad_norm": _scalar(grad_norm), "tokens_per_s": tokens_per_s,
+                     "memory_gib": round(memory_gib(device), 3)}
+            if peak and flops_per_token:  # per device: each rank does 1/world of the work
+                entry["mfu"] = tokens_per_s * flops_per_token / (world * peak)
+            log.log({**entry, **{f"epoch/{name}": round(e, 4) for name, e in epochs.items()}})
             last_time, last_step = now, done
             loss_sum.zero_()
         if run.checkpoint_every and done % run.checkpoint_every == 0 and done < run.steps:
