@@ -3,6 +3,8 @@
     codemix build CONFIG.yaml [beam pipeline options]   build shards + manifest
     codemix train CONFIG.yaml [--nproc-per-node N] [--set key=value ...]
     codemix shards inspect PATH [--doc COMPONENT:INDEX] [--verify]
+    codemix shards verify PATH                           every fault, named; exit 1 if any
+    codemix shards export PATH --format megatron --out DIR
 
 A user's error (missing file, bad YAML, unknown key or component, a manifest that does not
 match its files) prints one line, ``codemix: error: ...``, and exits with status 2. Each
@@ -23,6 +25,9 @@ USAGE = """usage: codemix {build,train,shards} ...
                                      see `codemix train --help`
   shards inspect PATH                summarise a manifest (or one shard) and decode
                                      documents; see `codemix shards inspect --help`
+  shards verify PATH                 check hashes, counts, boundaries and token ids
+  shards export PATH --format megatron --out DIR
+                                     write <component>.bin/.idx for Megatron-LM
 """
 
 
@@ -60,7 +65,7 @@ def _train(argv: list[str]) -> int:
 
 def _shards(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="codemix shards",
-                                     description="Look inside built shards.")
+                                     description="Look inside, check and export built shards.")
     sub = parser.add_subparsers(dest="command", required=True)
     inspect = sub.add_parser("inspect", help="summarise a manifest or a shard, decode documents")
     inspect.add_argument("path", help="manifest.json, the build's output folder, or a .shard file")
@@ -68,14 +73,27 @@ def _shards(argv: list[str]) -> int:
                          help="decode document INDEX (0-based, across the component's shards)")
     inspect.add_argument("--verify", action="store_true",
                          help="check the sha256 of the tokenizer and every shard")
+    verify = sub.add_parser("verify", help="check hashes, counts, boundaries and token ids; "
+                                           "exit 1 naming every fault")
+    verify.add_argument("path", help="manifest.json or the build's output folder")
+    export = sub.add_parser("export", help="write the corpus in another trainer's format")
+    export.add_argument("path", help="manifest.json or the build's output folder")
+    export.add_argument("--format", required=True, choices=["megatron"],
+                        help="megatron: <component>.bin / .idx (Megatron-LM indexed dataset)")
+    export.add_argument("--out", required=True, help="folder for the exported files")
     args = parser.parse_args(argv)
     from codemix.inspector import inspect_path
+    from codemix.shard_tools import export_path, verify_path
     from shards.format import ShardError
     from shards.manifest import ManifestError
     from tokenizer.load import TokenizerError
 
-    return _guard(lambda: inspect_path(args.path, doc=args.doc, verify=args.verify),
-                  (ManifestError, ShardError, TokenizerError))
+    actions = {
+        "inspect": lambda: inspect_path(args.path, doc=args.doc, verify=args.verify),
+        "verify": lambda: verify_path(args.path),
+        "export": lambda: export_path(args.path, args.format, args.out),
+    }
+    return _guard(actions[args.command], (ManifestError, ShardError, TokenizerError))
 
 
 def _guard(action: Callable[[], int], user_errors: tuple[type[BaseException], ...]) -> int:

@@ -1,0 +1,43 @@
+"""``codemix shards verify`` and ``codemix shards export``: check a built corpus, and hand
+it to another trainer."""
+
+from __future__ import annotations
+
+import os
+
+from codemix.inspector import manifest_url
+from shards.manifest import ManifestError
+from shards.megatron import export_component
+from shards.verify import verify_corpus
+
+EXPORT_FORMATS = ("megatron",)
+
+
+def verify_path(path: str) -> int:
+    """Print every fault of the corpus at ``path``; 0 when there is none, 1 otherwise."""
+    url = manifest_url(path)
+    manifest, faults = verify_corpus(url)
+    for fault in faults:
+        print(f"FAULT {fault}")
+    shards = sum(len(c.shards) for c in manifest.components)
+    if faults:
+        print(f"{url}: {len(faults)} fault(s)")
+        return 1
+    print(f"{url}: sound ({len(manifest.components)} components, {shards} shards: hashes, "
+          f"counts, boundaries and token ids below {manifest.tokenizer.vocab_size} checked)")
+    return 0
+
+
+def export_path(path: str, fmt: str, out: str) -> int:
+    """Export every component of the corpus at ``path`` to ``out/<component>.{bin,idx}``."""
+    if fmt not in EXPORT_FORMATS:
+        raise ManifestError(f"unknown export format {fmt!r} (have: {', '.join(EXPORT_FORMATS)})")
+    url = manifest_url(path)
+    manifest, faults = verify_corpus(url)
+    if faults:
+        raise ManifestError(f"{url} has {len(faults)} fault(s); run codemix shards verify")
+    for comp in manifest.components:
+        prefix = os.path.join(out, comp.name)
+        docs = export_component(manifest, url, comp.name, prefix)
+        print(f"{comp.name}: {docs} documents -> {prefix}.bin / {prefix}.idx")
+    return 0
