@@ -141,6 +141,12 @@ class TrainingConfig:
     objective: str = "clm"
     """Training objective by name (see ``training.objectives.OBJECTIVES``)."""
 
+    document_mask: bool = False
+    """Stop attention across document boundaries inside a packed sequence: each position
+    attends only within its own document (the ``<|endoftext|>`` that ends it included),
+    with any objective (``training.attention``). Off by default: causal attention then runs
+    on SDPA's fast path without a mask tensor."""
+
     log_every: int = 10
     """Log loss every this many steps (and at the first and last step)."""
 

@@ -1,5 +1,8 @@
 """A small decoder-only transformer (Llama-style): RMSNorm, RoPE, causal SDPA, SwiGLU.
 
+Attention is causal (SDPA's ``is_causal=True``, no mask tensor) unless ``forward`` is given
+a boolean mask (``training.attention``: a bidirectional prefix, or documents kept apart).
+
 Pre-norm blocks in a ``ModuleDict`` keyed by layer index, so ``parallelize`` can shard each
 block as one FSDP unit and checkpoints keep stable names (``layers.0.attn.wqkv.weight``).
 Input embeddings and output projection are separate (untied) matrices. This module does not
@@ -63,7 +66,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 
 class Attention(nn.Module):
-    """Causal multi-head self-attention with rotary positions."""
+    """Multi-head self-attention with rotary positions: causal, or as a mask allows."""
 
     def __init__(self, args: ModelArgs):
         super().__init__()
@@ -71,13 +74,17 @@ class Attention(nn.Module):
         self.wqkv = nn.Linear(args.dim, 3 * args.dim, bias=False)
         self.wo = nn.Linear(args.dim, args.dim, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
         batch, seq, dim = x.shape
         # [batch, seq, 3 * dim] -> 3 x [batch, heads, seq, head_dim]
         q, k, v = (self.wqkv(x).view(batch, seq, 3, self.n_heads, dim // self.n_heads)
                    .permute(2, 0, 3, 1, 4).unbind(0))
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if mask is None:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:  # [batch, 1, seq, seq], broadcast over heads
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         # [batch, heads, seq, head_dim] -> [batch, seq, dim]
         return self.wo(out.transpose(1, 2).reshape(batch, seq, dim))
 
@@ -114,8 +121,9 @@ class Block(nn.Module):
         self.mlp_norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
         self.mlp = FeedForward(args)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.attn_norm(x), cos, sin)
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.attn(self.attn_norm(x), cos, sin, mask)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -148,7 +156,18 @@ class Transformer(nn.Module):
             for proj in (block.attn.wo, block.mlp.w2):
                 nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * self.args.n_layers))
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of ``tokens``.
+
+        Args:
+            tokens: ``[batch, seq]`` int64 ids, ``seq <= max_seq_len``.
+            mask: bool ``[batch, 1, seq, seq]``, True where a query may attend to a key
+                (``training.attention.build_mask``); None (the default) is causal
+                attention on SDPA's fast path, without a mask tensor.
+
+        Returns:
+            ``[batch, seq, vocab_size]`` next-token logits.
+        """
         seq = tokens.shape[1]
         if seq > self.args.max_seq_len:
             raise ValueError(f"sequence of {seq} tokens exceeds max_seq_len "
@@ -156,5 +175,5 @@ class Transformer(nn.Module):
         h = self.tok_embeddings(tokens)  # [batch, seq, dim]
         cos, sin = self.rope_cos[:seq], self.rope_sin[:seq]
         for block in self.layers.values():
-            h = block(h, cos, sin)
+            h = block(h, cos, sin, mask)
         return self.output(self.norm(h))  # [batch, seq, vocab]

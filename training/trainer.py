@@ -1,12 +1,13 @@
 """The training loop: AdamW, warmup + cosine learning rate, gradient clipping, metrics.
 
-Each step takes this rank's slice of the global batch from the loader, computes the
-objective's loss, and lets FSDP average gradients over ranks in backward. Every
-``log_every`` steps (and at the first and last) the loss averaged over ranks and over the
-steps since the previous entry, the learning rate and gradient norm of the step, the
-throughput, peak memory, MFU (on a known accelerator) and each component's epoch
-(``epoch/<name>``: passes over it so far) go to stdout and ``<output_dir>/metrics.jsonl``
-on rank 0.
+Each step takes this rank's slice of the global batch from the loader, builds the attention
+mask when the batch has a prefix or ``training.document_mask`` is on (``training.attention``;
+plain causal attention needs none), computes the objective's loss, and lets FSDP average
+gradients over ranks in backward. Every ``log_every`` steps (and at the first and last)
+the loss averaged over ranks and over the steps since the previous entry, the learning rate
+and gradient norm of the step, the throughput, peak memory, MFU (on a known accelerator)
+and each component's epoch (``epoch/<name>``: passes over it so far) go to stdout and
+``<output_dir>/metrics.jsonl`` on rank 0.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 import torch.distributed as dist
 from torch.distributed.tensor import DTensor
 
+from training.attention import attention_mask
 from training.config import OptimConfig, TrainConfig
 from training.data.loader import MixtureLoader
 from training.data.sampler import component_epochs
@@ -120,8 +122,10 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
                    min_lr_ratio=opt.min_lr_ratio)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        inputs, targets = (t.to(device) for t in loader.next_batch())
-        loss = cross_entropy(model(inputs), targets)
+        batch = loader.next_batch().to(device)
+        mask = attention_mask(batch.inputs, prefix=batch.prefix,
+                              document_mask=run.document_mask)
+        loss = cross_entropy(model(batch.inputs, mask), batch.targets)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(
             model.parameters(), opt.grad_clip if opt.grad_clip > 0 else math.inf)

@@ -84,3 +84,22 @@ def test_argv_errors_are_config_errors():
     assert parse_argv(["c.yaml", "--set", "a.b=1"]).overrides == ["a.b=1"]
     with pytest.raises(ConfigError):
         parse_argv([])
+
+
+def test_attention_options_load(tmp_path):
+    cfg = load_config(write(tmp_path, MINIMAL), ["training.objective=prefix_lm",
+                                                 "training.document_mask=true"])
+    assert cfg.training.objective == "prefix_lm" and cfg.training.document_mask is True
+    assert load_config(write(tmp_path, MINIMAL)).training.document_mask is False
+
+
+def test_bad_attention_options_are_one_line(tmp_path):
+    path = write(tmp_path, MINIMAL + "training:\n  document_mask: maybe\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: training.document_mask: expected bool, got 'maybe'"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, MINIMAL), ["training.objective=prefix"])
+    assert str(err.value).endswith("training.objective must be one of clm, codegen2, "
+                                   "prefix_lm, got 'prefix'")
+    assert "\n" not in str(err.value)

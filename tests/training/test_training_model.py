@@ -1,4 +1,4 @@
-"""training.model, and the import rules of the training package."""
+"""training.model (attention with and without a mask), and the training package's imports."""
 
 import ast
 import dataclasses
@@ -6,9 +6,12 @@ from pathlib import Path
 
 import torch
 
+from tokenizer.special_tokens import ENDOFTEXT, SPECIAL_TOKENS
+from training.attention import attention_mask, build_mask
 from training.model import ModelArgs, Transformer, swiglu_hidden
 
 TRAINING = Path(__file__).resolve().parents[2] / "training"
+EOT_ID = SPECIAL_TOKENS.index(ENDOFTEXT)
 ARGS = ModelArgs(vocab_size=100, dim=32, n_layers=2, n_heads=4, mlp_ratio=2.0, max_seq_len=16)
 
 
@@ -60,3 +63,49 @@ def test_swiglu_hidden_width_is_rounded_up_to_the_multiple():
     assert swiglu_hidden(128, 2.0, 256) == 256 and swiglu_hidden(128, 2.0, 1) == 256
     model = Transformer(dataclasses.replace(ARGS, mlp_ratio=8 / 3, multiple_of=64))
     assert model.layers["0"].mlp.w1.out_features == 128  # 32 * 8/3 = 85 -> 128
+
+
+def _document_pair() -> tuple[torch.Tensor, torch.Tensor]:
+    """Two packed rows that differ only in their first document (positions 0-5)."""
+    tokens = torch.randint(len(SPECIAL_TOKENS), 100, (1, 16))
+    tokens[0, 5] = EOT_ID  # the first document is positions 0-5, its EOT included
+    changed = tokens.clone()
+    changed[0, :5] = len(SPECIAL_TOKENS) + (changed[0, :5] + 1 - len(SPECIAL_TOKENS)) % 48
+    return tokens, changed
+
+
+def test_document_mask_keeps_a_document_independent_of_the_previous_one():
+    torch.manual_seed(0)
+    model = Transformer(ARGS).eval()
+    tokens, changed = _document_pair()
+    with torch.no_grad():
+        a = model(tokens, attention_mask(tokens, prefix=None, document_mask=True))
+        b = model(changed, attention_mask(changed, prefix=None, document_mask=True))
+        plain_a, plain_b = model(tokens), model(changed)
+    torch.testing.assert_close(a[:, 6:], b[:, 6:])
+    assert not torch.allclose(a[:, :6], b[:, :6])
+    assert not torch.allclose(plain_a[:, 6:], plain_b[:, 6:])
+
+
+def test_prefix_positions_see_later_prefix_tokens_and_nothing_after():
+    torch.manual_seed(0)
+    model = Transformer(ARGS).eval()
+    tokens = torch.randint(len(SPECIAL_TOKENS), 100, (1, 16))
+    mask = build_mask(16, prefix=torch.tensor([8]))
+    in_prefix, after = tokens.clone(), tokens.clone()
+    in_prefix[0, 7] = (in_prefix[0, 7] + 1) % 100
+    after[0, 10] = (after[0, 10] + 1) % 100
+    with torch.no_grad():
+        base = model(tokens, mask)
+        a, b = model(in_prefix, mask), model(after, mask)
+    assert not torch.allclose(base[:, :7], a[:, :7])  # earlier prefix positions see token 7
+    torch.testing.assert_close(base[:, :10], b[:, :10])  # token 10 is hidden before it
+    assert not torch.allclose(base[:, 10:], b[:, 10:])
+
+
+def test_a_causal_mask_matches_the_fast_path():
+    torch.manual_seed(0)
+    model = Transformer(ARGS).eval()
+    tokens = torch.randint(0, 100, (2, 16))
+    with torch.no_grad():
+        torch.testing.assert_close(model(tokens, build_mask(16)), model(tokens))

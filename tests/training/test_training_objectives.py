@@ -18,6 +18,7 @@ def test_every_objective_is_pure_and_keeps_length(name):
     assert a.inputs.dtype == a.targets.dtype == np.int64
     np.testing.assert_array_equal(a.inputs, b.inputs)
     np.testing.assert_array_equal(a.targets, b.targets)
+    assert a.prefix == b.prefix and 0 <= a.prefix <= 32
 
 
 def test_clm_shifts_by_one():

@@ -82,3 +82,13 @@ def test_worker_errors_are_one_line_from_rank_0(tiny_manifest, tmp_path):
     # One line from our workers (rank 0), not one per rank; torchrun then reports the
     # failed workers itself, which is why ``launch`` checks inputs before starting them.
     assert errors == [f"error: no manifest at {tmp_path}/none.json"]
+
+
+def test_prefix_lm_with_document_masking_lowers_the_loss(tiny_manifest, tmp_path):
+    cfg = write_train_config(tmp_path / "train.yaml", tiny_manifest, tmp_path / "out",
+                             training={"objective": "prefix_lm", "document_mask": True})
+    result = torchrun([cfg], nproc=2)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = read_metrics(tmp_path / "out")
+    assert metrics[-1]["step"] == 30
+    assert metrics[-1]["loss"] < metrics[0]["loss"] - 0.5

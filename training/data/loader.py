@@ -4,13 +4,15 @@ Rank ``r`` of ``W`` takes the contiguous slice ``[s * G + r * G / W, s * G + (r 
 of the global batch, so the ranks of one step partition it and the data position is a
 single integer (the step) that any world size dividing ``G`` can resume from. Each sample is
 looked up in the mixture sampler, read from its packed component and transformed by the
-objective, all pure functions of (seed, sample index).
+objective, all pure functions of (seed, sample index). A batch carries the objective's
+prefix lengths only when some example has one, so the trainer builds an attention mask only
+when it is needed (``training.attention``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -19,6 +21,25 @@ from training.config import ConfigError
 from training.data.packing import PackedComponent
 from training.data.sampler import MixtureSampler
 from training.objectives import transform
+
+
+class Batch(NamedTuple):
+    """One rank's examples of one step, stacked.
+
+    Attributes:
+        inputs: int64 ``[G / W, seq_len]`` token ids.
+        targets: int64 ``[G / W, seq_len]`` ids to predict, ``IGNORE_INDEX`` for no loss.
+        prefix: int64 ``[G / W]`` bidirectional prefix lengths (``Example.prefix``), or
+            None when every example is plain causal (no prefix above 1).
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    prefix: torch.Tensor | None = None
+
+    def to(self, device: torch.device) -> Batch:
+        """The same batch on ``device``."""
+        return Batch(*(None if t is None else t.to(device) for t in self))
 
 
 def rank_slice(step: int, global_batch_size: int, rank: int, world_size: int) -> range:
@@ -66,18 +87,20 @@ class MixtureLoader:
         self.objective = objective
         self.step = 0
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """This rank's ``(inputs, targets)`` of step ``step``: int64, ``[G / W, seq_len]``."""
-        inputs, targets = [], []
+    def batch(self, step: int) -> Batch:
+        """This rank's ``Batch`` of step ``step``."""
+        examples = []
         for index in rank_slice(step, self.global_batch_size, self.rank, self.world_size):
             name, seq = self.sampler.sample(index)
-            example = transform(self.objective, self.components[name][seq].tokens,
-                                seed=self.sampler.seed, index=index)
-            inputs.append(example.inputs)
-            targets.append(example.targets)
-        return torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets))
+            examples.append(transform(self.objective, self.components[name][seq].tokens,
+                                      seed=self.sampler.seed, index=index))
+        prefix = np.array([e.prefix for e in examples], dtype=np.int64)
+        return Batch(inputs=torch.from_numpy(np.stack([e.inputs for e in examples])),
+                     targets=torch.from_numpy(np.stack([e.targets for e in examples])),
+                     # A prefix of 0 or 1 is causal attention: no mask is needed for it.
+                     prefix=torch.from_numpy(prefix) if (prefix > 1).any() else None)
 
-    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def next_batch(self) -> Batch:
         """The batch of the current step, then advance the step."""
         out = self.batch(self.step)
         self.step += 1

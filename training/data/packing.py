@@ -14,8 +14,9 @@ Nothing is read up front: the index is built from each shard's document offsets 
 memory), and a sequence is gathered document by document when asked for (views of the
 memory map for local shards, one ranged read per document for remote ones), so opening a
 component costs O(documents), not O(tokens). Each sequence comes with a mask of
-its EOT positions, which keeps document boundaries recoverable (a later change can mask
-cross-document attention with it); plain CLM trains across them.
+its EOT positions. Plain CLM trains across document boundaries; ``training.document_mask``
+stops attention at them, reading the boundaries from the EOT ids themselves
+(``training.attention``), since objectives such as ``codegen2`` move them.
 """
 
 from __future__ import annotations

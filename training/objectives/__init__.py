@@ -14,9 +14,12 @@ objective is a pure function and a resumed run transforms each sample exactly as
 - ``clm`` (``clm.py``): next-token prediction over the packed sequence;
 - ``codegen2`` (``span.py``): CodeGen2's mixture, per sequence causal LM with probability
   0.5, else file-level span corruption in the ``<mask_k>`` / ``<sep>`` / ``<eom>`` infill
-  format.
+  format;
+- ``prefix_lm`` (``prefix_lm.py``): bidirectional attention over a prefix drawn per
+  sequence, causal after it, loss on the rest (``Example.prefix`` carries the split).
 
-FIM and prefix-LM register here too.
+FIM registers here too. How positions attend (causal, a prefix, documents kept apart) is
+not an objective's business beyond ``Example.prefix``: ``training.attention`` builds it.
 
 This package imports numpy only (not torch), so configs can be validated without torch.
 """
@@ -29,6 +32,7 @@ import numpy as np
 
 from training.objectives.clm import causal_lm
 from training.objectives.example import IGNORE_INDEX, Example
+from training.objectives.prefix_lm import prefix_lm
 from training.objectives.span import codegen2
 
 Objective = Callable[..., Example]
@@ -36,6 +40,7 @@ Objective = Callable[..., Example]
 OBJECTIVES: dict[str, Objective] = {
     "clm": causal_lm,
     "codegen2": codegen2,
+    "prefix_lm": prefix_lm,
 }
 """Objective name -> function; the name is what ``training.objective`` in a config selects."""
 
@@ -50,7 +55,7 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int) -> Exampl
         index: the global sample index of this sequence (spans epochs).
 
     Returns:
-        The ``Example``: inputs and targets, ``seq_len`` ids each.
+        The ``Example``: inputs and targets, ``seq_len`` ids each, and its prefix.
     """
     try:
         fn = OBJECTIVES[name]

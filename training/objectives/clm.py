@@ -2,8 +2,8 @@
 
 Inputs are ``tokens[:-1]`` and targets ``tokens[1:]``; a target that is the pad token takes
 no loss. Packed sequences cross document boundaries (``<|endoftext|>`` between documents),
-so a position right after a boundary still attends to the previous document; masking that
-is a later change (packing keeps the boundaries for it). No randomness.
+so a position right after a boundary attends to the previous document unless
+``training.document_mask`` is on (``training.attention``). No randomness.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What every objective returns: one training example as inputs and targets."""
+"""What every objective returns: one training example as inputs, targets and a prefix."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ class Example(NamedTuple):
         inputs: int64 token ids fed to the model, shape ``[seq_len]``.
         targets: int64 ids to predict at each input position, shape ``[seq_len]``;
             ``IGNORE_INDEX`` where no loss is taken.
+        prefix: how many leading input positions attend to each other in both directions
+            (prefix-LM); every later position attends causally. 0 (the default) and 1 both
+            mean plain causal attention; ``training.attention`` turns it into the mask.
     """
 
     inputs: np.ndarray
     targets: np.ndarray
+    prefix: int = 0

@@ -28,10 +28,10 @@ def parts(tiny_manifest):
     return MixtureSampler(corpus.mixture(packed), 5), packed
 
 
-def loader(parts, rank=0, world=1):
+def loader(parts, rank=0, world=1, objective="clm"):
     sampler, packed = parts
     return MixtureLoader(sampler, packed, global_batch_size=8, rank=rank, world_size=world,
-                         objective="clm")
+                         objective=objective)
 
 
 def test_ranks_together_give_the_one_rank_batch(parts):
@@ -55,3 +55,12 @@ def test_state_dict_resumes_the_data_position(parts):
 def test_state_from_another_global_batch_is_refused(parts):
     with pytest.raises(ValueError, match="global_batch_size 16"):
         loader(parts).load_state_dict({"step": 1, "global_batch_size": 16})
+
+
+def test_only_a_prefix_objective_gives_prefix_lengths(parts):
+    assert loader(parts).batch(0).prefix is None
+    batch = loader(parts, objective="prefix_lm").batch(0)
+    assert batch.prefix.shape == (8,) and batch.prefix.dtype == torch.int64
+    assert ((batch.prefix >= 1) & (batch.prefix <= 32)).all()
+    halves = [loader(parts, r, 2, objective="prefix_lm").batch(0) for r in range(2)]
+    torch.testing.assert_close(torch.cat([h.prefix for h in halves]), batch.prefix)
