@@ -37,7 +37,7 @@ from pipelines.stage import DROPPED, count_entering
 from shards.format import dtype_for_vocab, write_bytes_atomic, write_shard
 from shards.manifest import (MANIFEST_NAME, MANIFEST_VERSION, ComponentEntry, Manifest,
                              ShardEntry, TokenizerEntry, config_hash, write_manifest)
-from tokenizer.encode import encode_batch
+from tokenizer.encode import encode_batch, fallback_reason
 from tokenizer.load import load_tokenizer, special_ids, tokenizer_from_str
 from tokenizer.special_tokens import SEP
 from tokenizer.train import train_bpe
@@ -173,7 +173,12 @@ class EncodedDoc:
 
 
 class _EncodeDoFn(beam.DoFn):
-    """Encode batches of records; the tokenizer is rebuilt only when its text changes."""
+    """Encode batches of records; the tokenizer is rebuilt only when its text changes.
+
+    A rebuilt tokenizer's fast (tiktoken) encoder is converted and checked against
+    ``tokenizers`` right away, once per worker; a worker that must fall back to
+    ``tokenizers`` counts it in ``tokenize/fast_path_fallback`` (the reason is logged).
+    """
 
     def setup(self) -> None:
         self._sha: str | None = None
@@ -181,6 +186,8 @@ class _EncodeDoFn(beam.DoFn):
     def process(self, batch: list[Record], art: TokenizerArtifact) -> Iterator[Any]:
         if self._sha != art.sha256:
             self._tok, self._sha = tokenizer_from_str(art.json), art.sha256
+            if fallback_reason(self._tok) is not None:
+                beam.metrics.Metrics.counter("tokenize", "fast_path_fallback").inc()
         texts = [t for r in batch for t in ((r.docstring, r.code) if r.kind == "pair" else (r.text,))]
         encoded = iter(encode_batch(self._tok, texts))
         sep = np.array([art.special_ids[SEP]], dtype=np.uint32)
