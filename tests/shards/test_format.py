@@ -78,3 +78,13 @@ def test_compressed_name_must_say_so(tmp_path):
     with pytest.raises(ValueError, match=".zst"):
         write_shard(str(tmp_path / "x.shard"), DOCS, "uint16", compress=True)
     assert not fsspec.filesystem("file").exists(str(tmp_path / "x.shard"))
+
+
+def test_file_urls_and_fsspec_caching_read_the_same_documents(tmp_path):
+    local = tmp_path / "x.shard"
+    write_shard(str(local), DOCS, "uint16")
+    write_shard("memory://cached/x.shard.zst", DOCS, "uint16", compress=True)
+    for url in (f"file://{local}", "simplecache::memory://cached/x.shard.zst",
+                "filecache::memory://cached/x.shard.zst"):
+        with Shard(url) as shard:
+            assert [(t.tolist(), m) for t, m in shard] == [(t.tolist(), m) for t, m in DOCS], url
