@@ -424,8 +424,9 @@ class TokenizerSpec:
 
     path: str | None = None
     """An existing tokenizer.json (fsspec URL); when set, nothing is trained."""
-    vocab_size: int = 32768
-    """Vocabulary size of the trained tokenizer, special tokens included."""
+    vocab_size: int = 51200
+    """Vocabulary size of the trained tokenizer, special tokens included; 51,200 (CodeGen's)
+    keeps every id below 65,536, so shards store uint16."""
     sample_docs: int = 5000
     """Documents the tokenizer is trained on, picked by a hash of their id (deterministic)."""
     sample_chars: int = 20_000
