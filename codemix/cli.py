@@ -5,6 +5,8 @@
     codemix shards inspect PATH [--doc COMPONENT:INDEX] [--verify]
     codemix shards verify PATH                           every fault, named; exit 1 if any
     codemix shards export PATH --format megatron --out DIR
+    codemix generate CHECKPOINT --config TRAIN.yaml --prompt TEXT [options]
+    codemix infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT [options]
 
 A user's error (missing file, bad YAML, unknown key or component, a manifest that does not
 match its files) prints one line, ``codemix: error: ...``, and exits with status 2. Each
@@ -17,7 +19,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-USAGE = """usage: codemix {build,train,shards} ...
+USAGE = """usage: codemix {build,train,shards,generate,infill} ...
 
   build CONFIG.yaml [beam options]   run the build pipeline (ingest, clean, dedup, parse,
                                      tokenize, shard); see `codemix build --help`
@@ -28,6 +30,11 @@ USAGE = """usage: codemix {build,train,shards} ...
   shards verify PATH                 check hashes, counts, boundaries and token ids
   shards export PATH --format megatron --out DIR
                                      write <component>.bin/.idx for Megatron-LM
+  generate CHECKPOINT --config TRAIN.yaml --prompt TEXT
+                                     continue a prompt with a trained checkpoint; see
+                                     `codemix generate --help`
+  infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT
+                                     fill the middle (CodeGen2 format, ends at <eom>)
 """
 
 
@@ -96,6 +103,86 @@ def _shards(argv: list[str]) -> int:
     return _guard(actions[args.command], (ManifestError, ShardError, TokenizerError))
 
 
+def _sampling_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """Arguments shared by ``generate`` and ``infill``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("checkpoint",
+                        help="checkpoint folder written by training, e.g. "
+                             "out/demo/train/checkpoints/step-000300")
+    parser.add_argument("--config", required=True,
+                        help="the training config of the run (model shape, seq_len, manifest "
+                             "and so the tokenizer); the checkpoint must come from its manifest")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override the run was trained with, as for `train`")
+    parser.add_argument("--max-new-tokens", type=_non_negative(int), default=128,
+                        help="most tokens to generate (default 128)")
+    parser.add_argument("--temperature", type=_non_negative(float), default=0.0,
+                        help="0 (default) is greedy; above 0 samples")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    return parser
+
+
+def _non_negative(kind: type) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = kind(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be non-negative, got {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its error
+    return parse
+
+
+def _generate(argv: list[str]) -> int:
+    parser = _sampling_parser(
+        "codemix generate",
+        "Continue --prompt left to right until <|endoftext|> or --max-new-tokens; prints the "
+        "continuation (not the prompt).")
+    parser.add_argument("--prompt", required=True, help="text to continue")
+    args = parser.parse_args(argv)
+    return _sample(args, stop="<|endoftext|>")
+
+
+def _infill(argv: list[str]) -> int:
+    parser = _sampling_parser(
+        "codemix infill",
+        "Fill in code between --prefix and --suffix in the CodeGen2 format (prefix <mask_1> "
+        "suffix <|endoftext|> <sep> <mask_1>) until <eom> or --max-new-tokens; prints the "
+        "middle.")
+    parser.add_argument("--prefix", required=True, help="text before the hole")
+    parser.add_argument("--suffix", required=True, help="text after the hole")
+    args = parser.parse_args(argv)
+    return _sample(args, stop="<eom>")
+
+
+def _sample(args: argparse.Namespace, stop: str) -> int:
+    from shards.manifest import ManifestError
+    from tokenizer.load import TokenizerError
+    from training.config import ConfigError
+
+    def action() -> int:
+        from tokenizer.encode import decode
+        from tokenizer.special_tokens import SPECIAL_TOKENS
+        from training import generate
+        from training.config import load_config
+
+        cfg = load_config(args.config, args.set)
+        model, tok = generate.load_model(args.checkpoint, cfg)
+        if stop == "<eom>":
+            ids = generate.infill_prompt(tok, args.prefix, args.suffix)
+        else:
+            ids = generate.document_prompt(tok, args.prompt)
+        stop_id = SPECIAL_TOKENS.index(stop)
+        new = generate.generate(model, ids, max_new_tokens=args.max_new_tokens,
+                                temperature=args.temperature, seed=args.seed,
+                                stop_ids={stop_id})
+        if new and new[-1] == stop_id:
+            new = new[:-1]
+        print(decode(tok, new))
+        return 0
+
+    return _guard(action, (ConfigError, ManifestError, TokenizerError))
+
+
 def _guard(action: Callable[[], int], user_errors: tuple[type[BaseException], ...]) -> int:
     try:
         return action()
@@ -104,7 +191,8 @@ def _guard(action: Callable[[], int], user_errors: tuple[type[BaseException], ..
         return 2
 
 
-COMMANDS = {"build": _build, "train": _train, "shards": _shards}
+COMMANDS = {"build": _build, "train": _train, "shards": _shards, "generate": _generate,
+            "infill": _infill}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     command = COMMANDS.get(argv[0])
     if command is None:
-        print(f"codemix: error: unknown command {argv[0]!r} (choose from build, train, shards)",
+        print(f"codemix: error: unknown command {argv[0]!r} (choose from "
+              f"{', '.join(COMMANDS)})",
               file=sys.stderr)
         return 2
     return command(argv[1:])

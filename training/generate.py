@@ -1,0 +1,186 @@
+"""Use a trained checkpoint: left-to-right generation and CodeGen2 infilling.
+
+A checkpoint (``<checkpoint_dir>/step-NNNNNN``, see ``training.checkpoint``) holds weights,
+optimizer state and the trainer state, but not the network's shape: that, the context
+length and the corpus (hence the tokenizer) come from the training config the run was
+started with, given again here. ``load_model`` checks that the pair belongs together before
+touching a weight: the checkpoint must have been trained on the config's manifest (its
+recorded manifest hash), and every tensor the config's model needs must be in the
+checkpoint with the same shape. Any mismatch is a ``CheckpointError`` of one line.
+
+Weights are read with ``torch.distributed.checkpoint`` in a single process, without a
+process group (``no_dist=True``), into a plain ``Transformer`` on CPU or the first GPU;
+DCP reassembles the FSDP shards of any world size. The optimizer state is not read.
+
+Prompts start with ``<|endoftext|>``: in packed training data every document but the very
+first follows one, so the model has seen it as "a document starts here". ``generate`` runs
+the whole window through the model for each new token (no KV cache; these are small
+models); once the sequence outgrows the training context (``data.seq_len``) the model sees
+its last ``seq_len`` tokens.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Collection, Sequence
+
+import torch
+from tokenizers import Tokenizer
+
+from tokenizer.special_tokens import ENDOFTEXT, EOM, SEP, SPECIAL_TOKENS, mask_token
+from training.checkpoint import CheckpointError, read_state
+from training.config import TrainConfig
+from training.model import ModelArgs, Transformer
+
+EOT_ID = SPECIAL_TOKENS.index(ENDOFTEXT)
+SEP_ID = SPECIAL_TOKENS.index(SEP)
+EOM_ID = SPECIAL_TOKENS.index(EOM)
+MASK1_ID = SPECIAL_TOKENS.index(mask_token(1))
+
+
+def _encode(tok: Tokenizer, text: str) -> list[int]:
+    from tokenizer.encode import encode_batch
+
+    return encode_batch(tok, [text])[0].tolist()
+
+
+def document_prompt(tok: Tokenizer, text: str) -> list[int]:
+    """Ids of a left-to-right prompt: ``<|endoftext|> text``."""
+    return [EOT_ID, *_encode(tok, text)]
+
+
+def infill_prompt(tok: Tokenizer, prefix: str, suffix: str) -> list[int]:
+    """Ids of a CodeGen2 infill prompt; the model continues with the middle and ``<eom>``.
+
+    ``<|endoftext|> prefix <mask_1> suffix <|endoftext|> <sep> <mask_1>``, the layout the
+    ``codegen2`` objective trains on (``training.objectives.span``) with one span.
+    """
+    return [EOT_ID, *_encode(tok, prefix), MASK1_ID, *_encode(tok, suffix),
+            EOT_ID, SEP_ID, MASK1_ID]
+
+
+@torch.no_grad()
+def generate(model: Transformer, ids: Sequence[int], *, max_new_tokens: int,
+             temperature: float = 0.0, seed: int = 0,
+             stop_ids: Collection[int] = ()) -> list[int]:
+    """Continue ``ids`` one token at a time.
+
+    Args:
+        model: the network (put in eval mode here; it has no dropout either way).
+        ids: the prompt, at least one id.
+        max_new_tokens: the most tokens to add.
+        temperature: 0 picks the most likely token (greedy); above 0 samples from
+            ``softmax(logits / temperature)``.
+        seed: seeds the sampler's ``torch.Generator`` (CPU, so a seed gives the same draws
+            on any device); unused when greedy.
+        stop_ids: stop after producing one of these.
+
+    Returns:
+        The new ids (not the prompt); the last is a stop id if one was produced, otherwise
+        there are ``max_new_tokens`` of them.
+    """
+    if not ids:
+        raise ValueError("generate needs a prompt of at least one token")
+    if max_new_tokens < 0 or temperature < 0:
+        raise ValueError("max_new_tokens and temperature must be non-negative")
+    model.eval()
+    device = model.tok_embeddings.weight.device
+    window = model.args.max_seq_len
+    generator = torch.Generator().manual_seed(seed)
+    sequence = torch.tensor(list(ids), dtype=torch.long, device=device)
+    new: list[int] = []
+    for _ in range(max_new_tokens):
+        logits = model(sequence[-window:][None])[0, -1].float().cpu()  # [vocab]
+        if temperature == 0:
+            token = int(logits.argmax())
+        else:
+            probs = torch.softmax(logits / temperature, dim=-1)
+            token = int(torch.multinomial(probs, 1, generator=generator))
+        new.append(token)
+        if token in stop_ids:
+            break
+        sequence = torch.cat([sequence, sequence.new_tensor([token])])
+    return new
+
+
+def load_model(checkpoint: str, cfg: TrainConfig,
+               device: torch.device | None = None) -> tuple[Transformer, Tokenizer]:
+    """The model of a checkpoint and its tokenizer, for one process without a group.
+
+    Args:
+        checkpoint: a checkpoint folder written by training (``.../step-NNNNNN``).
+        cfg: the training config of that run (model shape, ``data.seq_len``, manifest).
+        device: where to put the model; default the first GPU if there is one, else CPU.
+
+    Returns:
+        The model in eval mode, float32, and the tokenizer of the run's manifest.
+
+    Raises:
+        CheckpointError: no checkpoint there, or it is not from a run of ``cfg``.
+        ManifestError: the manifest or its tokenizer is missing or changed.
+        TokenizerError: the tokenizer file is not a codemix tokenizer.
+    """
+    from shards import ManifestError, load_manifest
+    from shards.format import file_sha256
+    from shards.manifest import resolve
+    from tokenizer.load import load_tokenizer
+    from training.data.corpus import check_special_tokens
+
+    state = read_state(checkpoint, no_dist=True)
+    url = cfg.data.manifest
+    # The shards are not needed here, so only the (small) tokenizer file is hashed.
+    manifest = load_manifest(url, verify=False)
+    check_special_tokens(manifest, url)
+    if manifest.sha256() != state.manifest_sha256:
+        raise CheckpointError(
+            f"checkpoint {checkpoint} was trained on manifest {state.manifest_sha256[:12]}…, "
+            f"the config's {url} is {manifest.sha256()[:12]}…; pass the run's own config")
+    tok_url = resolve(url, manifest.tokenizer.path)
+    try:
+        if file_sha256(tok_url) != manifest.tokenizer.sha256:
+            raise ManifestError(f"tokenizer {manifest.tokenizer.path}: sha256 mismatch with "
+                                f"{url} (file changed after the build)")
+        tok = load_tokenizer(tok_url)
+    except FileNotFoundError:
+        raise ManifestError(f"tokenizer {manifest.tokenizer.path} named by {url} "
+                            f"is missing") from None
+
+    model = Transformer(ModelArgs(vocab_size=manifest.tokenizer.vocab_size, dim=cfg.model.dim,
+                                  n_layers=cfg.model.n_layers, n_heads=cfg.model.n_heads,
+                                  mlp_ratio=cfg.model.mlp_ratio,
+                                  multiple_of=cfg.model.multiple_of,
+                                  max_seq_len=cfg.data.seq_len))
+    _check_shapes(checkpoint, model)
+    import torch.distributed.checkpoint as dcp
+
+    holder = {"model": model.state_dict()}
+    with warnings.catch_warnings():
+        # Without a group DCP warns that it assumes one process, which is what we want.
+        warnings.simplefilter("ignore", UserWarning)
+        dcp.load(holder, checkpoint_id=checkpoint, no_dist=True)
+    model.load_state_dict(holder["model"])
+    if device is None:
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return model.to(device).eval(), tok
+
+
+def _check_shapes(checkpoint: str, model: Transformer) -> None:
+    """Refuse, in one line, a checkpoint whose model tensors differ from ``model``'s."""
+    from torch.distributed.checkpoint import FileSystemReader
+
+    saved = FileSystemReader(checkpoint).read_metadata().state_dict_metadata
+    for name, tensor in model.state_dict().items():
+        meta = saved.get(f"model.{name}")
+        if meta is None:
+            raise CheckpointError(f"checkpoint {checkpoint} has no {name}; the config's model "
+                                  f"does not match the run (pass the run's own config)")
+        if tuple(meta.size) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"checkpoint {checkpoint} has {name} of shape {list(meta.size)}, the config "
+                f"gives {list(tensor.shape)} (pass the run's own config)")
+    extra = sorted(k for k in saved if k.startswith("model.")
+                   and k[len("model."):] not in model.state_dict())
+    if extra:
+        raise CheckpointError(f"checkpoint {checkpoint} has {extra[0][len('model.'):]}, "
+                              f"which the config's model lacks (pass the run's own config)")
+
