@@ -22,6 +22,8 @@ import torch
 import torch.distributed as dist
 
 from shards import ManifestError
+from shards.manifest import resolve
+from tokenizer.load import load_tokenizer
 from training import checkpoint
 from training.config import ConfigError, TrainConfig, load_config, parse_argv
 from training.data.corpus import open_corpus
@@ -29,6 +31,7 @@ from training.data.loader import MixtureLoader
 from training.data.sampler import MixtureSampler
 from training.flops import flops_per_token
 from training.model import ModelArgs, Transformer
+from training.objectives import TOKENIZER_OBJECTIVES
 from training.parallelize import device_mesh, parallelize
 from training.trainer import MetricsLog, build_optimizer, train_loop
 
@@ -61,9 +64,13 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
     corpus = open_corpus(cfg.data.manifest)
     packed = corpus.packed(cfg.data.seq_len)
     plan = corpus.mixture(packed)
+    # Read only when needed; its sha256 was checked with the manifest.
+    tokenizer = (load_tokenizer(resolve(corpus.url, corpus.manifest.tokenizer.path))
+                 if cfg.training.objective in TOKENIZER_OBJECTIVES else None)
     loader = MixtureLoader(MixtureSampler(plan, cfg.data.seed), packed,
                            global_batch_size=cfg.data.global_batch_size, rank=rank,
-                           world_size=world, objective=cfg.training.objective)
+                           world_size=world, objective=cfg.training.objective,
+                           tokenizer=tokenizer)
 
     torch.manual_seed(cfg.data.seed)  # same initial weights on every rank
     model = Transformer(ModelArgs(vocab_size=corpus.vocab_size, dim=cfg.model.dim,

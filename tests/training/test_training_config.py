@@ -100,6 +100,6 @@ def test_bad_attention_options_are_one_line(tmp_path):
     assert str(err.value) == f"{path}: training.document_mask: expected bool, got 'maybe'"
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, MINIMAL), ["training.objective=prefix"])
-    assert str(err.value).endswith("training.objective must be one of clm, codegen2, "
+    assert str(err.value).endswith("training.objective must be one of clm, codegen2, fim, "
                                    "prefix_lm, got 'prefix'")
     assert "\n" not in str(err.value)

@@ -3,17 +3,23 @@
 import numpy as np
 import pytest
 import torch
+from corpus_builder import stdlib_texts, train_tokenizer
 
 from tokenizer.special_tokens import PAD, SPECIAL_TOKENS
 from training.objectives import IGNORE_INDEX, OBJECTIVES, transform
 from training.objectives.loss import cross_entropy
 
 
+@pytest.fixture(scope="module")
+def tok():
+    return train_tokenizer(stdlib_texts(50_000)["code-python"], 300)
+
+
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))
-def test_every_objective_is_pure_and_keeps_length(name):
+def test_every_objective_is_pure_and_keeps_length(name, tok):
     tokens = np.arange(100, 133)
-    a = transform(name, tokens, seed=3, index=7)
-    b = transform(name, tokens, seed=3, index=7)
+    a = transform(name, tokens, seed=3, index=7, tokenizer=tok)
+    b = transform(name, tokens, seed=3, index=7, tokenizer=tok)
     assert a.inputs.shape == a.targets.shape == (32,)
     assert a.inputs.dtype == a.targets.dtype == np.int64
     np.testing.assert_array_equal(a.inputs, b.inputs)

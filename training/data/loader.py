@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from tokenizers import Tokenizer
 
 from training.config import ConfigError
 from training.data.packing import PackedComponent
@@ -74,10 +75,14 @@ class MixtureLoader:
         rank: this process's rank.
         world_size: number of processes; must divide ``global_batch_size``.
         objective: objective name (``training.objectives.OBJECTIVES``).
+        tokenizer: the corpus's tokenizer, for objectives that re-encode text
+            (``training.objectives.TOKENIZER_OBJECTIVES``); None when the objective needs
+            none.
     """
 
     def __init__(self, sampler: MixtureSampler, components: Mapping[str, PackedComponent], *,
-                 global_batch_size: int, rank: int, world_size: int, objective: str):
+                 global_batch_size: int, rank: int, world_size: int, objective: str,
+                 tokenizer: Tokenizer | None = None):
         rank_slice(0, global_batch_size, rank, world_size)  # validates G, W and rank
         self.sampler = sampler
         self.components = components
@@ -85,6 +90,7 @@ class MixtureLoader:
         self.rank = rank
         self.world_size = world_size
         self.objective = objective
+        self.tokenizer = tokenizer
         self.step = 0
 
     def batch(self, step: int) -> Batch:
@@ -93,7 +99,8 @@ class MixtureLoader:
         for index in rank_slice(step, self.global_batch_size, self.rank, self.world_size):
             name, seq = self.sampler.sample(index)
             examples.append(transform(self.objective, self.components[name][seq].tokens,
-                                      seed=self.sampler.seed, index=index))
+                                      seed=self.sampler.seed, index=index,
+                                      tokenizer=self.tokenizer))
         prefix = np.array([e.prefix for e in examples], dtype=np.int64)
         return Batch(inputs=torch.from_numpy(np.stack([e.inputs for e in examples])),
                      targets=torch.from_numpy(np.stack([e.targets for e in examples])),

@@ -5,6 +5,10 @@ targets of ``seq_len`` ids each. Every objective has the same signature::
 
     fn(tokens: np.ndarray, *, seed: int, index: int) -> Example
 
+Objectives that re-encode text (those in ``TOKENIZER_OBJECTIVES``) also take the corpus's
+``tokenizer`` keyword, which ``transform`` passes to them only, so the others keep the
+shared signature.
+
 ``seed`` and ``index`` (the global sample index) are the only source of randomness, so an
 objective is a pure function and a resumed run transforms each sample exactly as before
 (T5's ``random_spans_noise_mask`` with explicit seeds, not a carried RNG). Targets hold
@@ -16,12 +20,15 @@ objective is a pure function and a resumed run transforms each sample exactly as
   0.5, else file-level span corruption in the ``<mask_k>`` / ``<sep>`` / ``<eom>`` infill
   format;
 - ``prefix_lm`` (``prefix_lm.py``): bidirectional attention over a prefix drawn per
-  sequence, causal after it, loss on the rest (``Example.prefix`` carries the split).
+  sequence, causal after it, loss on the rest (``Example.prefix`` carries the split);
+- ``fim`` (``fim.py``): fill-in-the-middle, per sequence causal LM with probability 0.5, else
+  every document split at two characters and laid out as PSM or SPM.
 
-FIM registers here too. How positions attend (causal, a prefix, documents kept apart) is
-not an objective's business beyond ``Example.prefix``: ``training.attention`` builds it.
+How positions attend (causal, a prefix, documents kept apart) is not an objective's
+business beyond ``Example.prefix``: ``training.attention`` builds it.
 
-This package imports numpy only (not torch), so configs can be validated without torch.
+This package imports numpy and the tokenizer only (not torch), so configs can be validated
+without torch.
 """
 
 from __future__ import annotations
@@ -29,9 +36,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from training.objectives.clm import causal_lm
 from training.objectives.example import IGNORE_INDEX, Example
+from training.objectives.fim import fim
 from training.objectives.prefix_lm import prefix_lm
 from training.objectives.span import codegen2
 
@@ -40,12 +49,17 @@ Objective = Callable[..., Example]
 OBJECTIVES: dict[str, Objective] = {
     "clm": causal_lm,
     "codegen2": codegen2,
+    "fim": fim,
     "prefix_lm": prefix_lm,
 }
 """Objective name -> function; the name is what ``training.objective`` in a config selects."""
 
+TOKENIZER_OBJECTIVES = frozenset({"fim"})
+"""Objectives that decode and re-encode text, and so take a ``tokenizer`` keyword."""
 
-def transform(name: str, tokens: np.ndarray, *, seed: int, index: int) -> Example:
+
+def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
+              tokenizer: Tokenizer | None = None) -> Example:
     """Apply the objective called ``name`` to one packed sequence.
 
     Args:
@@ -53,16 +67,25 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int) -> Exampl
         tokens: ``seq_len + 1`` token ids (one packed sequence).
         seed: the run's seed (``data.seed``).
         index: the global sample index of this sequence (spans epochs).
+        tokenizer: the tokenizer ``tokens`` were encoded with; required by the objectives
+            in ``TOKENIZER_OBJECTIVES``, not passed to the others.
 
     Returns:
         The ``Example``: inputs and targets, ``seq_len`` ids each, and its prefix.
+
+    Raises:
+        ValueError: an unknown name, or no ``tokenizer`` for an objective that needs one.
     """
     try:
         fn = OBJECTIVES[name]
     except KeyError:
         raise ValueError(f"unknown objective {name!r} "
                          f"(have: {', '.join(sorted(OBJECTIVES))})") from None
-    return fn(tokens, seed=seed, index=index)
+    if name not in TOKENIZER_OBJECTIVES:
+        return fn(tokens, seed=seed, index=index)
+    if tokenizer is None:
+        raise ValueError(f"objective {name!r} re-encodes text and needs the tokenizer")
+    return fn(tokens, seed=seed, index=index, tokenizer=tokenizer)
 
 
-__all__ = ["IGNORE_INDEX", "OBJECTIVES", "Example", "transform"]
+__all__ = ["IGNORE_INDEX", "OBJECTIVES", "TOKENIZER_OBJECTIVES", "Example", "transform"]
