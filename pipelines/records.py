@@ -60,7 +60,7 @@ class Record:
     def shard_meta(self) -> dict[str, Any]:
         """The per-document metadata stored beside the tokens in a shard."""
         meta = {"id": self.id, "kind": self.kind, "lang": self.lang, "repo": self.repo,
-                "path": self.path, "license": self.license}
+                "path": self.path, "license": self.license, "source": self.source}
         # Near-dedup cluster of the kept document (set by the dedup stage).
         meta.update({k: self.meta[k] for k in ("cluster", "cluster_size") if k in self.meta})
         return meta

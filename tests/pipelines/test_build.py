@@ -187,3 +187,8 @@ def test_clusters_side_file_and_kept_documents_name_their_cluster(built_corpus):
     assert (metas[keeper["id"]]["cluster"], metas[keeper["id"]]["cluster_size"]) == (
         keeper["cluster"], 2)
     assert all(m["cluster_size"] == 1 for i, m in metas.items() if i != keeper["id"])
+
+
+def test_shard_metadata_names_each_documents_input(built_corpus):
+    sources = {meta["source"] for meta, _ in _documents(built_corpus, "code-python")}
+    assert sources == {"demo-py", "extra", "tarballs", "gitrepo", "the-stack"}
