@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import sysconfig
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,3 +68,21 @@ def test_decode_renders_special_ids_inserted_by_id(tok):
     body = encode_batch(tok, ["middle"])[0].tolist()
     ids = [tok.token_to_id(mask_token(1))] + body + [tok.token_to_id(ENDOFTEXT)]
     assert decode(tok, np.asarray(ids, dtype=np.uint32)) == "<mask_1>middle<|endoftext|>"
+
+
+def test_round_trip_is_exact_on_the_whole_standard_library(tok):
+    """Every UTF-8 text file of the running Python's standard library decodes back
+    byte-exact through ``encode_batch`` (the fast path where it applies)."""
+    texts = []
+    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py")):
+        if "site-packages" in path.parts:
+            continue
+        try:
+            texts.append(path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue  # not text we would keep (the build drops it as not_utf8)
+    assert len(texts) > 1000
+    for start in range(0, len(texts), 256):
+        batch = texts[start:start + 256]
+        for text, ids in zip(batch, encode_batch(tok, batch)):
+            assert decode(tok, ids) == text
