@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -127,6 +128,9 @@ class Block(nn.Module):
         return x + self.mlp(self.mlp_norm(x))
 
 
+Fill = Callable[[torch.Tensor, torch.Generator | None], object]
+
+
 class Transformer(nn.Module):
     """Token ids ``[batch, seq]`` -> next-token logits ``[batch, seq, vocab_size]``."""
 
@@ -143,18 +147,53 @@ class Transformer(nn.Module):
         self.register_buffer("rope_sin", sin, persistent=False)
         self.init_weights()
 
-    @torch.no_grad()
-    def init_weights(self) -> None:
-        """Normal(0, 0.02) weights; residual output projections scaled by 1/sqrt(2 n_layers)
-        (GPT-2), so the residual stream's variance does not grow with depth."""
+    def init_plan(self) -> list[tuple[nn.Parameter, Fill]]:
+        """The initialisation as ``(parameter, fill)`` pairs, in the order they draw from
+        the random generator: ``fill(t, generator)`` initialises a CPU tensor ``t`` of the
+        parameter's shape in place. Normal(0, 0.02) weights, RMSNorm weights 1, then the residual
+        output projections drawn again with std 0.02 / sqrt(2 n_layers) (GPT-2), so the
+        residual stream's variance does not grow with depth. A sharded model
+        (``training.parallelize.materialize``) fills whole tensors in the same order and
+        keeps its shards, so its weights equal the unsharded model's."""
+        def normal(std: float) -> Fill:
+            return lambda t, generator: nn.init.normal_(t, std=std, generator=generator)
+
+        plan: list[tuple[nn.Parameter, Fill]] = []
         for module in self.modules():
             if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, std=0.02)
+                plan.append((module.weight, normal(0.02)))
             elif isinstance(module, nn.RMSNorm):
-                nn.init.ones_(module.weight)
+                plan.append((module.weight, lambda t, generator: nn.init.ones_(t)))
+        residual = normal(0.02 / math.sqrt(2 * self.args.n_layers))
         for block in self.layers.values():
-            for proj in (block.attn.wo, block.mlp.w2):
-                nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * self.args.n_layers))
+            block = getattr(block, "_checkpoint_wrapped_module", block)  # see parallelize
+            plan += [(block.attn.wo.weight, residual), (block.mlp.w2.weight, residual)]
+        return plan
+
+    @torch.no_grad()
+    def init_buffers(self) -> None:
+        """Recompute the rotary tables (after ``to_empty`` left them uninitialised)."""
+        cos, sin = rope_table(self.args.head_dim, self.args.max_seq_len, self.args.rope_theta)
+        self.rope_cos.copy_(cos)
+        self.rope_sin.copy_(sin)
+
+    @torch.no_grad()
+    def init_weights(self, seed: int | None = None) -> None:
+        """Initialise every parameter in place (``init_plan``).
+
+        Args:
+            seed: draw from a generator seeded with this (the trainer's way: the weights
+                are then a function of the seed alone, whatever was drawn before, e.g. by
+                the layers' own constructors); None draws from the global generator.
+        """
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        for param, fill in self.init_plan():
+            if param.device.type == "cpu" or seed is None:
+                fill(param, generator)
+            else:  # draw on the CPU, as ``training.parallelize.materialize`` does
+                full = torch.empty(param.shape, dtype=param.dtype)
+                fill(full, generator)
+                param.copy_(full)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of ``tokens``.

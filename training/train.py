@@ -32,7 +32,8 @@ from training.data.sampler import MixtureSampler
 from training.flops import flops_per_token
 from training.model import ModelArgs, Transformer
 from training.objectives import TOKENIZER_OBJECTIVES
-from training.parallelize import device_mesh, parallelize
+from training.parallelize import (device_mesh, materialize, parallelize, resolve_compile,
+                                  resolve_dtype)
 from training.trainer import MetricsLog, build_optimizer, train_loop
 
 
@@ -72,18 +73,29 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
                            world_size=world, objective=cfg.training.objective,
                            tokenizer=tokenizer)
 
-    torch.manual_seed(cfg.data.seed)  # same initial weights on every rank
-    model = Transformer(ModelArgs(vocab_size=corpus.vocab_size, dim=cfg.model.dim,
-                                  n_layers=cfg.model.n_layers, n_heads=cfg.model.n_heads,
-                                  mlp_ratio=cfg.model.mlp_ratio,
-                                  multiple_of=cfg.model.multiple_of,
-                                  max_seq_len=cfg.data.seq_len)).to(device)
+    args = ModelArgs(vocab_size=corpus.vocab_size, dim=cfg.model.dim,
+                     n_layers=cfg.model.n_layers, n_heads=cfg.model.n_heads,
+                     mlp_ratio=cfg.model.mlp_ratio, multiple_of=cfg.model.multiple_of,
+                     max_seq_len=cfg.data.seq_len)
+    if cfg.training.meta_init:  # no storage until sharded (``materialize``)
+        with torch.device("meta"):
+            model = Transformer(args)
+    else:  # the same initial weights on every rank, and as ``materialize`` gives
+        model = Transformer(args)
+        model.init_weights(seed=cfg.data.seed)
+        model.to(device)
     work = flops_per_token(params=sum(p.numel() for p in model.parameters()),
                            embedding_params=model.tok_embeddings.weight.numel(),
                            n_layers=cfg.model.n_layers, dim=cfg.model.dim,
                            seq_len=cfg.data.seq_len)
-    parallelize(model, device_mesh(world), param_dtype=cfg.training.dtype)
+    parallelize(model, device_mesh(world),
+                param_dtype=resolve_dtype(cfg.training.dtype, device),
+                activation_checkpointing=cfg.training.activation_checkpointing,
+                compile=resolve_compile(cfg.training.compile, device))
+    if cfg.training.meta_init:
+        materialize(model, device, seed=cfg.data.seed)
     optimizer = build_optimizer(model, cfg.optim)
+    accum = cfg.data.accumulation_steps
 
     def state(step: int) -> checkpoint.TrainerState:
         return checkpoint.TrainerState(
@@ -99,20 +111,26 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
     if resume:
         saved = checkpoint.load(resume, model, optimizer, expected=state(0))
         loader.load_state_dict(saved.data)
+        if loader.step != saved.step * accum:  # the loader counts micro-batches
+            per_step = saved.data["step"] // max(1, saved.step)
+            raise checkpoint.CheckpointError(
+                f"checkpoint {resume} was written with {per_step} micro-batches per step, "
+                f"this run has {accum}; refusing to resume")
     if rank == 0:
         print(f"training on {corpus.url} ({len(plan.names)} components, "
               f"{plan.epoch_size} samples per mixture epoch), world size {world}, "
-              f"from step {loader.step} to {cfg.training.steps}", flush=True)
+              f"from step {loader.step // accum} to {cfg.training.steps}", flush=True)
     log = MetricsLog(cfg.training.output_dir, append=bool(resume), enabled=rank == 0)
-    start = loader.step
+    start = loader.step // accum
     train_loop(cfg, model=model, optimizer=optimizer, loader=loader, device=device, log=log,
                checkpoint=save, flops_per_token=work)
-    if loader.step > start:
-        save(loader.step)
+    end = loader.step // accum
+    if end > start:
+        save(end)
     if rank == 0 and log.losses:
         print(f"done: loss {log.losses[0]:.3f} -> {log.losses[-1]:.3f} over steps "
-              f"{start + 1}..{loader.step}; metrics {log.path}; checkpoint "
-              f"{checkpoint.checkpoint_path(cfg.training.checkpoint_folder, loader.step)}",
+              f"{start + 1}..{end}; metrics {log.path}; checkpoint "
+              f"{checkpoint.checkpoint_path(cfg.training.checkpoint_folder, end)}",
               flush=True)
 
 
