@@ -16,10 +16,11 @@ import argparse
 import pathlib
 import sys
 import tempfile
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from timing import timed  # noqa: E402
 
 from pipelines import sources  # noqa: E402
 from pipelines.accounting import Drop  # noqa: E402
@@ -31,11 +32,6 @@ from pipelines.parse import Parsers  # noqa: E402
 from tokenizer.encode import encode_batch  # noqa: E402
 from tokenizer.train import train_bpe  # noqa: E402
 
-
-def _timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
 
 
 def main() -> int:
@@ -51,7 +47,7 @@ def main() -> int:
                 out += [r for r in sources.read_input(spec, comp) if not isinstance(r, Drop)]
         return out
 
-    raw, t_read = _timed(read_all)
+    raw, t_read = timed(read_all)
     specs = {c.name: c for c in config.components}
     records = [r for r in (clean(r, specs[r.component].clean) for r in raw)
                if not isinstance(r, Drop)]
@@ -59,24 +55,24 @@ def main() -> int:
     raw_mb = sum(len(r.text.encode()) for r in raw) / 1e6
 
     rows = []
-    _, t = _timed(lambda: [clean(r, specs[r.component].clean) for r in records])
+    _, t = timed(lambda: [clean(r, specs[r.component].clean) for r in records])
     rows.append(("clean", len(records), t))
-    _, t = _timed(lambda: [quality_verdict(r, specs[r.component].filters) for r in records])
+    _, t = timed(lambda: [quality_verdict(r, specs[r.component].filters) for r in records])
     rows.append(("filter", len(records), t))
     spec = config.dedup
     # As the pipeline fingerprints: batches through the batched MinHash kernel.
-    _, t = _timed(lambda: [fingerprints(records[i:i + 256], spec)
+    _, t = timed(lambda: [fingerprints(records[i:i + 256], spec)
                            for i in range(0, len(records), 256)])
     rows.append(("dedup fingerprints (MinHash)", len(records), t))
     parsers = Parsers()
     code = [r for r in records if r.kind == "code"]
-    _, t = _timed(lambda: [parsers.analyze(r.text, r.lang) for r in code])
+    _, t = timed(lambda: [parsers.analyze(r.text, r.lang) for r in code])
     rows.append(("tree-sitter parse", len(code), t))
     tok_spec = config.tokenizer
     sample = [r.text[:tok_spec.sample_chars] for r in records[:tok_spec.sample_docs]]
-    tok, t = _timed(lambda: train_bpe(sample, tok_spec.vocab_size, tok_spec.min_frequency))
+    tok, t = timed(lambda: train_bpe(sample, tok_spec.vocab_size, tok_spec.min_frequency))
     rows.append(("tokenizer training (sample)", len(sample), t))
-    _, t = _timed(lambda: [encode_batch(tok, [r.text for r in records[i:i + 256]])
+    _, t = timed(lambda: [encode_batch(tok, [r.text for r in records[i:i + 256]])
                            for i in range(0, len(records), 256)])
     rows.append(("encode (tokenizers)", len(records), t))
     plain_total = t_read + sum(r[2] for r in rows)
@@ -90,7 +86,7 @@ def main() -> int:
         spec = yaml.safe_load(pathlib.Path(args.config).read_text())
         spec["output"] = str(pathlib.Path(tmp) / "out")
         out_config.write_text(yaml.safe_dump(spec))
-        _, t_beam = _timed(lambda: run([str(out_config)]))
+        _, t_beam = timed(lambda: run([str(out_config)]))
 
     print(f"\ncorpus: {len(records)} documents after cleaning, {mb:.1f} MB "
           f"({args.config})\n")

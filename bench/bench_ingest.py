@@ -25,6 +25,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from timing import timed  # noqa: E402
+
 import apache_beam as beam  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
@@ -53,11 +55,6 @@ def bench_config(max_files: int, output: str):
                 {"url": "{site_packages}", "format": "package-metadata", "name": "pypi"}]},
         }}, check_paths=True)
 
-
-def _timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
 
 
 def plain_loop(config) -> tuple[int, int, list[tuple[str, float]]]:
@@ -129,8 +126,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config = bench_config(args.max_files, str(pathlib.Path(tmp) / "out"))
-        (docs, nbytes, stage_times), t_plain = _timed(lambda: plain_loop(config))
-        counts, t_beam = _timed(lambda: beam_run(config, pathlib.Path(tmp)))
+        (docs, nbytes, stage_times), t_plain = timed(lambda: plain_loop(config))
+        counts, t_beam = timed(lambda: beam_run(config, pathlib.Path(tmp)))
     mb = nbytes / 1e6
     print(f"\ncorpus: {docs} documents, {mb:.1f} MB of this machine's code and prose\n")
     print(f"{'stage (plain loop, 1 core)':<28} {'seconds':>8} {'MB/s':>8}")

@@ -17,10 +17,11 @@ import os
 import pathlib
 import sys
 import tempfile
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from timing import timed  # noqa: E402
 
 import numpy as np  # noqa: E402
 import zstandard  # noqa: E402
@@ -30,11 +31,6 @@ from shards.manifest import load_manifest, resolve  # noqa: E402
 
 WINDOW = 2048
 
-
-def _timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
 
 
 def main() -> int:
@@ -66,11 +62,11 @@ def main() -> int:
                 f.write(np.asarray(s.all_tokens()).tobytes())
         raw = np.memmap(raw_path, dtype=shards[0].dtype, mode="r")
         views = [s.all_tokens() for s in shards]
-        _, t_shard = _timed(lambda: [np.array(views[s][o:o + WINDOW]) for s, o in picks])
-        _, t_raw = _timed(lambda: [np.array(raw[starts[s] + o:starts[s] + o + WINDOW])
+        _, t_shard = timed(lambda: [np.array(views[s][o:o + WINDOW]) for s, o in picks])
+        _, t_raw = timed(lambda: [np.array(raw[starts[s] + o:starts[s] + o + WINDOW])
                                    for s, o in picks])
-        _, t_scan_shard = _timed(lambda: sum(int(v.sum(dtype=np.int64)) for v in views))
-        _, t_scan_raw = _timed(lambda: int(raw.sum(dtype=np.int64)))
+        _, t_scan_shard = timed(lambda: sum(int(v.sum(dtype=np.int64)) for v in views))
+        _, t_scan_raw = timed(lambda: int(raw.sum(dtype=np.int64)))
         plain = sum(os.path.getsize(resolve(args.manifest, e.path)) for e in comp.shards)
         packed = sum(len(zstandard.ZstdCompressor(level=3).compress(
             pathlib.Path(resolve(args.manifest, e.path)).read_bytes())) for e in comp.shards)
