@@ -1,11 +1,12 @@
 """Trainer configuration: keyword-only dataclasses, one YAML loader, dotted overrides.
 
-A config file has four sections, each a dataclass below::
+A config file has five sections, each a dataclass below::
 
-    model:    {dim: 128, n_layers: 2, n_heads: 4}
-    data:     {manifest: out/demo/manifest.json, seq_len: 128, global_batch_size: 16}
-    optim:    {lr: 3.0e-3, warmup_steps: 30}
-    training: {steps: 300, output_dir: out/demo/train}
+    model:      {dim: 128, n_layers: 2, n_heads: 4}
+    data:       {manifest: out/demo/manifest.json, seq_len: 128, global_batch_size: 16}
+    optim:      {lr: 3.0e-3, warmup_steps: 30}
+    training:   {steps: 300, output_dir: out/demo/train, objective: fim}
+    objectives: {fim_rate: 0.5, fim_spm_rate: 0.5}          # settings of the objectives
 
 ``load_config(path, overrides)`` reads it, applies ``section.key=value`` overrides (values
 parsed as YAML scalars) and builds the dataclasses with the shared loader
@@ -225,6 +226,46 @@ class TrainingConfig:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class ObjectivesConfig:
+    """Settings of the objectives; each applies only when its objective is selected."""
+
+    codegen2_clm_probability: float = 0.5
+    """``codegen2``: share of sequences trained as plain causal LM (CodeGen2: 0.5)."""
+
+    codegen2_mask_ratio: tuple[float, float] = (0.05, 0.5)
+    """``codegen2``: bounds of the uniform per-document share of tokens masked."""
+
+    codegen2_max_spans: int = 32
+    """``codegen2``: most masked spans per document (at most the 32 ``<mask_k>`` tokens)."""
+
+    fim_rate: float = 0.5
+    """``fim``: share of sequences that get fill-in-the-middle (the rest: causal LM)."""
+
+    fim_spm_rate: float = 0.5
+    """``fim``: share of FIM documents laid out suffix-prefix-middle (the rest: PSM)."""
+
+    def __post_init__(self) -> None:
+        for name in ("codegen2_clm_probability", "fim_rate", "fim_spm_rate"):
+            value = getattr(self, name)
+            _require(0.0 <= value <= 1.0, f"objectives.{name} must be in [0, 1], got {value}")
+        low, high = self.codegen2_mask_ratio
+        _require(0.0 < low <= high < 1.0, "objectives.codegen2_mask_ratio must satisfy "
+                 f"0 < low <= high < 1, got {self.codegen2_mask_ratio}")
+        _require(1 <= self.codegen2_max_spans <= 32,
+                 f"objectives.codegen2_max_spans must be in [1, 32], got {self.codegen2_max_spans}")
+
+    def options(self, objective: str) -> dict[str, Any]:
+        """The keyword settings ``training.objectives.transform`` passes to ``objective``."""
+        if objective == "codegen2":
+            return {"clm_probability": self.codegen2_clm_probability,
+                    "mask_ratio": self.codegen2_mask_ratio,
+                    "max_spans": self.codegen2_max_spans}
+        if objective == "fim":
+            return {"fim_rate": self.fim_rate, "spm_rate": self.fim_spm_rate}
+        return {}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """A whole training run."""
 
@@ -239,6 +280,9 @@ class TrainConfig:
 
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     """Run length, precision, logging, checkpoints."""
+
+    objectives: ObjectivesConfig = dataclasses.field(default_factory=ObjectivesConfig)
+    """Settings of the objectives (rates, ratios)."""
 
 
 _SECTIONS: dict[str, type] = {f.name: typing.get_type_hints(TrainConfig)[f.name]

@@ -71,7 +71,8 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
     loader = MixtureLoader(MixtureSampler(plan, cfg.data.seed), packed,
                            global_batch_size=cfg.data.global_batch_size, rank=rank,
                            world_size=world, objective=cfg.training.objective,
-                           tokenizer=tokenizer)
+                           tokenizer=tokenizer,
+                           options=cfg.objectives.options(cfg.training.objective))
 
     args = ModelArgs(vocab_size=corpus.vocab_size, dim=cfg.model.dim,
                      n_layers=cfg.model.n_layers, n_heads=cfg.model.n_heads,

@@ -103,3 +103,23 @@ def test_bad_attention_options_are_one_line(tmp_path):
     assert str(err.value).endswith("training.objective must be one of clm, codegen2, fim, "
                                    "prefix_lm, got 'prefix'")
     assert "\n" not in str(err.value)
+
+
+def test_objective_settings_load_and_reach_their_objective(tmp_path):
+    path = write(tmp_path, MINIMAL + "objectives:\n  fim_rate: 0.25\n"
+                 "  codegen2_mask_ratio: [0.1, 0.3]\n")
+    cfg = load_config(path, ["objectives.codegen2_max_spans=8"])
+    assert cfg.objectives.options("fim") == {"fim_rate": 0.25, "spm_rate": 0.5}
+    assert cfg.objectives.options("codegen2") == {
+        "clm_probability": 0.5, "mask_ratio": (0.1, 0.3), "max_spans": 8}
+    assert cfg.objectives.options("clm") == {}
+
+
+@pytest.mark.parametrize("body, message", [
+    ("  fim_rate: 1.5\n", "objectives.fim_rate must be in [0, 1], got 1.5"),
+    ("  codegen2_mask_ratio: [0.5, 0.2]\n", "codegen2_mask_ratio must satisfy 0 < low"),
+    ("  codegen2_max_spans: 40\n", "codegen2_max_spans must be in [1, 32], got 40"),
+])
+def test_bad_objective_settings_are_one_line(tmp_path, body, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_config(write(tmp_path, MINIMAL + "objectives:\n" + body))

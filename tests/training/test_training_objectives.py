@@ -49,3 +49,14 @@ def test_loss_skips_ignored_targets():
     targets = torch.tensor([[1, IGNORE_INDEX, 2]])
     expected = torch.nn.functional.cross_entropy(logits[0, [0, 2]], torch.tensor([1, 2]))
     assert cross_entropy(logits, targets).item() == pytest.approx(expected.item())
+
+
+def test_options_reach_the_objective():
+    tokens = np.arange(2, 200, dtype=np.int64) % 90 + 60
+    clm = transform("clm", tokens, seed=0, index=3)
+    # codegen2 that always takes the causal-LM branch is plain CLM.
+    always_clm = transform("codegen2", tokens, seed=0, index=3,
+                           options={"clm_probability": 1.0})
+    assert np.array_equal(always_clm.inputs, clm.inputs)
+    never = transform("codegen2", tokens, seed=0, index=3, options={"clm_probability": 0.0})
+    assert not np.array_equal(never.inputs, clm.inputs)

@@ -78,11 +78,14 @@ class MixtureLoader:
         tokenizer: the corpus's tokenizer, for objectives that re-encode text
             (``training.objectives.TOKENIZER_OBJECTIVES``); None when the objective needs
             none.
+        options: the objective's settings (``ObjectivesConfig.options``); None keeps its
+            defaults.
     """
 
     def __init__(self, sampler: MixtureSampler, components: Mapping[str, PackedComponent], *,
                  global_batch_size: int, rank: int, world_size: int, objective: str,
-                 tokenizer: Tokenizer | None = None):
+                 tokenizer: Tokenizer | None = None,
+                 options: Mapping[str, Any] | None = None):
         rank_slice(0, global_batch_size, rank, world_size)  # validates G, W and rank
         self.sampler = sampler
         self.components = components
@@ -91,6 +94,7 @@ class MixtureLoader:
         self.world_size = world_size
         self.objective = objective
         self.tokenizer = tokenizer
+        self.options = dict(options or {})
         self.step = 0
 
     def batch(self, step: int) -> Batch:
@@ -100,7 +104,7 @@ class MixtureLoader:
             name, seq = self.sampler.sample(index)
             examples.append(transform(self.objective, self.components[name][seq].tokens,
                                       seed=self.sampler.seed, index=index,
-                                      tokenizer=self.tokenizer))
+                                      tokenizer=self.tokenizer, options=self.options))
         prefix = np.array([e.prefix for e in examples], dtype=np.int64)
         return Batch(inputs=torch.from_numpy(np.stack([e.inputs for e in examples])),
                      targets=torch.from_numpy(np.stack([e.targets for e in examples])),

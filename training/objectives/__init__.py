@@ -33,7 +33,8 @@ without torch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -59,7 +60,8 @@ TOKENIZER_OBJECTIVES = frozenset({"fim"})
 
 
 def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
-              tokenizer: Tokenizer | None = None) -> Example:
+              tokenizer: Tokenizer | None = None,
+              options: Mapping[str, Any] | None = None) -> Example:
     """Apply the objective called ``name`` to one packed sequence.
 
     Args:
@@ -69,6 +71,8 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
         index: the global sample index of this sequence (spans epochs).
         tokenizer: the tokenizer ``tokens`` were encoded with; required by the objectives
             in ``TOKENIZER_OBJECTIVES``, not passed to the others.
+        options: keyword settings of this objective (``ObjectivesConfig.options``), e.g.
+            ``{"fim_rate": 0.5}``; None keeps the objective's defaults.
 
     Returns:
         The ``Example``: inputs and targets, ``seq_len`` ids each, and its prefix.
@@ -81,11 +85,12 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
     except KeyError:
         raise ValueError(f"unknown objective {name!r} "
                          f"(have: {', '.join(sorted(OBJECTIVES))})") from None
+    settings = dict(options or {})
     if name not in TOKENIZER_OBJECTIVES:
-        return fn(tokens, seed=seed, index=index)
+        return fn(tokens, seed=seed, index=index, **settings)
     if tokenizer is None:
         raise ValueError(f"objective {name!r} re-encodes text and needs the tokenizer")
-    return fn(tokens, seed=seed, index=index, tokenizer=tokenizer)
+    return fn(tokens, seed=seed, index=index, tokenizer=tokenizer, **settings)
 
 
 __all__ = ["IGNORE_INDEX", "OBJECTIVES", "TOKENIZER_OBJECTIVES", "Example", "transform"]
