@@ -145,11 +145,9 @@ def load_model(checkpoint: str, cfg: TrainConfig,
         raise ManifestError(f"tokenizer {manifest.tokenizer.path} named by {url} "
                             f"is missing") from None
 
-    model = Transformer(ModelArgs(vocab_size=manifest.tokenizer.vocab_size, dim=cfg.model.dim,
-                                  n_layers=cfg.model.n_layers, n_heads=cfg.model.n_heads,
-                                  mlp_ratio=cfg.model.mlp_ratio,
-                                  multiple_of=cfg.model.multiple_of,
-                                  max_seq_len=cfg.data.seq_len))
+    args = ModelArgs.from_config(cfg.model, vocab_size=manifest.tokenizer.vocab_size,
+                                 seq_len=cfg.data.seq_len)
+    model = Transformer(args)
     _check_shapes(checkpoint, model)
     import torch.distributed.checkpoint as dcp
 

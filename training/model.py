@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training.config import ModelConfig
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelArgs:
@@ -46,6 +48,14 @@ class ModelArgs:
     max_seq_len: int = 2048
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
+
+    @classmethod
+    def from_config(cls, model: ModelConfig, *, vocab_size: int, seq_len: int) -> "ModelArgs":
+        """The shape a training config's ``model`` section describes, for a vocabulary of
+        ``vocab_size`` ids (the manifest's) and sequences of ``seq_len`` tokens."""
+        return cls(vocab_size=vocab_size, dim=model.dim, n_layers=model.n_layers,
+                   n_heads=model.n_heads, mlp_ratio=model.mlp_ratio,
+                   multiple_of=model.multiple_of, max_seq_len=seq_len)
 
     @property
     def head_dim(self) -> int:

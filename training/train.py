@@ -74,10 +74,8 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
                            tokenizer=tokenizer,
                            options=cfg.objectives.options(cfg.training.objective))
 
-    args = ModelArgs(vocab_size=corpus.vocab_size, dim=cfg.model.dim,
-                     n_layers=cfg.model.n_layers, n_heads=cfg.model.n_heads,
-                     mlp_ratio=cfg.model.mlp_ratio, multiple_of=cfg.model.multiple_of,
-                     max_seq_len=cfg.data.seq_len)
+    args = ModelArgs.from_config(cfg.model, vocab_size=corpus.vocab_size,
+                                 seq_len=cfg.data.seq_len)
     if cfg.training.meta_init:  # no storage until sharded (``materialize``)
         with torch.device("meta"):
             model = Transformer(args)

@@ -52,9 +52,9 @@ from pipelines.config import ComponentSpec, InputSpec
 from pipelines.records import Record
 from pipelines.sources.compression import STREAM_ERRORS, compression_of, open_decompressed
 from pipelines.sources.document import file_record
-from pipelines.sources.files import NotRegularFile, matching_files, open_file
+from pipelines.sources.files import matching_files, open_file
 from pipelines.sources.listing import chosen
-from pipelines.sources.reading import read_capped
+from pipelines.sources.reading import NotRegularFile, read_capped
 from pipelines.sources.unit import Unit, printable_name
 
 SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst", ".tar.zstd", ".tzst",

@@ -20,11 +20,8 @@ from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.accounting import Drop
 from pipelines.config import ComponentSpec, InputSpec
+from pipelines.sources.reading import NotRegularFile, open_regular
 from pipelines.sources.unit import Unit, printable_name
-
-
-class NotRegularFile(OSError):
-    """A local path that is a FIFO, socket or device: reading it could block forever."""
 
 
 def _local_size(path: str | bytes) -> int | None:
@@ -86,5 +83,6 @@ def open_file(unit: Unit) -> BinaryIO:
         local = unit.raw or path
         if _local_size(local) is None:
             raise IsADirectoryError(f"a folder: {unit.path}")
-        return open(local, "rb")  # noqa: SIM115 (the caller closes it)
+        # NOTE: stat then open would block on a FIFO swapped in between; this cannot.
+        return open_regular(local)
     return fs.open(path, "rb")

@@ -28,7 +28,8 @@ from pipelines.config import ComponentSpec, InputSpec
 from pipelines.records import Record
 from pipelines.sources.compression import STREAM_ERRORS, compression_of, open_decompressed
 from pipelines.sources.fields import row_record
-from pipelines.sources.files import NotRegularFile, matching_files, open_file
+from pipelines.sources.files import matching_files, open_file
+from pipelines.sources.reading import NotRegularFile
 from pipelines.sources.unit import Unit
 
 CHUNK = 1 << 20

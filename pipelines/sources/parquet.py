@@ -28,7 +28,8 @@ from pipelines.accounting import Drop
 from pipelines.config import ComponentSpec, InputSpec
 from pipelines.records import Record
 from pipelines.sources.fields import row_record
-from pipelines.sources.files import NotRegularFile, matching_files, open_file
+from pipelines.sources.files import matching_files, open_file
+from pipelines.sources.reading import NotRegularFile
 from pipelines.sources.unit import Unit
 
 BATCH_ROWS = 64
