@@ -5,7 +5,8 @@ A config file has five sections, each a dataclass below::
     model:      {dim: 128, n_layers: 2, n_heads: 4}
     data:       {manifest: out/demo/manifest.json, seq_len: 128, global_batch_size: 16}
     optim:      {lr: 3.0e-3, warmup_steps: 30}
-    training:   {steps: 300, output_dir: out/demo/train, objective: fim}
+    training:   {steps: 300, output_dir: out/demo/train, objective: fim,
+                 objective_per_component: {text-docs: clm}, eval_sequences: 16}
     objectives: {fim_rate: 0.5, fim_spm_rate: 0.5}          # settings of the objectives
 
 ``load_config(path, overrides)`` reads it, applies ``section.key=value`` overrides (values
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -179,7 +181,14 @@ class TrainingConfig:
     model. The weights equal those of building it whole (same seed, any world size)."""
 
     objective: str = "clm"
-    """Training objective by name (see ``training.objectives.OBJECTIVES``)."""
+    """Training objective by name (see ``training.objectives.OBJECTIVES``), for every
+    component not named in ``objective_per_component``."""
+
+    objective_per_component: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Objective of named components, overriding ``objective`` for them, e.g.
+    ``{code-python: codegen2, text-docs: clm}``. The names must be components of the
+    manifest (checked when it is opened). Each sample is transformed by its component's
+    objective, and the loss of each objective in use is logged as ``loss/<objective>``."""
 
     document_mask: bool = False
     """Stop attention across document boundaries inside a packed sequence: each position
@@ -189,6 +198,23 @@ class TrainingConfig:
 
     log_every: int = 10
     """Log loss every this many steps (and at the first and last step)."""
+
+    eval_sequences: int = 0
+    """Packed sequences of each component held out from training and evaluated on: at most
+    half of a component, chosen by a hash of the component's name and the sequence index
+    (``training.data.holdout``), the same for every seed and run. The mixture samples only
+    the others, so changing this changes the mixture (a checkpoint then refuses to resume).
+    0 holds out nothing and evaluates nothing."""
+
+    eval_every: int = 0
+    """Evaluate every this many steps, and at the last step: the causal-LM loss of each
+    component's held-out sequences, logged as ``eval/<component>``. 0 evaluates at the last
+    step only. Needs ``eval_sequences > 0``."""
+
+    tensorboard: bool = False
+    """Also write the logged scalars to TensorBoard event files in ``<output_dir>/tensorboard``
+    when ``torch.utils.tensorboard`` can be imported (``pip install tensorboard``); without
+    it the run says so in one line and logs to ``metrics.jsonl`` only."""
 
     output_dir: str = "out/train"
     """Folder for ``metrics.jsonl`` and, by default, checkpoints."""
@@ -215,9 +241,38 @@ class TrainingConfig:
         _require(self.objective in OBJECTIVES,
                  f"training.objective must be one of {', '.join(sorted(OBJECTIVES))}, "
                  f"got {self.objective!r}")
+        _require(isinstance(self.objective_per_component, dict),
+                 "training.objective_per_component must map component names to objectives, "
+                 f"got {self.objective_per_component!r}")
+        for component, objective in self.objective_per_component.items():
+            _require(objective in OBJECTIVES,
+                     f"training.objective_per_component.{component} must be one of "
+                     f"{', '.join(sorted(OBJECTIVES))}, got {objective!r}")
         _require(self.log_every > 0, "training.log_every must be positive")
+        _require(self.eval_sequences >= 0, "training.eval_sequences must be non-negative")
+        _require(self.eval_every >= 0, "training.eval_every must be non-negative")
+        _require(self.eval_every == 0 or self.eval_sequences > 0,
+                 "training.eval_every needs held-out sequences: set training.eval_sequences")
         _require(self.checkpoint_every >= 0, "training.checkpoint_every must be non-negative")
         _require(bool(self.output_dir), "training.output_dir must not be empty")
+
+    def objectives_for(self, components: Sequence[str]) -> dict[str, str]:
+        """Each component's objective: its ``objective_per_component`` entry, else
+        ``objective``.
+
+        Args:
+            components: the manifest's component names.
+
+        Raises:
+            ConfigError: ``objective_per_component`` names a component not in ``components``.
+        """
+        unknown = sorted(set(self.objective_per_component) - set(components))
+        if unknown:
+            raise ConfigError(f"training.objective_per_component names {unknown[0]!r}, "
+                              f"which is not a component of the manifest "
+                              f"(have: {', '.join(components)})")
+        return {name: self.objective_per_component.get(name, self.objective)
+                for name in components}
 
     @property
     def checkpoint_folder(self) -> str:

@@ -14,6 +14,7 @@ import sys
 from training import checkpoint
 from training.config import ConfigError, TrainConfig, load_config, parse_argv
 from training.data.corpus import open_corpus
+from training.data.holdout import split
 from training.data.loader import rank_slice
 
 
@@ -28,7 +29,8 @@ def check(argv: list[str], nproc_per_node: int) -> TrainConfig:
         The loaded config.
 
     Raises:
-        ConfigError: bad arguments, config, process count, or resume checkpoint.
+        ConfigError: bad arguments, config (an objective for a component the manifest
+            lacks), process count, or resume checkpoint.
         ManifestError: the manifest is missing, does not match its files, or its mixture
             is impossible.
     """
@@ -38,7 +40,9 @@ def check(argv: list[str], nproc_per_node: int) -> TrainConfig:
         raise ConfigError(f"--nproc-per-node must be at least 1, got {nproc_per_node}")
     rank_slice(0, cfg.data.global_batch_size, 0, nproc_per_node)
     corpus = open_corpus(cfg.data.manifest)
-    plan = corpus.mixture(corpus.packed(cfg.data.seq_len))
+    cfg.training.objectives_for(corpus.names)
+    train, _ = split(corpus.packed(cfg.data.seq_len), cfg.training.eval_sequences)
+    plan = corpus.mixture(train)
     if cfg.training.resume_from:
         saved = checkpoint.read_state(cfg.training.resume_from, no_dist=True)
         saved.check_matches(checkpoint.TrainerState(

@@ -14,6 +14,7 @@ the final checkpoint to ``<checkpoint_dir>/step-NNNNNN``.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -27,14 +28,17 @@ from tokenizer.load import load_tokenizer
 from training import checkpoint
 from training.config import ConfigError, TrainConfig, load_config, parse_argv
 from training.data.corpus import open_corpus
+from training.data.holdout import split
 from training.data.loader import MixtureLoader
 from training.data.sampler import MixtureSampler
+from training.evaluate import evaluate
 from training.flops import flops_per_token
+from training.metrics import MetricsLog
 from training.model import ModelArgs, Transformer
 from training.objectives import TOKENIZER_OBJECTIVES
 from training.parallelize import (device_mesh, materialize, parallelize, resolve_compile,
                                   resolve_dtype)
-from training.trainer import MetricsLog, build_optimizer, train_loop
+from training.trainer import build_optimizer, train_loop
 
 
 def _free_port() -> int:
@@ -63,16 +67,17 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
     # Every rank verifies the manifest itself: all ranks then fail (or not) together,
     # instead of some waiting forever in a collective.
     corpus = open_corpus(cfg.data.manifest)
-    packed = corpus.packed(cfg.data.seq_len)
-    plan = corpus.mixture(packed)
+    objectives = cfg.training.objectives_for(corpus.names)
+    train, heldout = split(corpus.packed(cfg.data.seq_len), cfg.training.eval_sequences)
+    plan = corpus.mixture(train)
     # Read only when needed; its sha256 was checked with the manifest.
     tokenizer = (load_tokenizer(resolve(corpus.url, corpus.manifest.tokenizer.path))
-                 if cfg.training.objective in TOKENIZER_OBJECTIVES else None)
-    loader = MixtureLoader(MixtureSampler(plan, cfg.data.seed), packed,
+                 if TOKENIZER_OBJECTIVES & set(objectives.values()) else None)
+    loader = MixtureLoader(MixtureSampler(plan, cfg.data.seed), train,
                            global_batch_size=cfg.data.global_batch_size, rank=rank,
-                           world_size=world, objective=cfg.training.objective,
-                           tokenizer=tokenizer,
-                           options=cfg.objectives.options(cfg.training.objective))
+                           world_size=world, objectives=objectives, tokenizer=tokenizer,
+                           options={name: cfg.objectives.options(name)
+                                    for name in set(objectives.values())})
 
     args = ModelArgs.from_config(cfg.model, vocab_size=corpus.vocab_size,
                                  seq_len=cfg.data.seq_len)
@@ -115,14 +120,24 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
             raise checkpoint.CheckpointError(
                 f"checkpoint {resume} was written with {per_step} micro-batches per step, "
                 f"this run has {accum}; refusing to resume")
+    held = sum(len(part) for part in heldout.values())
     if rank == 0:
         print(f"training on {corpus.url} ({len(plan.names)} components, "
-              f"{plan.epoch_size} samples per mixture epoch), world size {world}, "
-              f"from step {loader.step // accum} to {cfg.training.steps}", flush=True)
-    log = MetricsLog(cfg.training.output_dir, append=bool(resume), enabled=rank == 0)
+              f"{plan.epoch_size} samples per mixture epoch, {held} sequences held out), "
+              f"world size {world}, from step {loader.step // accum} to "
+              f"{cfg.training.steps}", flush=True)
+    evaluation = functools.partial(
+        evaluate, model, heldout, loader=loader, device=device, rank=rank, world_size=world,
+        batch_size=cfg.data.global_batch_size // world,
+        document_mask=cfg.training.document_mask) if held else None
+    log = MetricsLog(cfg.training.output_dir, append=bool(resume), enabled=rank == 0,
+                     tensorboard=cfg.training.tensorboard)
     start = loader.step // accum
-    train_loop(cfg, model=model, optimizer=optimizer, loader=loader, device=device, log=log,
-               checkpoint=save, flops_per_token=work)
+    try:
+        train_loop(cfg, model=model, optimizer=optimizer, loader=loader, device=device,
+                   log=log, checkpoint=save, flops_per_token=work, evaluate=evaluation)
+    finally:
+        log.close()
     end = loader.step // accum
     if end > start:
         save(end)

@@ -2,20 +2,20 @@
 
 Each step takes this rank's slice of ``data.accumulation_steps`` micro-batches from the
 loader, builds the attention mask when a batch has a prefix or ``training.document_mask`` is
-on (``training.attention``; plain causal attention needs none), computes the objective's
-loss, and accumulates gradients, which FSDP averages over ranks in the last backward.
+on (``training.attention``; plain causal attention needs none), computes the loss, and
+accumulates gradients, which FSDP averages over ranks in the last backward.
 Every ``log_every`` steps (and at the first and last) the loss averaged over ranks and over
-the steps since the previous entry, the learning rate and gradient norm of the step, the
-throughput, peak memory, MFU (on a known accelerator) and each component's epoch
-(``epoch/<name>``: passes over it so far) go to stdout and ``<output_dir>/metrics.jsonl`` on
-rank 0.
+the steps since the previous entry, the loss of each objective in use (``loss/<objective>``:
+per token, over ranks and steps, ``training.metrics``), the learning rate and gradient norm
+of the step, the throughput, peak memory, MFU (on a known accelerator) and each component's
+epoch (``epoch/<name>``: passes over it so far) go to rank 0's ``MetricsLog``. Every
+``eval_every`` steps and at the last, the held-out evaluation (``training.evaluate``) joins
+that step's entry.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import resource
 import time
 from collections.abc import Callable
@@ -30,8 +30,8 @@ from training.config import OptimConfig, TrainConfig
 from training.data.loader import Batch, MixtureLoader
 from training.data.sampler import component_epochs
 from training.flops import peak_flops
+from training.metrics import GroupLosses, MetricsLog, sequence_losses
 from training.objectives.example import IGNORE_INDEX
-from training.objectives.loss import cross_entropy
 
 
 def lr_at(step: int, *, lr: float, warmup_steps: int, total_steps: int,
@@ -60,34 +60,6 @@ def build_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.Ada
                              fused=fused or None, foreach=None if fused else True)
 
 
-class MetricsLog:
-    """Rank 0's log: one line to stdout and one JSON object to ``metrics.jsonl`` per entry.
-
-    Args:
-        output_dir: folder of ``metrics.jsonl`` (created).
-        append: keep earlier entries (a resumed run) instead of starting the file afresh.
-        enabled: False on every rank but 0.
-    """
-
-    def __init__(self, output_dir: str, *, append: bool, enabled: bool):
-        self.path = os.path.join(output_dir, "metrics.jsonl")
-        self.enabled = enabled
-        self.losses: list[float] = []  # this run's logged losses, for the closing summary
-        if enabled:
-            os.makedirs(output_dir, exist_ok=True)
-            if not append:
-                open(self.path, "w").close()
-
-    def log(self, entry: dict[str, float | int]) -> None:
-        if not self.enabled:
-            return
-        self.losses.append(float(entry["loss"]))
-        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                       for k, v in entry.items()), flush=True)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry) + "\n")
-
-
 def _scalar(x: torch.Tensor) -> float:
     return float(x.full_tensor() if isinstance(x, DTensor) else x)
 
@@ -102,7 +74,8 @@ def memory_gib(device: torch.device) -> float:
 
 def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                loader: MixtureLoader, device: torch.device, log: MetricsLog,
-               checkpoint: Callable[[int], None], flops_per_token: float = 0.0) -> None:
+               checkpoint: Callable[[int], None], flops_per_token: float = 0.0,
+               evaluate: Callable[[], dict[str, float]] | None = None) -> None:
     """Train from ``loader.step`` up to ``cfg.training.steps``; collective on every rank.
 
     Args:
@@ -115,6 +88,8 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
         checkpoint: called with the completed step count every ``checkpoint_every`` steps.
         flops_per_token: training FLOPs per token (``training.flops``), for the MFU that is
             logged on a known accelerator.
+        evaluate: the held-out evaluation (collective; returns ``eval/<component>`` scalars),
+            run every ``eval_every`` steps and at the last; None when nothing is held out.
     """
     opt, run = cfg.optim, cfg.training
     world = dist.get_world_size()
@@ -124,6 +99,7 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
     first = loader.step // accum  # the loader counts micro-batches
     last_time, last_step = time.perf_counter(), first
     loss_sum = torch.zeros((), device=device)  # this rank's losses since the last entry
+    objective_losses = GroupLosses(loader.objective_names, device)
     peak = peak_flops(device)
     model.train()
     for step in range(first, run.steps):
@@ -132,25 +108,34 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
         for group in optimizer.param_groups:
             group["lr"] = lr
         loss = _accumulate(model, [loader.next_batch() for _ in range(accum)], device,
-                           document_mask=run.document_mask)
+                           document_mask=run.document_mask, losses=objective_losses)
         grad_norm = torch.nn.utils.clip_grad_norm_(
             model.parameters(), opt.grad_clip if opt.grad_clip > 0 else math.inf)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         loss_sum += loss
         done = step + 1
-        if done % run.log_every == 0 or step == first or done == run.steps:
+        evaluating = evaluate is not None and (
+            done == run.steps or (run.eval_every > 0 and done % run.eval_every == 0))
+        if done % run.log_every == 0 or step == first or done == run.steps or evaluating:
             dist.all_reduce(loss_sum)  # sum over ranks (gloo has no AVG)
             now = time.perf_counter()
             epochs = component_epochs(loader.sampler.plan, loader.sampler.seed,
                                       done * samples_per_step)
             tokens_per_s = tokens_per_step * (done - last_step) / (now - last_time)
             entry = {"step": done, "loss": loss_sum.item() / (world * (done - last_step)),
+                     **{f"loss/{name}": value
+                        for name, value in objective_losses.means().items()},
                      "lr": lr, "grad_norm": _scalar(grad_norm), "tokens_per_s": tokens_per_s,
                      "memory_gib": round(memory_gib(device), 3)}
             if peak and flops_per_token:  # per device: each rank does 1/world of the work
                 entry["mfu"] = tokens_per_s * flops_per_token / (world * peak)
-            log.log({**entry, **{f"epoch/{name}": round(e, 4) for name, e in epochs.items()}})
+            entry.update({f"epoch/{name}": round(e, 4) for name, e in epochs.items()})
+            if evaluating:  # evaluation is not training: its time is left out of tokens_per_s
+                began = time.perf_counter()
+                entry.update(evaluate())
+                now += time.perf_counter() - began
+            log.log(entry)
             last_time, last_step = now, done
             loss_sum.zero_()
         if run.checkpoint_every and done % run.checkpoint_every == 0 and done < run.steps:
@@ -163,24 +148,26 @@ def _set_gradient_sync(model: torch.nn.Module, sync: bool) -> None:
 
 
 def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.device, *,
-                document_mask: bool) -> torch.Tensor:
+                document_mask: bool, losses: GroupLosses) -> torch.Tensor:
     """Forward and backward over one step's micro-batches; returns this rank's loss.
 
-    Each micro-batch's mean loss is weighted by its share of the step's predicted tokens on
-    this rank, so the sum (and its gradient) is the mean over all of them: the same as one
-    batch of every micro-batch's sequences. FSDP reduces gradients over ranks only in the
-    last backward; the earlier ones accumulate unsharded local gradients.
+    The loss is the sum of every sequence's loss (``sequence_losses``) over the step's
+    predicted tokens on this rank, so its gradient is the mean over all of them: the same
+    as one batch of every micro-batch's sequences. FSDP reduces gradients over ranks only in
+    the last backward; the earlier ones accumulate unsharded local gradients. Each
+    sequence's loss and token count are also added to ``losses`` under its batch group.
     """
-    counts = [int((b.targets != IGNORE_INDEX).sum()) for b in batches]
-    total = max(1, sum(counts))
+    counts = [(b.targets != IGNORE_INDEX).sum(dim=1) for b in batches]  # per sequence
+    total = max(1, sum(int(c.sum()) for c in counts))
     loss = torch.zeros((), device=device)
     for i, (batch, count) in enumerate(zip(batches, counts)):
         batch = batch.to(device)
         mask = attention_mask(batch.inputs, prefix=batch.prefix, document_mask=document_mask)
-        micro = cross_entropy(model(batch.inputs, mask), batch.targets)
+        per_sequence = sequence_losses(model(batch.inputs, mask), batch.targets)
         if len(batches) > 1:
-            micro = micro * (count / total)
             _set_gradient_sync(model, i == len(batches) - 1)
+        micro = per_sequence.sum() / total
         micro.backward()
         loss += micro.detach()
+        losses.add(batch.group, per_sequence.detach(), count.to(device))
     return loss

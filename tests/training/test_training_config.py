@@ -123,3 +123,40 @@ def test_objective_settings_load_and_reach_their_objective(tmp_path):
 def test_bad_objective_settings_are_one_line(tmp_path, body, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_config(write(tmp_path, MINIMAL + "objectives:\n" + body))
+
+
+def test_objectives_per_component_override_the_global_one(tmp_path):
+    path = write(tmp_path, MINIMAL + "training:\n  objective: clm\n"
+                 "  objective_per_component: {code-python: codegen2}\n")
+    cfg = load_config(path, ["training.objective_per_component={code-python: codegen2, "
+                             "text-docs: fim}"])
+    assert cfg.training.objectives_for(["code-python", "text-docs", "pairs"]) == {
+        "code-python": "codegen2", "text-docs": "fim", "pairs": "clm"}
+    assert load_config(write(tmp_path, MINIMAL)).training.objectives_for(["a"]) == {"a": "clm"}
+
+
+def test_bad_objectives_per_component_are_one_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"training.objective_per_component.code-python must "
+                                          r"be one of clm, codegen2, fim, prefix_lm, got 't5'$"):
+        load_config(write(tmp_path, MINIMAL), ["training.objective_per_component="
+                                               "{code-python: t5}"])
+    with pytest.raises(ConfigError, match="objective_per_component must map component names"):
+        load_config(write(tmp_path, MINIMAL), ["training.objective_per_component=fim"])
+    cfg = load_config(write(tmp_path, MINIMAL), ["training.objective_per_component="
+                                                 "{code-java: fim}"])
+    with pytest.raises(ConfigError, match=r"^training.objective_per_component names "
+                                          r"'code-java', which is not a component of the "
+                                          r"manifest \(have: code-python, text-docs\)$"):
+        cfg.training.objectives_for(["code-python", "text-docs"])
+
+
+def test_evaluation_settings(tmp_path):
+    cfg = load_config(write(tmp_path, MINIMAL), ["training.eval_sequences=8",
+                                                 "training.eval_every=50"])
+    assert (cfg.training.eval_sequences, cfg.training.eval_every) == (8, 50)
+    assert load_config(write(tmp_path, MINIMAL)).training.eval_sequences == 0
+    with pytest.raises(ConfigError, match="training.eval_every needs held-out sequences: set "
+                                          "training.eval_sequences$"):
+        load_config(write(tmp_path, MINIMAL), ["training.eval_every=50"])
+    with pytest.raises(ConfigError, match="training.eval_sequences must be non-negative"):
+        load_config(write(tmp_path, MINIMAL), ["training.eval_sequences=-1"])

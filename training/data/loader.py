@@ -3,8 +3,9 @@
 Rank ``r`` of ``W`` takes the contiguous slice ``[s * G + r * G / W, s * G + (r + 1) * G / W)``
 of the global batch, so the ranks of one step partition it and the data position is a
 single integer (the step) that any world size dividing ``G`` can resume from. Each sample is
-looked up in the mixture sampler, read from its packed component and transformed by the
-objective, all pure functions of (seed, sample index). A batch carries the objective's
+looked up in the mixture sampler, read from its packed component and transformed by its
+component's objective, all pure functions of (seed, sample index). A batch says which
+objective made each example, so the trainer can log the loss per objective, and carries the
 prefix lengths only when some example has one, so the trainer builds an attention mask only
 when it is needed (``training.attention``).
 """
@@ -19,9 +20,9 @@ import torch
 from tokenizers import Tokenizer
 
 from training.config import ConfigError
-from training.data.packing import PackedComponent
+from training.data.holdout import Sequences
 from training.data.sampler import MixtureSampler
-from training.objectives import transform
+from training.objectives import Example, transform
 
 
 class Batch(NamedTuple):
@@ -30,17 +31,32 @@ class Batch(NamedTuple):
     Attributes:
         inputs: int64 ``[G / W, seq_len]`` token ids.
         targets: int64 ``[G / W, seq_len]`` ids to predict, ``IGNORE_INDEX`` for no loss.
+        group: int64 ``[G / W]``: which group each example belongs to, an index into the
+            names the batch's maker gives (``MixtureLoader.objective_names``: the objective
+            that made it).
         prefix: int64 ``[G / W]`` bidirectional prefix lengths (``Example.prefix``), or
             None when every example is plain causal (no prefix above 1).
     """
 
     inputs: torch.Tensor
     targets: torch.Tensor
+    group: torch.Tensor
     prefix: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> Batch:
         """The same batch on ``device``."""
         return Batch(*(None if t is None else t.to(device) for t in self))
+
+
+def collate(examples: list[Example], groups: list[int]) -> Batch:
+    """Stack examples (all of one length) into a ``Batch``; ``groups[i]`` is example ``i``'s
+    group."""
+    prefix = np.array([e.prefix for e in examples], dtype=np.int64)
+    return Batch(inputs=torch.from_numpy(np.stack([e.inputs for e in examples])),
+                 targets=torch.from_numpy(np.stack([e.targets for e in examples])),
+                 group=torch.tensor(groups, dtype=torch.int64),
+                 # A prefix of 0 or 1 is causal attention: no mask is needed for it.
+                 prefix=torch.from_numpy(prefix) if (prefix > 1).any() else None)
 
 
 def rank_slice(step: int, global_batch_size: int, rank: int, world_size: int) -> range:
@@ -70,46 +86,53 @@ class MixtureLoader:
 
     Args:
         sampler: the mixture sampler (plan and seed).
-        components: packed sequences by component name (every name of the plan).
+        components: packed sequences by component name (every name of the plan): whole
+            components, or their training parts (``training.data.holdout.split``).
         global_batch_size: sequences per step over all ranks.
         rank: this process's rank.
         world_size: number of processes; must divide ``global_batch_size``.
-        objective: objective name (``training.objectives.OBJECTIVES``).
+        objectives: component name -> objective name (``training.objectives.OBJECTIVES``),
+            for every component of the plan (``TrainingConfig.objectives_for``).
         tokenizer: the corpus's tokenizer, for objectives that re-encode text
-            (``training.objectives.TOKENIZER_OBJECTIVES``); None when the objective needs
-            none.
-        options: the objective's settings (``ObjectivesConfig.options``); None keeps its
-            defaults.
+            (``training.objectives.TOKENIZER_OBJECTIVES``); None when no objective needs it.
+        options: objective name -> its settings (``ObjectivesConfig.options``); an objective
+            not named keeps its defaults.
     """
 
-    def __init__(self, sampler: MixtureSampler, components: Mapping[str, PackedComponent], *,
-                 global_batch_size: int, rank: int, world_size: int, objective: str,
-                 tokenizer: Tokenizer | None = None,
-                 options: Mapping[str, Any] | None = None):
+    def __init__(self, sampler: MixtureSampler, components: Mapping[str, Sequences], *,
+                 global_batch_size: int, rank: int, world_size: int,
+                 objectives: Mapping[str, str], tokenizer: Tokenizer | None = None,
+                 options: Mapping[str, Mapping[str, Any]] | None = None):
         rank_slice(0, global_batch_size, rank, world_size)  # validates G, W and rank
+        missing = sorted(set(sampler.plan.names) - set(objectives))
+        if missing:
+            raise ValueError(f"no objective for component {missing[0]!r}")
         self.sampler = sampler
         self.components = components
         self.global_batch_size = global_batch_size
         self.rank = rank
         self.world_size = world_size
-        self.objective = objective
+        self.objectives = dict(objectives)
+        self.objective_names = tuple(sorted(set(self.objectives.values())))
         self.tokenizer = tokenizer
-        self.options = dict(options or {})
+        self.options = {name: dict(o) for name, o in (options or {}).items()}
         self.step = 0
 
+    def example(self, objective: str, tokens: np.ndarray, index: int) -> Example:
+        """Global sample ``index``'s ``tokens`` (one packed sequence) as ``objective``
+        makes them into an example, with this run's seed, tokenizer and settings."""
+        return transform(objective, tokens, seed=self.sampler.seed, index=index,
+                         tokenizer=self.tokenizer, options=self.options.get(objective))
+
     def batch(self, step: int) -> Batch:
-        """This rank's ``Batch`` of step ``step``."""
-        examples = []
+        """This rank's ``Batch`` of step ``step``; its groups index ``objective_names``."""
+        examples, groups = [], []
         for index in rank_slice(step, self.global_batch_size, self.rank, self.world_size):
             name, seq = self.sampler.sample(index)
-            examples.append(transform(self.objective, self.components[name][seq].tokens,
-                                      seed=self.sampler.seed, index=index,
-                                      tokenizer=self.tokenizer, options=self.options))
-        prefix = np.array([e.prefix for e in examples], dtype=np.int64)
-        return Batch(inputs=torch.from_numpy(np.stack([e.inputs for e in examples])),
-                     targets=torch.from_numpy(np.stack([e.targets for e in examples])),
-                     # A prefix of 0 or 1 is causal attention: no mask is needed for it.
-                     prefix=torch.from_numpy(prefix) if (prefix > 1).any() else None)
+            objective = self.objectives[name]
+            examples.append(self.example(objective, self.components[name][seq].tokens, index))
+            groups.append(self.objective_names.index(objective))
+        return collate(examples, groups)
 
     def next_batch(self) -> Batch:
         """The batch of the current step, then advance the step."""

@@ -28,10 +28,11 @@ def parts(tiny_manifest):
     return MixtureSampler(corpus.mixture(packed), 5), packed
 
 
-def loader(parts, rank=0, world=1, objective="clm"):
+def loader(parts, rank=0, world=1, objective="clm", **per_component):
     sampler, packed = parts
+    objectives = {name: per_component.get(name, objective) for name in packed}
     return MixtureLoader(sampler, packed, global_batch_size=8, rank=rank, world_size=world,
-                         objective=objective)
+                         objectives=objectives)
 
 
 def test_ranks_together_give_the_one_rank_batch(parts):
@@ -64,3 +65,28 @@ def test_only_a_prefix_objective_gives_prefix_lengths(parts):
     assert ((batch.prefix >= 1) & (batch.prefix <= 32)).all()
     halves = [loader(parts, r, 2, objective="prefix_lm").batch(0) for r in range(2)]
     torch.testing.assert_close(torch.cat([h.prefix for h in halves]), batch.prefix)
+
+
+def test_each_component_gets_its_own_objective(parts):
+    sampler, _ = parts
+    mixed = loader(parts, objective="clm", **{"text-docs": "prefix_lm"})
+    assert mixed.objective_names == ("clm", "prefix_lm")
+    batch = mixed.batch(2)
+    names = [sampler.sample(i)[0] for i in range(16, 24)]
+    assert set(names) == {"code-python", "text-docs"}  # both components in this batch
+    assert batch.group.tolist() == [int(n == "text-docs") for n in names]
+    # Only prefix-LM rows have a bidirectional prefix; CLM rows are untouched.
+    clm = loader(parts).batch(2)
+    for row, name in enumerate(names):
+        if name == "code-python":
+            assert batch.prefix[row] == 0
+            torch.testing.assert_close(batch.targets[row], clm.targets[row])
+        else:
+            assert batch.prefix[row] >= 1
+
+
+def test_a_component_without_an_objective_is_refused(parts):
+    sampler, packed = parts
+    with pytest.raises(ValueError, match="no objective for component 'text-docs'"):
+        MixtureLoader(sampler, packed, global_batch_size=8, rank=0, world_size=1,
+                      objectives={"code-python": "clm"})
