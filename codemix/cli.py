@@ -161,17 +161,16 @@ def _sample(args: argparse.Namespace, stop: str) -> int:
 
     def action() -> int:
         from tokenizer.encode import decode
-        from tokenizer.special_tokens import SPECIAL_TOKENS
         from training import generate
         from training.config import load_config
 
         cfg = load_config(args.config, args.set)
-        model, tok = generate.load_model(args.checkpoint, cfg)
+        model, tok, specials = generate.load_model(args.checkpoint, cfg)
         if stop == "<eom>":
-            ids = generate.infill_prompt(tok, args.prefix, args.suffix)
+            ids = generate.infill_prompt(tok, args.prefix, args.suffix, specials)
         else:
-            ids = generate.document_prompt(tok, args.prompt)
-        stop_id = SPECIAL_TOKENS.index(stop)
+            ids = generate.document_prompt(tok, args.prompt, specials)
+        stop_id = specials.id(stop)
         new = generate.generate(model, ids, max_new_tokens=args.max_new_tokens,
                                 temperature=args.temperature, seed=args.seed,
                                 stop_ids={stop_id})

@@ -22,6 +22,8 @@ import fsspec
 from configuration.loader import ConfigError, build, read_yaml
 from dedup.lsh import implied_threshold, optimal_params
 from pipelines.records import KINDS
+from tokenizer.special_tokens import SPECIAL_TOKENS
+from tokenizer.train import DIGITS, SPACE_RUNS, TAB_RUNS, min_vocab_size
 
 FORMATS = ("folder", "git", "archive", "stack", "parquet", "jsonl", "package-metadata")
 """Input formats: a folder of files (one repository, or many with ``repos``), a git
@@ -420,19 +422,76 @@ def _optimal_params(threshold: float, num_perm: int, fp_weight: float,
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TokenizerSpec:
-    """Either a given tokenizer.json, or BPE trained on a sample of the cleaned corpus."""
+    """Either BPE trained on a sample of the cleaned corpus, or a given tokenizer.json.
+
+    Training keys (``vocab_size`` .. ``tab_runs``) apply when ``path`` is unset; the
+    special-token keys (``special_tokens``, ``add_missing_special_tokens``) only when it is
+    set. A given tokenizer must have ``<|endoftext|>``, which ends every document, and
+    ``<sep>`` when a component is ``kind: pair``; the objectives check their own tokens when
+    training starts (``codegen2``: ``<sep>``, ``<eom>``, ``<mask_1>``..``<mask_32>``;
+    ``fim``: the four ``<fim_*>``).
+    """
 
     path: str | None = None
-    """An existing tokenizer.json (fsspec URL); when set, nothing is trained."""
+    """An existing tokenizer.json (fsspec URL); when set, nothing is trained. Its special
+    tokens are found (see ``special_tokens``), missing ones added or refused, and the result
+    is stored as the corpus's tokenizer.json; the manifest records its sha256, the given
+    file's (``given_sha256``) and the id of every special token."""
     vocab_size: int = 51200
-    """Vocabulary size of the trained tokenizer, special tokens included; 51,200 (CodeGen's)
-    keeps every id below 65,536, so shards store uint16."""
+    """Vocabulary size of the trained tokenizer, special tokens and whitespace runs
+    included; 51,200 (CodeGen's) keeps every id below 65,536, so shards store uint16."""
     sample_docs: int = 5000
-    """Documents the tokenizer is trained on, picked by a hash of their id (deterministic)."""
+    """Documents the tokenizer is trained on: shared among the components as the trainer
+    will mix them (each component's share of the training tokens, from its weight or epochs
+    and its size in characters), picked within a component by a hash of their id; a
+    component given a larger share than its documents fill has them repeated."""
     sample_chars: int = 20_000
     """Each sampled document contributes at most this many characters."""
     min_frequency: int = 2
     """Pairs seen fewer times than this are never merged."""
+    digits: int = DIGITS
+    """Most digits in one piece of text: 3 (GPT-4) cuts ``1234567`` into ``123 456 7``; 1
+    (LLaMA, StarCoder) makes every digit its own token; 0 keeps a run of digits whole
+    (GPT-2), letting numbers take vocabulary."""
+    space_runs: int = SPACE_RUNS
+    """Runs of 2 up to this many spaces are each one token, learnt or not (CodeGen: 31),
+    and a longer run is cut into pieces of at most this many; 1 turns both off."""
+    tab_runs: int = TAB_RUNS
+    """Runs of 2 up to this many tabs are each one token (CodeGen: 9); 1 turns it off."""
+    special_tokens: dict[str, str] = dataclasses.field(default_factory=dict)
+    """The given tokenizer's own token for a codemix special token, e.g.
+    ``{"<|endoftext|>": "</s>"}`` for a tokenizer that ends documents with ``</s>``: that
+    token's id then ends every document in the shards and the packed sequences. Tokens not
+    named are looked up under their codemix names."""
+    add_missing_special_tokens: bool = False
+    """Append every codemix special token the given tokenizer lacks, with new ids after its
+    vocabulary (which grows; past 65,536 ids the shards store uint32). When false, a
+    tokenizer lacking a required token is refused, naming the missing ones, and is used
+    as it is otherwise."""
+
+    def __post_init__(self) -> None:
+        if self.digits < 0:
+            raise ValueError(f"digits must be 0 (no split) or positive, got {self.digits}")
+        if self.space_runs < 1 or self.tab_runs < 1:
+            raise ValueError("space_runs and tab_runs must be at least 1")
+        smallest = min_vocab_size(self.space_runs, self.tab_runs)
+        if self.path is None and self.vocab_size < smallest:
+            raise ValueError(f"vocab_size must be at least {smallest} (special tokens, bytes "
+                             f"and whitespace runs), got {self.vocab_size}")
+        if self.path is None and (self.special_tokens or self.add_missing_special_tokens):
+            raise ValueError("special_tokens and add_missing_special_tokens apply to a given "
+                             "tokenizer (path)")
+        if not isinstance(self.special_tokens, dict):
+            raise ValueError(f"special_tokens must be a mapping, got {self.special_tokens!r}")
+        for token, own in self.special_tokens.items():
+            if token not in SPECIAL_TOKENS:
+                raise ValueError(f"special_tokens: {token!r} is not a codemix special token")
+            if not isinstance(own, str) or not own:
+                raise ValueError(f"special_tokens: {token!r} must map to a token, got {own!r}")
+        own_names = [self.special_tokens.get(t, t) for t in SPECIAL_TOKENS]
+        shared = next((n for n in own_names if own_names.count(n) > 1), None)
+        if shared is not None:
+            raise ValueError(f"special_tokens: two special tokens would both be {shared!r}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

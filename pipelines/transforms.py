@@ -24,7 +24,7 @@ import numpy as np
 
 from pipelines.accounting import Drop, funnel
 from pipelines.clean import CleanRecords
-from pipelines.config import BuildConfig, TokenizerSpec
+from pipelines.config import BuildConfig, ConfigError, TokenizerSpec
 from pipelines.decontam import Decontaminate
 from pipelines.deduplicate import Deduplicate
 from pipelines.droplog import DROP_LOG_DIR, WriteDropLog
@@ -34,12 +34,14 @@ from pipelines.parse import Parsers, pair_records, syntax_verdict
 from pipelines.pii import RedactRecords
 from pipelines.records import Record
 from pipelines.stage import DROPPED, count_entering
-from shards.format import dtype_for_vocab, write_bytes_atomic, write_shard
+from shards.format import dtype_for_vocab, file_sha256, write_bytes_atomic, write_shard
 from shards.manifest import (MANIFEST_NAME, MANIFEST_VERSION, ComponentEntry, Manifest,
                              ShardEntry, TokenizerEntry, config_hash, write_manifest)
 from tokenizer.encode import encode_batch, fallback_reason
-from tokenizer.load import load_tokenizer, special_ids, tokenizer_from_str
-from tokenizer.special_tokens import SEP
+from tokenizer.load import (TokenizerError, adopt, read_tokenizer_text, special_ids,
+                            tokenizer_from_str, vocab_size)
+from tokenizer.sample import ComponentMix, ComponentSize, ComponentTake, plan_sample
+from tokenizer.special_tokens import ENDOFTEXT, SEP
 from tokenizer.train import train_bpe
 
 TOKENIZER_NAME = "tokenizer.json"
@@ -104,62 +106,132 @@ class TokenizerArtifact:
     """The build's tokenizer, as passed to every worker (a side input).
 
     Attributes:
-        json: tokenizer.json text.
+        json: tokenizer.json text, as stored beside the shards.
         sha256: its hash, recorded in the manifest.
-        vocab_size: number of ids.
-        special_ids: special token -> id.
+        vocab_size: number of ids (one more than the largest).
+        special_ids: codemix special token -> id, for the tokens it has.
+        given_sha256: hash of the given tokenizer.json as read (before special tokens were
+            added); None when the tokenizer was trained.
     """
 
     json: str
     sha256: str
     vocab_size: int
     special_ids: dict[str, int]
+    given_sha256: str | None = None
 
 
-def _artifact(text: str, output: str) -> TokenizerArtifact:
-    """Validate a tokenizer, store it beside the shards and describe it."""
+def _artifact(text: str, spec: TokenizerSpec, output: str) -> TokenizerArtifact:
+    """Store a tokenizer beside the shards and describe it."""
     tok = tokenizer_from_str(text)
     data = text.encode("utf-8")
     write_bytes_atomic(f"{output.rstrip('/')}/{TOKENIZER_NAME}", data)
-    return TokenizerArtifact(text, hashlib.sha256(data).hexdigest(), tok.get_vocab_size(),
-                             special_ids(tok))
+    return TokenizerArtifact(text, hashlib.sha256(data).hexdigest(), vocab_size(tok),
+                             special_ids(tok, spec.special_tokens),
+                             file_sha256(spec.path) if spec.path else None)
+
+
+def _required_special_tokens(config: BuildConfig) -> tuple[str, ...]:
+    """Special tokens the build itself writes: ``<|endoftext|>``, which ends every
+    document, and ``<sep>`` between a pair's docstring and code."""
+    pairs = any(c.kind == "pair" for c in config.components)
+    return (ENDOFTEXT, SEP) if pairs else (ENDOFTEXT,)
+
+
+def _adopt_given(spec: TokenizerSpec, required: tuple[str, ...]) -> str:
+    """The given tokenizer.json with its special tokens checked (and added when allowed)."""
+    try:
+        tok = tokenizer_from_str(read_tokenizer_text(spec.path))
+        adopt(tok, names=spec.special_tokens, required=required,
+              add_missing=spec.add_missing_special_tokens)
+    except FileNotFoundError:
+        raise ConfigError(f"tokenizer.path: no such file {spec.path}") from None
+    except TokenizerError as err:
+        raise ConfigError(f"tokenizer.path {spec.path}: {err}") from None
+    return tok.to_str()
 
 
 def _sample_key(record: Record) -> bytes:
     return hashlib.sha256(b"tokenizer-sample:" + record.id.encode()).digest()
 
 
+def _take(record: Record, plan: dict[str, ComponentTake],
+          cap: int) -> Iterator[tuple[bytes, str]]:
+    """A record's copies in the tokenizer sample (``tokenizer.sample``), keyed for order."""
+    key = _sample_key(record)
+    for _ in range(plan[record.component].count(key)):
+        yield key, record.text[:cap]
+
+
 def _train(sample: list[tuple[bytes, str]], spec: TokenizerSpec) -> str:
-    # Top.Of returns the sample in key order, so training sees the same order every run.
-    return train_bpe((text for _, text in sample), spec.vocab_size, spec.min_frequency).to_str()
+    # Sorted by key, so training sees the same order every run (it does not depend on it).
+    return train_bpe((text for _, text in sorted(sample)), spec.vocab_size, spec.min_frequency,
+                     digits=spec.digits, space_runs=spec.space_runs,
+                     tab_runs=spec.tab_runs).to_str()
+
+
+class SampleForTokenizer(beam.PTransform):
+    """The tokenizer's training sample: a one-element PCollection of ``[(key, text), ...]``.
+
+    Follows the mixture (``tokenizer.sample``): each component gets a share of
+    ``sample_docs`` documents by its weight or epochs and its size, taken by the smallest
+    hashes of their ids, whole copies first when the share needs repeats; each text is cut
+    to ``sample_chars``. Only keys and sizes are gathered per component before the texts
+    are taken, so memory is bounded by the sample.
+    """
+
+    def __init__(self, config: BuildConfig):
+        super().__init__()
+        self._spec = config.tokenizer
+        self._mix = {c.name: ComponentMix(c.weight, c.epochs) for c in config.components}
+
+    def expand(self, records):
+        mix, docs, cap = self._mix, self._spec.sample_docs, self._spec.sample_chars
+        keyed = records | "SampleKey" >> beam.Map(
+            lambda r: (r.component, _sample_key(r), len(r.text)))
+        sizes = (keyed
+                 | "Size" >> beam.Map(lambda k: (k[0], (1, k[2], min(k[2], cap))))
+                 | "SumSizes" >> beam.CombinePerKey(beam.combiners.TupleCombineFn(sum, sum, sum))
+                 | "SizeOf" >> beam.MapTuple(lambda c, s: (c, ComponentSize(*s))))
+        lowest = (keyed
+                  | "Key" >> beam.Map(lambda k: (k[0], k[1]))
+                  | "Lowest" >> beam.combiners.Top.SmallestPerKey(docs))
+        plan = (records.pipeline
+                | "Once" >> beam.Create([None])
+                | "Plan" >> beam.Map(lambda _, s, low: plan_sample(s, mix, low, docs),
+                                     beam.pvalue.AsDict(sizes), beam.pvalue.AsDict(lowest)))
+        return (records
+                | "Take" >> beam.FlatMap(_take, beam.pvalue.AsSingleton(plan), cap)
+                | "Sample" >> beam.combiners.ToList())
 
 
 class BuildTokenizer(beam.PTransform):
     """The tokenizer as a one-element PCollection of ``TokenizerArtifact``.
 
-    Trains byte-level BPE on a deterministic sample (smallest hashes of record ids) of the
-    cleaned records, or loads ``spec.path``; either way tokenizer.json is written to the
-    output folder.
+    Trains byte-level BPE on ``SampleForTokenizer``'s sample of the records, or adopts
+    ``tokenizer.path`` (``tokenizer.load.adopt``); either way tokenizer.json is written to
+    the output folder. A given tokenizer is checked here, when the pipeline is built: a
+    missing file or special token is a ``ConfigError``.
     """
 
-    def __init__(self, spec: TokenizerSpec, output: str):
+    def __init__(self, config: BuildConfig):
         super().__init__()
-        self._spec, self._output = spec, output
+        self._config = config
+        self._required = _required_special_tokens(config)
+        if config.tokenizer.path:
+            _adopt_given(config.tokenizer, self._required)
 
     def expand(self, records):
-        spec = self._spec
+        spec = self._config.tokenizer
         if spec.path:
             text = (records.pipeline
-                    | "TokenizerPath" >> beam.Create([spec.path])
-                    | "ReadTokenizer" >> beam.Map(lambda url: load_tokenizer(url).to_str()))
+                    | "TokenizerPath" >> beam.Create([spec])
+                    | "Adopt" >> beam.Map(_adopt_given, self._required))
         else:
             text = (records
-                    | "SampleKey" >> beam.Map(
-                        lambda r: (_sample_key(r), r.text[:spec.sample_chars]))
-                    | "Sample" >> beam.combiners.Top.Of(spec.sample_docs,
-                                                        key=lambda kv: kv[0], reverse=True)
+                    | "SampleForTokenizer" >> SampleForTokenizer(self._config)
                     | "Train" >> beam.Map(_train, spec))
-        return text | "Store" >> beam.Map(_artifact, self._output)
+        return text | "Store" >> beam.Map(_artifact, spec, self._config.output)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -289,7 +361,8 @@ def build_manifest(config: BuildConfig, shards: list[tuple[str, ShardEntry]],
                     token_dtype=dtype_for_vocab(art.vocab_size).name,
                     tokenizer=TokenizerEntry(path=TOKENIZER_NAME, sha256=art.sha256,
                                              vocab_size=art.vocab_size,
-                                             special_tokens=art.special_ids),
+                                             special_tokens=art.special_ids,
+                                             given_sha256=art.given_sha256),
                     config=plain, config_hash=config_hash(plain),
                     components=tuple(components))
 
@@ -383,7 +456,7 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
     to_encode = (parsed, pairs) | "WithPairs" >> beam.Flatten()
     counts.append(count_entering(to_encode, "tokenize"))
 
-    tokenizer = parsed | "BuildTokenizer" >> BuildTokenizer(config.tokenizer, config.output)
+    tokenizer = to_encode | "BuildTokenizer" >> BuildTokenizer(config)
     encoded, token_drops = to_encode | "TokenizeRecords" >> TokenizeRecords(tokenizer)
     drops.append(token_drops)
     shards = encoded | "WriteShards" >> WriteShards(

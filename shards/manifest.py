@@ -2,7 +2,8 @@
 
 A build writes every shard first and the manifest last; a shard that no manifest names is
 not part of any corpus. The manifest records the tokenizer (by sha256, so a trainer cannot
-pair shards with the wrong vocabulary), the build config and its hash, and per mixture
+pair shards with the wrong vocabulary, and with the id of each special token, which a given
+tokenizer has where it has them), the build config and its hash, and per mixture
 component its weight/epochs, counts and shards (path relative to the manifest, sha256, docs,
 tokens). Serialisation is canonical (sorted keys, fixed indentation), so two builds of the
 same input and config give byte-identical manifests.
@@ -79,14 +80,20 @@ class TokenizerEntry:
     Attributes:
         path: tokenizer.json location relative to the manifest's folder.
         sha256: hex digest of tokenizer.json.
-        vocab_size: number of ids, special tokens included.
-        special_tokens: special token string -> id.
+        vocab_size: number of ids, special tokens included (one more than the largest id).
+        special_tokens: codemix special token -> id, for every one the tokenizer has
+            (``tokenizer.special_tokens.SpecialIds`` reads it). A given tokenizer's own token
+            may stand for one (``tokenizer.special_tokens`` in the build config, e.g.
+            ``</s>`` for ``<|endoftext|>``): the id is then that token's.
+        given_sha256: hex digest of the tokenizer.json the build config gave (before any
+            special tokens were added to it); None when the build trained the tokenizer.
     """
 
     path: str
     sha256: str
     vocab_size: int
     special_tokens: dict[str, int]
+    given_sha256: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -16,8 +16,9 @@ sentinels could be forged by the data. ``encode_batch`` therefore turns on the t
 ``encode_special_tokens`` switch, which makes those strings go through BPE like any other
 text, and the ``tiktoken`` path knows no special tokens at all (``encode_ordinary``). Special
 ids come only from code that inserts them by id (EOT, sentinels), so
-``decode(encode(x)) == x`` holds exactly for any text, and no id below
-``len(SPECIAL_TOKENS)`` ever comes from text.
+``decode(encode(x)) == x`` holds exactly for any text (for a tokenizer without a lossy
+normalizer), and no special id ever comes from text (``tokenizer.load`` insists that every
+special token be a special added token, wherever its id is).
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ id per merge in order), ranks = ids gives both libraries the same choice at ever
 
 Trade-off: the two are not equal by construction in every corner. ``tiktoken`` returns a
 whole piece as one token when the piece is in the table, where ``tokenizers`` may stop short
-of it; and the regex runs in ``fancy-regex`` instead of Oniguruma, whose Unicode tables can
-differ by version. So a converted encoder is only trusted after it gave ids identical to
-``tokenizers`` on a sample (``first_difference``): real code plus the ``ADVERSARIAL_TEXTS``.
+of it (unless the BPE sets ``ignore_merges``, as ``tokenizer.train``'s do); and the regex
+runs in ``fancy-regex`` instead of Oniguruma, whose Unicode tables can differ by version.
+So a converted encoder is only trusted after it gave ids identical to ``tokenizers`` on a
+sample (``first_difference``): real code plus the ``ADVERSARIAL_TEXTS``.
 ``tokenizer.encode`` does that once per tokenizer and process, and falls back otherwise.
 
 Special-token strings stay text (see ``tokenizer.encode``): the Encoding gets no special

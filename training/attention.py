@@ -9,8 +9,9 @@ pure function of the batch and passed to ``Transformer.forward``:
 - **document masking** (``training.document_mask``): a position attends only within its own
   document of the packed sequence.
 
-Document boundaries are read from the input ids, so every objective gets them without
-carrying them: a document ends with ``<|endoftext|>`` (EOT), which belongs to it (its
+Document boundaries are read from the input ids (by the corpus's special ids, ``SpecialIds``),
+so every objective gets them without carrying them: a document ends with ``<|endoftext|>``
+(EOT), which belongs to it (its
 target is the next document's first token), unless the EOT is followed by ``<sep>``: that
 EOT opens the document's own infill section in the ``codegen2`` layout
 (``body EOT <sep> <mask_1> span <eom> ...``), which must see its body. The rule is
@@ -29,25 +30,26 @@ from __future__ import annotations
 
 import torch
 
-from tokenizer.special_tokens import ENDOFTEXT, SEP, SPECIAL_TOKENS
-
-EOT_ID = SPECIAL_TOKENS.index(ENDOFTEXT)
-SEP_ID = SPECIAL_TOKENS.index(SEP)
+from tokenizer.special_tokens import SpecialIds
 
 
-def document_ids(inputs: torch.Tensor) -> torch.Tensor:
+def document_ids(inputs: torch.Tensor,
+                 specials: SpecialIds = SpecialIds.default()) -> torch.Tensor:
     """Each position's document within its row: 0 for the first, counting up.
 
     Args:
         inputs: ``[batch, seq]`` token ids of packed sequences.
+        specials: the corpus's special ids (default: the codemix layout); without a
+            ``sep``, every EOT ends a document.
 
     Returns:
         int64 ``[batch, seq]``: the number of documents ended before each position (an EOT
         not followed by ``<sep>`` ends a document and belongs to it).
     """
     follows = torch.zeros_like(inputs, dtype=torch.bool)
-    follows[:, :-1] = inputs[:, 1:] == SEP_ID  # the last position has no follower in view
-    ends = ((inputs == EOT_ID) & ~follows).long()
+    if specials.sep is not None:  # the last position has no follower in view
+        follows[:, :-1] = inputs[:, 1:] == specials.sep
+    ends = ((inputs == specials.eot) & ~follows).long()
     return ends.cumsum(dim=1) - ends
 
 
@@ -85,7 +87,8 @@ def build_mask(seq_len: int, *, prefix: torch.Tensor | None = None,
 
 
 def attention_mask(inputs: torch.Tensor, *, prefix: torch.Tensor | None,
-                   document_mask: bool) -> torch.Tensor | None:
+                   document_mask: bool,
+                   specials: SpecialIds = SpecialIds.default()) -> torch.Tensor | None:
     """The mask a batch needs, or None when plain causal attention does (the fast path).
 
     Args:
@@ -93,6 +96,8 @@ def attention_mask(inputs: torch.Tensor, *, prefix: torch.Tensor | None,
         prefix: int ``[batch]`` prefix lengths, None when the objective has no prefix
             (``MixtureLoader`` gives None then).
         document_mask: keep attention inside documents (``training.document_mask``).
+        specials: the corpus's special ids (``Corpus.specials``), which mark documents;
+            default the codemix layout.
 
     Returns:
         ``build_mask``'s bool ``[batch, 1, seq, seq]`` on ``inputs``' device, or None.
@@ -100,5 +105,5 @@ def attention_mask(inputs: torch.Tensor, *, prefix: torch.Tensor | None,
     if prefix is None and not document_mask:
         return None
     return build_mask(inputs.shape[1], prefix=prefix,
-                      documents=document_ids(inputs) if document_mask else None,
+                      documents=document_ids(inputs, specials) if document_mask else None,
                       device=inputs.device)

@@ -13,7 +13,9 @@ process group (``no_dist=True``), into a plain ``Transformer`` on CPU or the fir
 DCP reassembles the FSDP shards of any world size. The optimizer state is not read.
 
 Prompts start with ``<|endoftext|>``: in packed training data every document but the very
-first follows one, so the model has seen it as "a document starts here". ``generate`` runs
+first follows one, so the model has seen it as "a document starts here". Special ids are the
+corpus's (``SpecialIds`` from the manifest, which ``load_model`` returns), so a model trained
+on a corpus built with a given tokenizer is prompted with that tokenizer's ids. ``generate`` runs
 the whole window through the model for each new token (no KV cache; these are small
 models); once the sequence outgrows the training context (``data.seq_len``) the model sees
 its last ``seq_len`` tokens.
@@ -27,15 +29,14 @@ from collections.abc import Collection, Sequence
 import torch
 from tokenizers import Tokenizer
 
-from tokenizer.special_tokens import ENDOFTEXT, EOM, SEP, SPECIAL_TOKENS, mask_token
+from tokenizer.load import TokenizerError, load_tokenizer
+from tokenizer.special_tokens import EOM, SEP, SpecialIds, listing, mask_token
 from training.checkpoint import CheckpointError, read_state
 from training.config import TrainConfig
 from training.model import ModelArgs, Transformer
 
-EOT_ID = SPECIAL_TOKENS.index(ENDOFTEXT)
-SEP_ID = SPECIAL_TOKENS.index(SEP)
-EOM_ID = SPECIAL_TOKENS.index(EOM)
-MASK1_ID = SPECIAL_TOKENS.index(mask_token(1))
+INFILL_TOKENS = (SEP, EOM, mask_token(1))
+"""Special tokens an infill prompt and its answer are made of, besides ``<|endoftext|>``."""
 
 
 def _encode(tok: Tokenizer, text: str) -> list[int]:
@@ -44,19 +45,30 @@ def _encode(tok: Tokenizer, text: str) -> list[int]:
     return encode_batch(tok, [text])[0].tolist()
 
 
-def document_prompt(tok: Tokenizer, text: str) -> list[int]:
-    """Ids of a left-to-right prompt: ``<|endoftext|> text``."""
-    return [EOT_ID, *_encode(tok, text)]
+def document_prompt(tok: Tokenizer, text: str,
+                    specials: SpecialIds = SpecialIds.default()) -> list[int]:
+    """Ids of a left-to-right prompt: ``<|endoftext|> text``, with ``specials``' ids."""
+    return [specials.eot, *_encode(tok, text)]
 
 
-def infill_prompt(tok: Tokenizer, prefix: str, suffix: str) -> list[int]:
+def infill_prompt(tok: Tokenizer, prefix: str, suffix: str,
+                  specials: SpecialIds = SpecialIds.default()) -> list[int]:
     """Ids of a CodeGen2 infill prompt; the model continues with the middle and ``<eom>``.
 
     ``<|endoftext|> prefix <mask_1> suffix <|endoftext|> <sep> <mask_1>``, the layout the
-    ``codegen2`` objective trains on (``training.objectives.span``) with one span.
+    ``codegen2`` objective trains on (``training.objectives.span``) with one span, in the
+    ids of ``specials`` (default: the codemix layout).
+
+    Raises:
+        TokenizerError: ``specials`` lacks ``INFILL_TOKENS``, naming them.
     """
-    return [EOT_ID, *_encode(tok, prefix), MASK1_ID, *_encode(tok, suffix),
-            EOT_ID, SEP_ID, MASK1_ID]
+    missing = specials.missing(INFILL_TOKENS)
+    if missing:
+        raise TokenizerError(f"infilling needs the special tokens {listing(missing)}, which "
+                             "the corpus's tokenizer lacks")
+    mask_1 = specials.masks[0]
+    return [specials.eot, *_encode(tok, prefix), mask_1, *_encode(tok, suffix),
+            specials.eot, specials.sep, mask_1]
 
 
 @torch.no_grad()
@@ -103,9 +115,10 @@ def generate(model: Transformer, ids: Sequence[int], *, max_new_tokens: int,
     return new
 
 
-def load_model(checkpoint: str, cfg: TrainConfig,
-               device: torch.device | None = None) -> tuple[Transformer, Tokenizer]:
-    """The model of a checkpoint and its tokenizer, for one process without a group.
+def load_model(checkpoint: str, cfg: TrainConfig, device: torch.device | None = None
+               ) -> tuple[Transformer, Tokenizer, SpecialIds]:
+    """The model of a checkpoint, its tokenizer and special ids, for one process without a
+    group.
 
     Args:
         checkpoint: a checkpoint folder written by training (``.../step-NNNNNN``).
@@ -113,17 +126,18 @@ def load_model(checkpoint: str, cfg: TrainConfig,
         device: where to put the model; default the first GPU if there is one, else CPU.
 
     Returns:
-        The model in eval mode, float32, and the tokenizer of the run's manifest.
+        The model in eval mode, float32, the tokenizer of the run's manifest and the ids of
+        its special tokens.
 
     Raises:
         CheckpointError: no checkpoint there, or it is not from a run of ``cfg``.
-        ManifestError: the manifest or its tokenizer is missing or changed.
-        TokenizerError: the tokenizer file is not a codemix tokenizer.
+        ManifestError: the manifest or its tokenizer is missing or changed, or its special
+            token ids are impossible.
+        TokenizerError: the tokenizer file is not a tokenizer.
     """
     from shards import ManifestError, load_manifest
     from shards.format import file_sha256
     from shards.manifest import resolve
-    from tokenizer.load import load_tokenizer
     from training.data.corpus import check_special_tokens
 
     state = read_state(checkpoint, no_dist=True)
@@ -159,7 +173,8 @@ def load_model(checkpoint: str, cfg: TrainConfig,
     model.load_state_dict(holder["model"])
     if device is None:
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return model.to(device).eval(), tok
+    specials = SpecialIds.from_mapping(manifest.tokenizer.special_tokens)
+    return model.to(device).eval(), tok, specials
 
 
 def _check_shapes(checkpoint: str, model: Transformer) -> None:

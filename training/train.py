@@ -77,7 +77,8 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
                            global_batch_size=cfg.data.global_batch_size, rank=rank,
                            world_size=world, objectives=objectives, tokenizer=tokenizer,
                            options={name: cfg.objectives.options(name)
-                                    for name in set(objectives.values())})
+                                    for name in set(objectives.values())},
+                           specials=corpus.specials_for(sorted(set(objectives.values()))))
 
     args = ModelArgs.from_config(cfg.model, vocab_size=corpus.vocab_size,
                                  seq_len=cfg.data.seq_len)

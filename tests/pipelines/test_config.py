@@ -47,6 +47,18 @@ def test_expand_url_leaves_other_urls_alone():
         {"url": "{stdlib}", "format": "folder"}]}), "weights must sum to < 1"),
     (lambda s: s.update(dedup={"threshold": 1.5}), "threshold must be in"),
     (lambda s: s.update(tokenizer={"vocab_size": "big"}), "tokenizer.vocab_size: expected int"),
+    (lambda s: s.update(tokenizer={"digits": -1}), "tokenizer: digits must be 0"),
+    (lambda s: s.update(tokenizer={"vocab_size": 340}), "tokenizer: vocab_size must be at "
+                                                        "least 346"),
+    (lambda s: s.update(tokenizer={"special_tokens": {"<|endoftext|>": "</s>"}}),
+     "tokenizer: special_tokens and add_missing_special_tokens apply to a given tokenizer"),
+    (lambda s: s.update(tokenizer={"path": "t.json", "special_tokens": {"<bos>": "<s>"}}),
+     "tokenizer: special_tokens: '<bos>' is not a codemix special token"),
+    (lambda s: s.update(tokenizer={"path": "t.json", "special_tokens": ["</s>"]}),
+     "tokenizer: special_tokens must be a mapping"),
+    (lambda s: s.update(tokenizer={"path": "t.json",
+                                   "special_tokens": {"<|pad|>": "<|endoftext|>"}}),
+     "tokenizer: special_tokens: two special tokens would both be '<|endoftext|>'"),
 ])
 def test_user_errors_name_the_key(tmp_path, mutate, message):
     spec = yaml.safe_load(yaml.safe_dump(GOOD))
@@ -106,3 +118,14 @@ def test_dedup_defaults_lean_to_recall_and_explicit_bands_are_checked(tmp_path):
         _load(tmp_path, {**GOOD, "dedup": {"bands": 1, "rows": 64}})
     with pytest.raises(ConfigError, match="give both bands and rows"):
         _load(tmp_path, {**GOOD, "dedup": {"bands": 4}})
+
+
+def test_tokenizer_defaults_are_codegen_like_and_recorded(tmp_path):
+    plain = _load(tmp_path, GOOD).to_dict()["tokenizer"]
+    assert plain == {"path": None, "vocab_size": 51200, "sample_docs": 5000,
+                     "sample_chars": 20000, "min_frequency": 2, "digits": 3, "space_runs": 31,
+                     "tab_runs": 9, "special_tokens": {}, "add_missing_special_tokens": False}
+    given = _load(tmp_path, {**GOOD, "tokenizer": {
+        "path": "t.json", "special_tokens": {"<|endoftext|>": "</s>"},
+        "add_missing_special_tokens": True}}).tokenizer
+    assert given.special_tokens == {"<|endoftext|>": "</s>"} and given.add_missing_special_tokens

@@ -36,12 +36,14 @@ from tokenizer.special_tokens import SPECIAL_TOKENS
 REPO = Path(__file__).resolve().parents[2]
 
 
-def train_tokenizer(texts: Sequence[str], vocab_size: int) -> Tokenizer:
-    """A byte-level BPE whose first ids are ``SPECIAL_TOKENS``, in order."""
+def train_tokenizer(texts: Sequence[str], vocab_size: int,
+                    special_tokens: Sequence[str] = SPECIAL_TOKENS) -> Tokenizer:
+    """A byte-level BPE whose first ids are ``special_tokens`` (``SPECIAL_TOKENS``), in
+    order; a GPT-2-like tokenizer brought by a user when given none."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(special_tokens),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   show_progress=False)
     tok.train_from_iterator(texts, trainer)

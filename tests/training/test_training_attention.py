@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from tokenizer.special_tokens import ENDOFTEXT, EOM, SEP, SPECIAL_TOKENS
+from tokenizer.special_tokens import ENDOFTEXT, EOM, SEP, SPECIAL_TOKENS, SpecialIds
 from training.attention import attention_mask, build_mask, document_ids
 from training.objectives.span import corrupt_sequence, split_documents
 
@@ -92,3 +92,13 @@ def test_causal_batches_need_no_mask():
     assert rows(with_prefix) == [[[1, 1, 0],
                                   [1, 1, 0],
                                   [1, 1, 1]]]
+
+
+def test_documents_are_found_by_the_corpus_special_ids():
+    # A given tokenizer: </s> (id 2) ends documents and <sep> is 70001; id 0 is text there.
+    specials = SpecialIds(eot=2, sep=70_001)
+    inputs = torch.tensor([[0, EOT, 2, 70_001, 0, 2, C, 2]])
+    assert document_ids(inputs, specials).tolist() == [[0, 0, 0, 0, 0, 0, 1, 1]]
+    assert document_ids(inputs, SpecialIds(eot=2)).tolist() == [[0, 0, 0, 1, 1, 1, 2, 2]]
+    mask = attention_mask(inputs[:, :3], prefix=None, document_mask=True, specials=specials)
+    assert rows(mask) == [[[1, 0, 0], [1, 1, 0], [1, 1, 1]]]

@@ -5,11 +5,17 @@ import pytest
 from corpus_builder import read_metrics, stdlib_texts, train_tokenizer, write_train_config
 
 from tokenizer.encode import decode, encode_batch
+from tokenizer.load import adopt
+from tokenizer.special_tokens import ENDOFTEXT, SpecialIds
 from training.config import TrainingConfig, load_config
 from training.objectives import IGNORE_INDEX, OBJECTIVES, transform
-from training.objectives.fim import (EOT_ID, FIM_MIDDLE_ID, FIM_PAD_ID, FIM_PREFIX_ID,
-                                     FIM_SUFFIX_ID, fim)
+from training.objectives.fim import fim
 from training.train import main
+
+CODEMIX = SpecialIds.default()
+EOT_ID, FIM_PAD_ID = CODEMIX.eot, CODEMIX.fim_pad
+FIM_PREFIX_ID, FIM_MIDDLE_ID, FIM_SUFFIX_ID = (CODEMIX.fim_prefix, CODEMIX.fim_middle,
+                                               CODEMIX.fim_suffix)
 
 # Non-ASCII text too, so cut points fall between the bytes of one token's characters.
 TEXTS = ["def add(a, b):\n    return a + b\n",
@@ -23,10 +29,10 @@ def tok():
     return train_tokenizer(stdlib_texts(100_000)["code-python"] + TEXTS, 400)
 
 
-def packed(tok, texts, filler=400):
+def packed(tok, texts, filler=400, sp=CODEMIX):
     """``texts`` joined by EOT, then a long last document that absorbs the window's cut."""
     docs = encode_batch(tok, [*texts, "long_filler_name = 0\n" * filler])
-    eot = np.array([EOT_ID])
+    eot = np.array([sp.eot])
     return np.concatenate([p for d in docs for p in (d.astype(np.int64), eot)][:-1])
 
 
@@ -40,20 +46,20 @@ def sample(example):
     return np.append(example.inputs, example.targets[-1])
 
 
-def pieces(sequence):
+def pieces(sequence, sp=CODEMIX):
     """The documents of a sequence whose EOT follows them (not cut by the window)."""
-    eot = np.flatnonzero(sequence == EOT_ID)
+    eot = np.flatnonzero(sequence == sp.eot)
     starts = np.concatenate([[0], eot[:-1] + 1])
     return [sequence[a:b] for a, b in zip(starts, eot)]
 
 
-def restore(tok, doc):
+def restore(tok, doc, sp=CODEMIX):
     """A transformed document's original text: prefix + middle + suffix."""
-    if doc[0] != FIM_PREFIX_ID:
+    if doc[0] != sp.fim_prefix:
         return decode(tok, doc)
-    assert [np.count_nonzero(doc == s) for s in (FIM_PREFIX_ID, FIM_SUFFIX_ID,
-                                                  FIM_MIDDLE_ID)] == [1, 1, 1]
-    s, m = np.flatnonzero(doc == FIM_SUFFIX_ID)[0], np.flatnonzero(doc == FIM_MIDDLE_ID)[0]
+    assert [np.count_nonzero(doc == s) for s in (sp.fim_prefix, sp.fim_suffix,
+                                                  sp.fim_middle)] == [1, 1, 1]
+    s, m = np.flatnonzero(doc == sp.fim_suffix)[0], np.flatnonzero(doc == sp.fim_middle)[0]
     assert s < m
     # PSM: prefix between <fim_prefix> and <fim_suffix>; SPM: none there, prefix + middle
     # after <fim_middle>; either way the text is that, then the tail, then the suffix.
@@ -230,3 +236,20 @@ def test_a_training_run_with_fim_lowers_the_loss(tiny_manifest, tmp_path):
     metrics = read_metrics(tmp_path / "out")
     assert metrics[-1]["step"] == 20
     assert metrics[-1]["loss"] < metrics[0]["loss"] - 0.5
+
+
+def test_sentinels_are_the_corpus_special_ids():
+    # A given tokenizer: its FIM tokens come after its vocabulary, documents end with </s>.
+    foreign = train_tokenizer(stdlib_texts(100_000)["code-python"] + TEXTS, 400, ())
+    foreign.add_special_tokens(["</s>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>",
+                                "<fim_pad>"])
+    sp = SpecialIds.from_mapping(adopt(foreign, names={ENDOFTEXT: "</s>"}))
+    assert sp.eot == foreign.token_to_id("</s>") and min(sp.fim_prefix, sp.eot) >= 400
+    tokens = packed(foreign, TEXTS, sp=sp)[:len(packed(foreign, TEXTS, 0, sp)) + 60]
+    for index in range(4):
+        example = transform("fim", tokens, seed=0, index=index, tokenizer=foreign,
+                            specials=sp, options={"fim_rate": 1.0})
+        docs = pieces(sample(example), sp)
+        assert len(docs) == len(TEXTS)
+        assert all(doc[0] == sp.fim_prefix for doc in docs)
+        assert [restore(foreign, doc, sp) for doc in docs] == TEXTS

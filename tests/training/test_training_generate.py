@@ -11,6 +11,8 @@ from corpus_builder import train_tokenizer, write_train_config
 
 from codemix.cli import main as codemix
 from tokenizer.encode import encode_batch
+from tokenizer.load import TokenizerError
+from tokenizer.special_tokens import SpecialIds
 from training import generate as gen
 from training.config import load_config
 from training.model import ModelArgs, Transformer
@@ -25,15 +27,29 @@ def model():
     return Transformer(ARGS)
 
 
+CODEMIX = SpecialIds.default()
+EOT, SEP, EOM, MASK1 = CODEMIX.eot, CODEMIX.sep, CODEMIX.eom, CODEMIX.masks[0]
+
+
 def test_infill_prompt_is_the_codegen2_layout():
     tok = train_tokenizer(["def add(a, b):\n    return a + b\n"] * 20, vocab_size=300)
     ids = gen.infill_prompt(tok, "def add(a, b):\n", "\n")
     prefix, suffix = (encode_batch(tok, [t])[0].tolist() for t in ("def add(a, b):\n", "\n"))
-    assert ids == [gen.EOT_ID, *prefix, gen.MASK1_ID, *suffix,
-                   gen.EOT_ID, gen.SEP_ID, gen.MASK1_ID]
+    assert ids == [EOT, *prefix, MASK1, *suffix, EOT, SEP, MASK1]
     # Sentinel strings in the user's text are text, not sentinels.
-    assert gen.infill_prompt(tok, "<mask_1>", "<eom>").count(gen.MASK1_ID) == 2
-    assert gen.document_prompt(tok, "x = 1")[0] == gen.EOT_ID
+    assert gen.infill_prompt(tok, "<mask_1>", "<eom>").count(MASK1) == 2
+    assert gen.document_prompt(tok, "x = 1")[0] == EOT
+
+
+def test_prompts_use_the_corpus_special_ids():
+    tok = train_tokenizer(["def add(a, b):\n    return a + b\n"] * 20, vocab_size=300)
+    foreign = SpecialIds(eot=400, sep=401, eom=402, masks=(403, 404))
+    ids = gen.infill_prompt(tok, "a", "b", foreign)
+    assert ids[0] == 400 and ids[-3:] == [400, 401, 403] and ids.count(403) == 2
+    assert gen.document_prompt(tok, "x", foreign)[0] == 400
+    with pytest.raises(TokenizerError, match="^infilling needs the special tokens <sep>, "
+                                             "<eom>, <mask_1>, which the corpus's"):
+        gen.infill_prompt(tok, "a", "b", SpecialIds(eot=2))
 
 
 def test_greedy_is_the_argmax_and_ignores_the_seed(model):
@@ -117,19 +133,21 @@ def test_infill_stops_at_eom_or_the_limit(trained, capsys):
     assert status == 0 and middle.endswith("\n") and "<eom>" not in middle
     assert _run(capsys, *args)[1] == middle
 
-    model, tok = gen.load_model(ckpt, load_config(cfg))
-    new = gen.generate(model, gen.infill_prompt(tok, "def f(x):\n    ", "\n    return y\n"),
-                       max_new_tokens=10, stop_ids={gen.EOM_ID})
-    assert new[-1] == gen.EOM_ID or len(new) == 10
-    assert gen.EOM_ID not in new[:-1]
-    assert tok.decode(new[:-1] if new[-1] == gen.EOM_ID else new,
+    model, tok, specials = gen.load_model(ckpt, load_config(cfg))
+    assert specials == CODEMIX
+    new = gen.generate(model, gen.infill_prompt(tok, "def f(x):\n    ", "\n    return y\n",
+                                                specials),
+                       max_new_tokens=10, stop_ids={EOM})
+    assert new[-1] == EOM or len(new) == 10
+    assert EOM not in new[:-1]
+    assert tok.decode(new[:-1] if new[-1] == EOM else new,
                       skip_special_tokens=False) + "\n" == middle
 
 
 def test_loaded_weights_are_the_trained_ones(trained):
     cfg, ckpt = trained
     config = load_config(cfg)
-    model, _ = gen.load_model(ckpt, config)
+    model, _, _ = gen.load_model(ckpt, config)
     torch.manual_seed(config.data.seed)  # the initial weights of the run
     fresh = Transformer(model.args)
     assert not torch.equal(model.output.weight.cpu(), fresh.output.weight)
@@ -178,7 +196,7 @@ def test_a_checkpoint_of_another_corpus_is_refused(trained, make_manifest, capsy
 def test_model_args_come_from_the_config(trained):
     cfg, ckpt = trained
     config = load_config(cfg)
-    model, tok = gen.load_model(ckpt, config, torch.device("cpu"))
+    model, tok, _ = gen.load_model(ckpt, config, torch.device("cpu"))
     assert dataclasses.asdict(model.args) == dataclasses.asdict(ModelArgs(
         vocab_size=tok.get_vocab_size(), dim=config.model.dim, n_layers=config.model.n_layers,
         n_heads=config.model.n_heads, mlp_ratio=config.model.mlp_ratio,

@@ -5,8 +5,9 @@ import pytest
 import torch
 from corpus_builder import stdlib_texts, train_tokenizer
 
-from tokenizer.special_tokens import PAD, SPECIAL_TOKENS
-from training.objectives import IGNORE_INDEX, OBJECTIVES, transform
+from tokenizer.special_tokens import ENDOFTEXT, PAD, SPECIAL_TOKENS, SpecialIds
+from training.objectives import (IGNORE_INDEX, OBJECTIVES, REQUIRED_TOKENS, missing_tokens,
+                                 transform)
 from training.objectives.loss import cross_entropy
 
 
@@ -37,6 +38,24 @@ def test_clm_ignores_pad_targets():
     pad = SPECIAL_TOKENS.index(PAD)
     ex = transform("clm", np.array([5, 6, pad, pad]), seed=0, index=0)
     assert ex.targets.tolist() == [6, IGNORE_INDEX, IGNORE_INDEX]
+
+
+def test_clm_ignores_the_corpus_pad_and_none_without_one():
+    specials = SpecialIds(eot=9, pad=7)
+    ex = transform("clm", np.array([1, 7, 0, 7]), seed=0, index=0, specials=specials)
+    assert ex.targets.tolist() == [IGNORE_INDEX, 0, IGNORE_INDEX]
+    ex = transform("prefix_lm", np.array([1, 7, 0, 1]), seed=0, index=0,
+                   specials=SpecialIds(eot=9))
+    assert IGNORE_INDEX not in ex.targets[ex.prefix - 1:]
+
+
+def test_every_objective_names_the_special_tokens_it_needs():
+    assert set(REQUIRED_TOKENS) == set(OBJECTIVES)
+    assert all(tokens[0] == ENDOFTEXT for tokens in REQUIRED_TOKENS.values())
+    assert missing_tokens(OBJECTIVES, SpecialIds.default()) == []
+    lacking = missing_tokens(["fim", "codegen2", "fim"], SpecialIds(eot=0, sep=1, eom=2))
+    assert lacking == ["<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>",
+                       *(f"<mask_{k}>" for k in range(1, 33))]
 
 
 def test_unknown_objective():

@@ -3,21 +3,15 @@
 import numpy as np
 import pytest
 
-from tokenizer.special_tokens import ENDOFTEXT, EOM, NUM_MASKS, PAD, SEP, SPECIAL_TOKENS
+from tokenizer.special_tokens import NUM_MASKS, PAD, SPECIAL_TOKENS, SpecialIds
 from training.config import TrainingConfig, load_config
 from training.objectives import IGNORE_INDEX, OBJECTIVES, transform
 from training.objectives.clm import causal_lm
-from training.objectives.span import (
-    MASK_IDS,
-    codegen2,
-    corrupt_sequence,
-    restore,
-    split_documents,
-)
+from training.objectives.span import codegen2, corrupt_sequence, restore, split_documents
 
-EOT_ID = SPECIAL_TOKENS.index(ENDOFTEXT)
-SEP_ID = SPECIAL_TOKENS.index(SEP)
-EOM_ID = SPECIAL_TOKENS.index(EOM)
+CODEMIX = SpecialIds.default()
+EOT_ID, SEP_ID, EOM_ID = CODEMIX.eot, CODEMIX.sep, CODEMIX.eom
+MASK_IDS = np.array(CODEMIX.masks)
 FIRST_TEXT_ID = len(SPECIAL_TOKENS)  # documents never hold special ids
 
 
@@ -257,3 +251,30 @@ def test_training_config_accepts_codegen2(tmp_path):
     assert load_config(str(path)).training.objective == "codegen2"
     assert load_config(str(path), ["training.objective=codegen2"]).training.objective \
         == TrainingConfig(objective="codegen2").objective
+
+
+FOREIGN = SpecialIds(eot=70_000, pad=70_001, sep=70_002, eom=70_003,
+                     masks=tuple(range(70_010, 70_010 + NUM_MASKS)))
+"""A given tokenizer's layout: every special token after a vocabulary of 70,000."""
+
+
+def to_foreign(ids: np.ndarray) -> np.ndarray:
+    """``ids`` with every codemix special id replaced by ``FOREIGN``'s."""
+    table = {CODEMIX.eot: FOREIGN.eot, CODEMIX.pad: FOREIGN.pad, CODEMIX.sep: FOREIGN.sep,
+             CODEMIX.eom: FOREIGN.eom, **dict(zip(CODEMIX.masks, FOREIGN.masks))}
+    return np.array([table.get(int(i), int(i)) for i in ids], dtype=np.int64)
+
+
+@pytest.mark.parametrize("seed,index", CASES[::25])
+def test_corruption_uses_the_corpus_special_ids(seed, index):
+    tokens = packed_sequence(index)
+    corrupted = corrupt_sequence(tokens, seed=seed, index=index)
+    foreign = corrupt_sequence(to_foreign(tokens), seed=seed, index=index, specials=FOREIGN)
+    np.testing.assert_array_equal(foreign, to_foreign(corrupted))
+    assert not np.isin(foreign, list(CODEMIX.masks) + [EOT_ID, SEP_ID, EOM_ID]).any()
+    # Documents hold no special ids, so they read the same in either layout.
+    restored = [restore(doc, FOREIGN).tolist() for doc in split_documents(foreign, FOREIGN)]
+    assert restored == documents(tokens)
+    example = transform("codegen2", to_foreign(tokens), seed=seed, index=index,
+                        specials=FOREIGN, options={"clm_probability": 0.0})
+    np.testing.assert_array_equal(example.inputs, foreign[:len(tokens) - 1])

@@ -1,21 +1,27 @@
 """The corpus the trainer reads: a checked manifest and its components' shards.
 
 ``open_corpus`` loads ``manifest.json`` with ``shards.load_manifest(verify=True)``, which
-recomputes the sha256 of the tokenizer and of every shard, and checks that the tokenizer's
-special tokens have the ids codemix defines (``tokenizer.special_tokens``). Any problem is a
-``ManifestError`` with one line for the user: a missing manifest, a shard or tokenizer that
-changed after the build, a vocabulary trained without the codemix special tokens.
+recomputes the sha256 of the tokenizer and of every shard, and checks the special token ids
+the manifest records: ``<|endoftext|>`` must be there, every id inside the vocabulary, no
+two tokens on one id. Those ids, wherever the tokenizer has them (a given tokenizer keeps its
+own), are ``Corpus.specials``: what packing ends documents with and what the objectives,
+document masking and generation insert and look for. ``specials_for`` also refuses a corpus
+whose tokenizer lacks a token the run's objectives need. Any problem is a ``ManifestError``
+with one line for the user: a missing manifest, a shard or tokenizer that changed after the
+build, a vocabulary without ``<|endoftext|>``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Iterable
 
 from shards import Manifest, ManifestError, Shard, load_manifest
 from shards.manifest import resolve
-from tokenizer.special_tokens import ENDOFTEXT, SPECIAL_TOKENS
+from tokenizer.special_tokens import ENDOFTEXT, SpecialIds, listing
 from training.data.packing import PackedComponent
+from training.objectives import missing_tokens
 from training.data.sampler import ComponentSpec, MixturePlan, plan_mixture
 
 
@@ -36,6 +42,29 @@ class Corpus:
         """Hash of the manifest's canonical JSON; checkpoints record it."""
         return self.manifest.sha256()
 
+    @functools.cached_property
+    def specials(self) -> SpecialIds:
+        """The ids of the tokenizer's special tokens, as the manifest records them."""
+        return SpecialIds.from_mapping(self.manifest.tokenizer.special_tokens)
+
+    def specials_for(self, objectives: Iterable[str]) -> SpecialIds:
+        """``specials``, once checked to have every token the named objectives need.
+
+        Args:
+            objectives: names of ``training.objectives.OBJECTIVES`` the run trains with.
+
+        Raises:
+            ManifestError: naming the tokens the tokenizer lacks, in one line.
+        """
+        objectives = list(objectives)
+        missing = missing_tokens(objectives, self.specials)
+        if missing:
+            raise ManifestError(
+                f"{self.url}: the tokenizer lacks the special tokens {listing(missing)}, "
+                f"which training with {' and '.join(objectives)} needs (build the corpus "
+                f"with tokenizer.add_missing_special_tokens: true)")
+        return self.specials
+
     @property
     def vocab_size(self) -> int:
         """Number of token ids, special tokens included (the model's embedding rows)."""
@@ -53,7 +82,8 @@ class Corpus:
 
     def packed(self, seq_len: int) -> dict[str, PackedComponent]:
         """Every component as packed sequences of ``seq_len + 1`` tokens, by name."""
-        return {name: PackedComponent(self.shards(name), seq_len) for name in self.names}
+        return {name: PackedComponent(self.shards(name), seq_len, self.specials.eot)
+                for name in self.names}
 
     def mixture(self, packed: dict[str, PackedComponent]) -> MixturePlan:
         """The mixture plan of the manifest's weights/epochs over ``packed`` sequences."""
@@ -64,18 +94,20 @@ class Corpus:
 
 
 def check_special_tokens(manifest: Manifest, url: str) -> None:
-    """Refuse a tokenizer whose special tokens do not have the codemix ids."""
+    """Refuse special token ids no corpus can have: no ``<|endoftext|>`` (nothing would end
+    a document), an id outside the vocabulary, or two tokens on one id."""
     special = manifest.tokenizer.special_tokens
     if ENDOFTEXT not in special:
         raise ManifestError(f"{url}: tokenizer has no {ENDOFTEXT} token")
-    for token, token_id in sorted(special.items(), key=lambda kv: kv[1]):
-        if token in SPECIAL_TOKENS and token_id != SPECIAL_TOKENS.index(token):
-            raise ManifestError(
-                f"{url}: tokenizer gives {token} id {token_id}, codemix expects "
-                f"{SPECIAL_TOKENS.index(token)} (train it with tokenizer.special_tokens)")
-    if manifest.tokenizer.vocab_size <= max(special.values()):
-        raise ManifestError(f"{url}: tokenizer vocab_size {manifest.tokenizer.vocab_size} "
-                            f"does not cover its special token ids")
+    by_id: dict[int, str] = {}
+    for token, token_id in special.items():
+        if not 0 <= token_id < manifest.tokenizer.vocab_size:
+            raise ManifestError(f"{url}: special token {token} has id {token_id}, outside the "
+                                f"vocabulary of {manifest.tokenizer.vocab_size}")
+        if token_id in by_id:
+            raise ManifestError(f"{url}: special tokens {by_id[token_id]} and {token} share "
+                                f"id {token_id}")
+        by_id[token_id] = token
 
 
 def open_corpus(url: str, *, verify: bool = True) -> Corpus:

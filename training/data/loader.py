@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
+from tokenizer.special_tokens import SpecialIds
 from training.config import ConfigError
 from training.data.holdout import Sequences
 from training.data.sampler import MixtureSampler
@@ -97,12 +98,15 @@ class MixtureLoader:
             (``training.objectives.TOKENIZER_OBJECTIVES``); None when no objective needs it.
         options: objective name -> its settings (``ObjectivesConfig.options``); an objective
             not named keeps its defaults.
+        specials: the corpus's special ids (``Corpus.specials_for``); None is the codemix
+            layout.
     """
 
     def __init__(self, sampler: MixtureSampler, components: Mapping[str, Sequences], *,
                  global_batch_size: int, rank: int, world_size: int,
                  objectives: Mapping[str, str], tokenizer: Tokenizer | None = None,
-                 options: Mapping[str, Mapping[str, Any]] | None = None):
+                 options: Mapping[str, Mapping[str, Any]] | None = None,
+                 specials: SpecialIds | None = None):
         rank_slice(0, global_batch_size, rank, world_size)  # validates G, W and rank
         missing = sorted(set(sampler.plan.names) - set(objectives))
         if missing:
@@ -116,13 +120,16 @@ class MixtureLoader:
         self.objective_names = tuple(sorted(set(self.objectives.values())))
         self.tokenizer = tokenizer
         self.options = {name: dict(o) for name, o in (options or {}).items()}
+        self.specials = specials or SpecialIds.default()
         self.step = 0
 
     def example(self, objective: str, tokens: np.ndarray, index: int) -> Example:
         """Global sample ``index``'s ``tokens`` (one packed sequence) as ``objective``
-        makes them into an example, with this run's seed, tokenizer and settings."""
+        makes them into an example, with this run's seed, tokenizer, special ids and
+        settings."""
         return transform(objective, tokens, seed=self.sampler.seed, index=index,
-                         tokenizer=self.tokenizer, options=self.options.get(objective))
+                         tokenizer=self.tokenizer, specials=self.specials,
+                         options=self.options.get(objective))
 
     def batch(self, step: int) -> Batch:
         """This rank's ``Batch`` of step ``step``; its groups index ``objective_names``."""

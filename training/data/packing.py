@@ -1,7 +1,9 @@
 """Packing: one component's documents as fixed-length sequences, read on demand.
 
 A component's documents, over all its shards in manifest order, form one virtual token
-stream with ``<|endoftext|>`` (EOT) after every document::
+stream with ``<|endoftext|>`` (EOT) after every document (shards store documents without it;
+its id is the corpus tokenizer's, ``SpecialIds.eot``, e.g. that of ``</s>`` for a given
+tokenizer whose build config maps ``<|endoftext|>`` to ``</s>``)::
 
     doc0 EOT doc1 EOT doc2 EOT ...            (length: tokens + documents)
 
@@ -27,9 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from shards import Shard
-from tokenizer.special_tokens import ENDOFTEXT, SPECIAL_TOKENS
-
-EOT_ID = SPECIAL_TOKENS.index(ENDOFTEXT)
+from tokenizer.special_tokens import SpecialIds
 
 
 class PackedSequence(NamedTuple):
@@ -51,10 +51,12 @@ class PackedComponent:
     Args:
         shards: the component's open shards, in manifest order.
         seq_len: tokens the model sees per sequence; windows hold ``seq_len + 1``.
-        eot_id: id appended after every document (``<|endoftext|>``, id 0).
+        eot_id: id appended after every document: the corpus's ``<|endoftext|>``
+            (``Corpus.specials.eot``); default the codemix id, 0.
     """
 
-    def __init__(self, shards: Sequence[Shard], seq_len: int, eot_id: int = EOT_ID):
+    def __init__(self, shards: Sequence[Shard], seq_len: int,
+                 eot_id: int = SpecialIds.default().eot):
         if seq_len <= 0:
             raise ValueError(f"seq_len must be positive, got {seq_len}")
         self.seq_len = seq_len

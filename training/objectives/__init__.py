@@ -3,11 +3,15 @@
 An objective turns one packed sequence of ``seq_len + 1`` token ids into model inputs and
 targets of ``seq_len`` ids each. Every objective has the same signature::
 
-    fn(tokens: np.ndarray, *, seed: int, index: int) -> Example
+    fn(tokens: np.ndarray, *, seed: int, index: int, specials: SpecialIds) -> Example
 
-Objectives that re-encode text (those in ``TOKENIZER_OBJECTIVES``) also take the corpus's
-``tokenizer`` keyword, which ``transform`` passes to them only, so the others keep the
-shared signature.
+``specials`` holds the corpus's special ids (``Corpus.specials``, from the manifest; the
+codemix layout by default), so an objective inserts and finds ``<|endoftext|>``, ``<sep>``,
+``<mask_k>`` ... by the ids the corpus's tokenizer gives them. An objective can only run on
+a corpus whose tokenizer has its ``REQUIRED_TOKENS`` (``missing_tokens`` says which it
+lacks). Objectives that re-encode text (those in ``TOKENIZER_OBJECTIVES``) also take the
+corpus's ``tokenizer`` keyword, which ``transform`` passes to them only, so the others keep
+the shared signature.
 
 ``seed`` and ``index`` (the global sample index) are the only source of randomness, so an
 objective is a pure function and a resumed run transforms each sample exactly as before
@@ -33,16 +37,19 @@ without torch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer
 
+from tokenizer.special_tokens import ENDOFTEXT, SpecialIds
 from training.objectives.clm import causal_lm
 from training.objectives.example import IGNORE_INDEX, Example
+from training.objectives.fim import REQUIRED_TOKENS as FIM_TOKENS
 from training.objectives.fim import fim
 from training.objectives.prefix_lm import prefix_lm
+from training.objectives.span import REQUIRED_TOKENS as INFILL_TOKENS
 from training.objectives.span import codegen2
 
 Objective = Callable[..., Example]
@@ -58,9 +65,32 @@ OBJECTIVES: dict[str, Objective] = {
 TOKENIZER_OBJECTIVES = frozenset({"fim"})
 """Objectives that decode and re-encode text, and so take a ``tokenizer`` keyword."""
 
+REQUIRED_TOKENS: dict[str, tuple[str, ...]] = {
+    "clm": (ENDOFTEXT,),
+    "codegen2": (ENDOFTEXT, *INFILL_TOKENS),
+    "fim": (ENDOFTEXT, *FIM_TOKENS),
+    "prefix_lm": (ENDOFTEXT,),
+}
+"""Objective name -> the special tokens it needs the corpus's tokenizer to have
+(``<|endoftext|>`` separates the packed documents for all of them)."""
+
+
+def missing_tokens(names: Iterable[str], specials: SpecialIds) -> list[str]:
+    """Special tokens the objectives called ``names`` need and ``specials`` lacks.
+
+    Args:
+        names: keys of ``OBJECTIVES``.
+        specials: the corpus's special ids (``Corpus.specials``).
+
+    Returns:
+        The missing tokens, each once, in the order the objectives need them.
+    """
+    needed = dict.fromkeys(t for name in names for t in REQUIRED_TOKENS[name])
+    return specials.missing(needed)
+
 
 def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
-              tokenizer: Tokenizer | None = None,
+              tokenizer: Tokenizer | None = None, specials: SpecialIds | None = None,
               options: Mapping[str, Any] | None = None) -> Example:
     """Apply the objective called ``name`` to one packed sequence.
 
@@ -71,6 +101,8 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
         index: the global sample index of this sequence (spans epochs).
         tokenizer: the tokenizer ``tokens`` were encoded with; required by the objectives
             in ``TOKENIZER_OBJECTIVES``, not passed to the others.
+        specials: the special ids of that tokenizer (``Corpus.specials``); None is the
+            codemix layout. Must have the objective's ``REQUIRED_TOKENS``.
         options: keyword settings of this objective (``ObjectivesConfig.options``), e.g.
             ``{"fim_rate": 0.5}``; None keeps the objective's defaults.
 
@@ -86,6 +118,7 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
         raise ValueError(f"unknown objective {name!r} "
                          f"(have: {', '.join(sorted(OBJECTIVES))})") from None
     settings = dict(options or {})
+    settings["specials"] = specials or SpecialIds.default()
     if name not in TOKENIZER_OBJECTIVES:
         return fn(tokens, seed=seed, index=index, **settings)
     if tokenizer is None:
@@ -93,4 +126,5 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
     return fn(tokens, seed=seed, index=index, tokenizer=tokenizer, **settings)
 
 
-__all__ = ["IGNORE_INDEX", "OBJECTIVES", "TOKENIZER_OBJECTIVES", "Example", "transform"]
+__all__ = ["IGNORE_INDEX", "OBJECTIVES", "REQUIRED_TOKENS", "TOKENIZER_OBJECTIVES", "Example",
+           "missing_tokens", "transform"]

@@ -45,8 +45,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from tokenizer.encode import decode, encode_batch
-from tokenizer.special_tokens import (ENDOFTEXT, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX,
-                                      SPECIAL_TOKENS)
+from tokenizer.special_tokens import FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, SpecialIds
 from training.objectives.clm import causal_lm
 from training.objectives.example import IGNORE_INDEX, Example
 
@@ -56,18 +55,16 @@ FIM_RATE = 0.5
 SPM_RATE = 0.5
 """Probability that a FIM document is laid out as SPM rather than PSM."""
 
-EOT_ID = SPECIAL_TOKENS.index(ENDOFTEXT)
-FIM_PREFIX_ID = SPECIAL_TOKENS.index(FIM_PREFIX)
-FIM_MIDDLE_ID = SPECIAL_TOKENS.index(FIM_MIDDLE)
-FIM_SUFFIX_ID = SPECIAL_TOKENS.index(FIM_SUFFIX)
-FIM_PAD_ID = SPECIAL_TOKENS.index(FIM_PAD)
+REQUIRED_TOKENS = (FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, FIM_PAD)
+"""Special tokens the FIM layout is made of (besides ``<|endoftext|>``)."""
 
 _FIM_SALT = 0xF1A5EC
 """Generator stream of the FIM coin, modes and cut points of one (seed, index)."""
 
 
 def fim(tokens: np.ndarray, *, seed: int, index: int, tokenizer: Tokenizer,
-        fim_rate: float = FIM_RATE, spm_rate: float = SPM_RATE) -> Example:
+        specials: SpecialIds = SpecialIds.default(), fim_rate: float = FIM_RATE,
+        spm_rate: float = SPM_RATE) -> Example:
     """Causal LM or fill-in-the-middle over one packed sequence.
 
     Args:
@@ -76,6 +73,8 @@ def fim(tokens: np.ndarray, *, seed: int, index: int, tokenizer: Tokenizer,
         index: the global sample index; it differs between epochs, so a sequence seen
             again is split afresh.
         tokenizer: the tokenizer ``tokens`` were encoded with; FIM re-encodes text.
+        specials: the corpus's special ids (default: the codemix layout); must have
+            ``REQUIRED_TOKENS``.
         fim_rate: chance, in [0, 1], that the sequence is transformed (default 0.5).
         spm_rate: chance, in [0, 1], that a transformed document is SPM, not PSM
             (default 0.5).
@@ -96,20 +95,20 @@ def fim(tokens: np.ndarray, *, seed: int, index: int, tokenizer: Tokenizer,
         raise ValueError(f"tokens must be 1-D with at least 2 ids, got shape {ids.shape}")
     rng = np.random.default_rng([seed, index, _FIM_SALT])
     if rng.random() >= fim_rate:
-        return causal_lm(ids, seed=seed, index=index)
-    sequence = _permute_documents(ids, rng, tokenizer, spm_rate)[:len(ids)]
+        return causal_lm(ids, seed=seed, index=index, specials=specials)
+    sequence = _permute_documents(ids, rng, tokenizer, specials, spm_rate)[:len(ids)]
     pad = len(ids) - len(sequence)
-    example = causal_lm(np.pad(sequence, (0, pad), constant_values=FIM_PAD_ID),
-                        seed=seed, index=index)
+    example = causal_lm(np.pad(sequence, (0, pad), constant_values=specials.fim_pad),
+                        seed=seed, index=index, specials=specials)
     if pad:
         example.targets[-pad:] = IGNORE_INDEX
     return example
 
 
 def _permute_documents(ids: np.ndarray, rng: np.random.Generator, tokenizer: Tokenizer,
-                       spm_rate: float) -> np.ndarray:
+                       specials: SpecialIds, spm_rate: float) -> np.ndarray:
     """Every document of ``ids`` in FIM layout, rejoined by EOT; not cut to any length."""
-    separators = np.flatnonzero(ids == EOT_ID)
+    separators = np.flatnonzero(ids == specials.eot)
     starts = np.concatenate([[0], separators + 1])
     stops = np.concatenate([separators, [len(ids)]])
     documents = [ids[start:stop] for start, stop in zip(starts, stops)]
@@ -125,7 +124,7 @@ def _permute_documents(ids: np.ndarray, rng: np.random.Generator, tokenizer: Tok
         plans.append(spm)
         texts += [text[:low], text[low:high], text[high:]]
     encoded = iter(encode_batch(tokenizer, texts))
-    eot = np.array([EOT_ID], dtype=np.int64)
+    eot = np.array([specials.eot], dtype=np.int64)
     parts = []
     for i, (doc, spm) in enumerate(zip(documents, plans)):
         if i:
@@ -133,15 +132,16 @@ def _permute_documents(ids: np.ndarray, rng: np.random.Generator, tokenizer: Tok
         if spm is None:
             parts.append(doc)
         else:
-            parts.append(_layout(next(encoded), next(encoded), next(encoded), spm))
+            parts.append(_layout(next(encoded), next(encoded), next(encoded), spm, specials))
     return np.concatenate(parts)
 
 
-def _layout(prefix: np.ndarray, middle: np.ndarray, suffix: np.ndarray,
-            spm: bool) -> np.ndarray:
+def _layout(prefix: np.ndarray, middle: np.ndarray, suffix: np.ndarray, spm: bool,
+            specials: SpecialIds) -> np.ndarray:
     """One document's parts with the sentinels, in SPM or PSM order (module docstring)."""
+    pre, mid, suf = specials.fim_prefix, specials.fim_middle, specials.fim_suffix
     if spm:
-        pieces = [[FIM_PREFIX_ID, FIM_SUFFIX_ID], suffix, [FIM_MIDDLE_ID], prefix, middle]
+        pieces = [[pre, suf], suffix, [mid], prefix, middle]
     else:
-        pieces = [[FIM_PREFIX_ID], prefix, [FIM_SUFFIX_ID], suffix, [FIM_MIDDLE_ID], middle]
+        pieces = [[pre], prefix, [suf], suffix, [mid], middle]
     return np.concatenate(pieces).astype(np.int64)

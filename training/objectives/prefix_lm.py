@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tokenizer.special_tokens import SpecialIds
 from training.objectives.clm import causal_lm
 from training.objectives.example import IGNORE_INDEX, Example
 
@@ -28,7 +29,8 @@ _PREFIX_SALT = 0x9EF1C5
 """Generator stream of the split point of one (seed, index)."""
 
 
-def prefix_lm(tokens: np.ndarray, *, seed: int, index: int) -> Example:
+def prefix_lm(tokens: np.ndarray, *, seed: int, index: int,
+              specials: SpecialIds = SpecialIds.default()) -> Example:
     """Split one packed sequence into a bidirectional prefix and a causal rest.
 
     Args:
@@ -36,6 +38,8 @@ def prefix_lm(tokens: np.ndarray, *, seed: int, index: int) -> Example:
         seed: the run's seed; with ``index`` the only source of randomness.
         index: the global sample index; it differs between epochs, so a sequence seen
             again is split afresh.
+        specials: the corpus's special ids (default: the codemix layout); pad targets
+            take no loss.
 
     Returns:
         ``Example`` of ``seq_len`` int64 ids each: inputs ``tokens[:-1]``, targets
@@ -49,7 +53,7 @@ def prefix_lm(tokens: np.ndarray, *, seed: int, index: int) -> Example:
     if ids.ndim != 1 or len(ids) < 2:
         raise ValueError(f"tokens must be 1-D with at least 2 ids, got shape {ids.shape}")
     prefix = int(np.random.default_rng([seed, index, _PREFIX_SALT]).integers(1, len(ids)))
-    clm = causal_lm(ids, seed=seed, index=index)
+    clm = causal_lm(ids, seed=seed, index=index, specials=specials)
     targets = clm.targets
     targets[:prefix - 1] = IGNORE_INDEX
     return Example(inputs=clm.inputs, targets=targets, prefix=prefix)

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tokenizer.special_tokens import ENDOFTEXT, EOM, NUM_MASKS, SEP, SPECIAL_TOKENS, mask_token
+from tokenizer.special_tokens import EOM, MASKS, NUM_MASKS, SEP, SpecialIds
 from training.objectives.clm import causal_lm
 from training.objectives.example import Example
 
@@ -58,12 +58,8 @@ MASK_RATIO = (0.05, 0.5)
 MIN_DOCUMENT_TOKENS = 2
 """Shortest document that is corrupted: one token masked, one kept."""
 
-EOT_ID = SPECIAL_TOKENS.index(ENDOFTEXT)
-SEP_ID = SPECIAL_TOKENS.index(SEP)
-EOM_ID = SPECIAL_TOKENS.index(EOM)
-MASK_IDS = np.array([SPECIAL_TOKENS.index(mask_token(k)) for k in range(1, NUM_MASKS + 1)],
-                    dtype=np.int64)
-"""``MASK_IDS[k - 1]`` is the id of ``<mask_k>``."""
+REQUIRED_TOKENS = (SEP, EOM, *MASKS)
+"""Special tokens the infill layout is made of (besides ``<|endoftext|>``)."""
 
 _CLM_SALT = 0xC0DE6E2
 _SPAN_SALT = 0x5BA9C0
@@ -71,6 +67,7 @@ _SPAN_SALT = 0x5BA9C0
 
 
 def codegen2(tokens: np.ndarray, *, seed: int, index: int,
+             specials: SpecialIds = SpecialIds.default(),
              clm_probability: float = CLM_PROBABILITY,
              mask_ratio: tuple[float, float] = MASK_RATIO,
              max_spans: int = NUM_MASKS) -> Example:
@@ -81,6 +78,8 @@ def codegen2(tokens: np.ndarray, *, seed: int, index: int,
         seed: the run's seed; with ``index`` the only source of randomness.
         index: the global sample index; it differs between epochs, so a sequence seen
             again is corrupted afresh.
+        specials: the corpus's special ids (default: the codemix layout); must have
+            ``REQUIRED_TOKENS``.
         clm_probability: chance, in [0, 1], that the sequence is plain causal LM
             (default 0.5, CodeGen2's mixture).
         mask_ratio: ``(low, high)`` bounds of each document's mask ratio,
@@ -103,14 +102,15 @@ def codegen2(tokens: np.ndarray, *, seed: int, index: int,
     if ids.ndim != 1 or len(ids) < 2:
         raise ValueError(f"tokens must be 1-D with at least 2 ids, got shape {ids.shape}")
     if np.random.default_rng([seed, index, _CLM_SALT]).random() < clm_probability:
-        return causal_lm(ids, seed=seed, index=index)
-    corrupted = corrupt_sequence(ids, seed=seed, index=index, mask_ratio=mask_ratio,
-                                 max_spans=max_spans)
+        return causal_lm(ids, seed=seed, index=index, specials=specials)
+    corrupted = corrupt_sequence(ids, seed=seed, index=index, specials=specials,
+                                 mask_ratio=mask_ratio, max_spans=max_spans)
     # Corruption only lengthens a sequence, so cutting is all that fits it to the window.
-    return causal_lm(corrupted[:len(ids)], seed=seed, index=index)
+    return causal_lm(corrupted[:len(ids)], seed=seed, index=index, specials=specials)
 
 
 def corrupt_sequence(tokens: np.ndarray, *, seed: int, index: int,
+                     specials: SpecialIds = SpecialIds.default(),
                      mask_ratio: tuple[float, float] = MASK_RATIO,
                      max_spans: int = NUM_MASKS) -> np.ndarray:
     """Span-corrupt every document of a packed sequence, without cutting the result.
@@ -121,6 +121,7 @@ def corrupt_sequence(tokens: np.ndarray, *, seed: int, index: int,
         seed: the run's seed.
         index: the global sample index; the same (seed, index) gives the same corruption
             as inside ``codegen2``.
+        specials: the corpus's special ids (default: the codemix layout).
         mask_ratio: ``(low, high)``: each document's mask ratio is uniform in between,
             ``0 < low <= high < 1`` (default ``(0.05, 0.5)``).
         max_spans: most spans per document, in ``[1, 32]`` (default 32).
@@ -136,44 +137,47 @@ def corrupt_sequence(tokens: np.ndarray, *, seed: int, index: int,
     _check_corruption(mask_ratio, max_spans)
     ids = np.asarray(tokens, dtype=np.int64)
     rng = np.random.default_rng([seed, index, _SPAN_SALT])
-    separators = np.flatnonzero(ids == EOT_ID)
+    separators = np.flatnonzero(ids == specials.eot)
     starts = np.concatenate([[0], separators + 1])
     stops = np.concatenate([separators, [len(ids)]])
     parts = []
     for i, (start, stop) in enumerate(zip(starts, stops)):
         if i:
-            parts.append(np.array([EOT_ID], dtype=np.int64))
-        parts.append(_corrupt_document(ids[start:stop], rng, mask_ratio, max_spans))
+            parts.append(np.array([specials.eot], dtype=np.int64))
+        parts.append(_corrupt_document(ids[start:stop], rng, specials, mask_ratio, max_spans))
     return np.concatenate(parts)
 
 
-def split_documents(sequence: np.ndarray) -> list[np.ndarray]:
+def split_documents(sequence: np.ndarray,
+                    specials: SpecialIds = SpecialIds.default()) -> list[np.ndarray]:
     """Cut a ``corrupt_sequence`` result back into its transformed documents.
 
     Args:
         sequence: the output of ``corrupt_sequence`` (or a prefix of it: then the last
             document may be incomplete).
+        specials: the special ids it was made with (default: the codemix layout).
 
     Returns:
         One int64 array per document, separators dropped; each is a valid ``restore``
         input when the sequence was not cut inside it.
     """
     ids = np.asarray(sequence, dtype=np.int64)
-    eot = np.flatnonzero(ids == EOT_ID)
+    eot = np.flatnonzero(ids == specials.eot)
     # An EOT followed by <sep> opens its document's infill section; any other separates.
-    follower = np.append(ids, EOT_ID)[eot + 1]
-    separators = eot[follower != SEP_ID]
+    follower = np.append(ids, specials.eot)[eot + 1]
+    separators = eot[follower != specials.sep]
     starts = np.concatenate([[0], separators + 1])
     stops = np.concatenate([separators, [len(ids)]])
     return [ids[start:stop] for start, stop in zip(starts, stops)]
 
 
-def restore(document: np.ndarray) -> np.ndarray:
+def restore(document: np.ndarray, specials: SpecialIds = SpecialIds.default()) -> np.ndarray:
     """The original document of one transformed document (the inverse of corruption).
 
     Args:
         document: one transformed document, ``body <|endoftext|> <sep> (<mask_k> span
             <eom>)*``, or an uncorrupted one (no ``<|endoftext|>``), returned unchanged.
+        specials: the special ids it was made with (default: the codemix layout).
 
     Returns:
         int64 ids: the body with each ``<mask_k>`` replaced by its span.
@@ -182,20 +186,21 @@ def restore(document: np.ndarray) -> np.ndarray:
         ValueError: the layout is not one that corruption produces (e.g. cut short).
     """
     ids = np.asarray(document, dtype=np.int64)
-    eot = np.flatnonzero(ids == EOT_ID)
+    eot = np.flatnonzero(ids == specials.eot)
     if len(eot) == 0:
         return ids.copy()
     body, infill = ids[:eot[0]], ids[eot[0] + 1:]
-    if len(eot) > 1 or len(infill) == 0 or infill[0] != SEP_ID:
+    if len(eot) > 1 or len(infill) == 0 or infill[0] != specials.sep:
         raise ValueError("not a transformed document: expected one <|endoftext|> <sep>")
     infill = infill[1:]
-    ends = np.flatnonzero(infill == EOM_ID)  # each span record ends with <eom>
+    ends = np.flatnonzero(infill == specials.eom)  # each span record ends with <eom>
     starts = np.concatenate([[0], ends[:-1] + 1])
     num_spans = len(ends)
-    holes = np.flatnonzero(np.isin(body, MASK_IDS))
-    if (num_spans == 0 or ends[-1] != len(infill) - 1 or num_spans > NUM_MASKS
-            or not np.array_equal(infill[starts], MASK_IDS[:num_spans])
-            or not np.array_equal(body[holes], MASK_IDS[:num_spans])):
+    mask_ids = np.asarray(specials.masks, dtype=np.int64)
+    holes = np.flatnonzero(np.isin(body, mask_ids))
+    if (num_spans == 0 or ends[-1] != len(infill) - 1 or num_spans > len(mask_ids)
+            or not np.array_equal(infill[starts], mask_ids[:num_spans])
+            or not np.array_equal(body[holes], mask_ids[:num_spans])):
         raise ValueError("not a transformed document: <mask_k> span <eom> records do not "
                          "match the sentinels in the body")
     parts, previous = [], 0
@@ -217,7 +222,7 @@ def _check_corruption(mask_ratio: tuple[float, float], max_spans: int) -> None:
                          f"got {max_spans}")
 
 
-def _corrupt_document(doc: np.ndarray, rng: np.random.Generator,
+def _corrupt_document(doc: np.ndarray, rng: np.random.Generator, specials: SpecialIds,
                       mask_ratio: tuple[float, float], max_spans: int) -> np.ndarray:
     """One document in the infill layout: ratio, then span lengths, then positions."""
     n = len(doc)
@@ -233,11 +238,11 @@ def _corrupt_document(doc: np.ndarray, rng: np.random.Generator,
     gaps = _composition(rng, kept + 2, num_spans + 1)
     gaps[[0, -1]] -= 1
     starts = np.cumsum(gaps[:-1]) + np.concatenate([[0], np.cumsum(lengths[:-1])])
-    body, infill = [], [np.array([EOT_ID, SEP_ID], dtype=np.int64)]
-    eom = np.array([EOM_ID], dtype=np.int64)
+    body, infill = [], [np.array([specials.eot, specials.sep], dtype=np.int64)]
+    eom = np.array([specials.eom], dtype=np.int64)
     previous = 0
     for k, (start, length) in enumerate(zip(starts, lengths)):
-        mask = MASK_IDS[k:k + 1]
+        mask = np.array([specials.masks[k]], dtype=np.int64)
         body += [doc[previous:start], mask]
         infill += [mask, doc[start:start + length], eom]
         previous = start + length

@@ -32,14 +32,48 @@ def test_changed_tokenizer_is_refused(make_manifest):
         open_corpus(path)
 
 
-def test_foreign_special_token_ids_are_refused(make_manifest):
-    path = Path(make_manifest(TEXTS, vocab_size=300))
-    data = json.loads(path.read_text())
-    special = data["tokenizer"]["special_tokens"]
-    special["<|endoftext|>"], special["<|pad|>"] = 1, 0
-    path.write_text(json.dumps(data))
-    with pytest.raises(ManifestError, match="codemix expects"):
-        open_corpus(str(path))
+def edit_special_tokens(path: str, edit) -> str:
+    """Rewrite the manifest at ``path`` after ``edit(special_tokens)``; returns the path."""
+    data = json.loads(Path(path).read_text())
+    edit(data["tokenizer"]["special_tokens"])
+    Path(path).write_text(json.dumps(data))
+    return path
+
+
+def test_special_ids_are_the_manifests_wherever_they_are(make_manifest):
+    def swap(special):
+        special["<|endoftext|>"], special["<|pad|>"] = 1, 0
+
+    corpus = open_corpus(edit_special_tokens(make_manifest(TEXTS, vocab_size=300), swap))
+    assert (corpus.specials.eot, corpus.specials.pad) == (1, 0)
+    assert all(p.eot_id == 1 for p in corpus.packed(8).values())
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.pop("<|endoftext|>"), "tokenizer has no <|endoftext|> token$"),
+    (lambda s: s.update({"<sep>": 10**6}), r"special token <sep> has id 1000000, outside "
+                                           r"the vocabulary of \d+$"),
+    (lambda s: s.update({"<sep>": 3}), "special tokens <eom> and <sep> share id 3$"),
+])
+def test_impossible_special_ids_are_refused_in_one_line(make_manifest, edit, message):
+    path = edit_special_tokens(make_manifest(TEXTS, vocab_size=300), edit)
+    with pytest.raises(ManifestError, match=message):
+        open_corpus(path)
+
+
+def test_objectives_refuse_a_tokenizer_lacking_their_tokens(make_manifest):
+    def gpt2_like(special):
+        for token in list(special):
+            if token not in ("<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>",
+                             "<fim_pad>"):
+                del special[token]
+
+    corpus = open_corpus(edit_special_tokens(make_manifest(TEXTS, vocab_size=300), gpt2_like))
+    assert corpus.specials_for(["clm", "fim", "prefix_lm"]) == corpus.specials
+    with pytest.raises(ManifestError, match=r"the tokenizer lacks the special tokens <sep>, "
+                       r"<eom>, <mask_1>\.\.<mask_32>, which training with clm and codegen2 "
+                       r"needs \(build the corpus with tokenizer.add_missing_special_tokens"):
+        corpus.specials_for(["clm", "codegen2"])
 
 
 def test_impossible_mixture_is_a_manifest_error(make_manifest):

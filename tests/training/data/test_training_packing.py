@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from shards import Shard, write_shard
-from tokenizer.special_tokens import ENDOFTEXT, SPECIAL_TOKENS
-from training.data.packing import EOT_ID, PackedComponent
+from tokenizer.special_tokens import SpecialIds
+from training.data.packing import PackedComponent
 
 DOCS = [[11, 12, 13], [21, 22], [], [41, 42, 43, 44, 45]]
 # stream: 11 12 13 E 21 22 E E 41 42 43 44 45 E   (E = EOT after every document)
@@ -21,8 +21,17 @@ def shards(tmp_path, groups):
     return out
 
 
-def test_eot_is_id_zero():
-    assert EOT_ID == SPECIAL_TOKENS.index(ENDOFTEXT) == 0
+def test_eot_is_the_codemix_id_zero_by_default(tmp_path):
+    assert SpecialIds.default().eot == 0
+    assert PackedComponent(shards(tmp_path, [DOCS]), seq_len=4).eot_id == 0
+
+
+def test_documents_end_with_the_given_eot_id(tmp_path):
+    # A given tokenizer's end of document, e.g. </s> at id 70000.
+    packed = PackedComponent(shards(tmp_path, [DOCS]), seq_len=4, eot_id=70_000)
+    stream = [70_000 if t == 0 else t for t in STREAM]
+    assert [t for i in range(len(packed)) for t in packed[i].tokens.tolist()[:4]] == stream[:12]
+    assert packed[1].eot.tolist() == [False, False, True, True, False]
 
 
 def test_windows_overlap_by_one_token(tmp_path):
@@ -68,7 +77,7 @@ def test_every_sequence_matches_the_concatenated_stream(tiny_manifest, seq_len):
     corpus = open_corpus(tiny_manifest)
     for name in corpus.names:
         shards_ = corpus.shards(name)
-        stream = np.concatenate([np.append(s.tokens(d), EOT_ID).astype(np.int64)
+        stream = np.concatenate([np.append(s.tokens(d), corpus.specials.eot).astype(np.int64)
                                  for s in shards_ for d in range(len(s))])
         packed = PackedComponent(shards_, seq_len)
         assert len(packed) == (len(stream) - 1) // seq_len
