@@ -298,6 +298,10 @@ class DecontamSpec:
             raise ValueError(f"ngram must be >= 3, got {self.ngram}")
 
 
+LOSS_MASKS = ("license_header", "pii")
+"""What a component's ``loss_mask`` may name."""
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ComponentSpec:
     """A mixture component: the unit of mixing, sharding and reporting."""
@@ -322,8 +326,15 @@ class ComponentSpec:
     """Redaction: the top-level ``pii`` with this component's overrides."""
     decontam: DecontamSpec = DecontamSpec()
     """Decontamination: the top-level ``decontam`` with this component's overrides."""
+    loss_mask: tuple[str, ...] = ()
+    """Ranges the trainer takes no loss on, stored per document in the shards (see
+    ``pipelines.spans``): ``license_header`` (a leading license/copyright comment) and
+    ``pii`` (the redaction placeholders)."""
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.loss_mask) - set(LOSS_MASKS))
+        if unknown:
+            raise ValueError(f"unknown loss_mask {unknown[0]!r}; known: {', '.join(LOSS_MASKS)}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if (self.weight is None) == (self.epochs is None):

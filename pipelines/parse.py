@@ -224,6 +224,8 @@ class ParseResult:
         functions: every function, method, constructor and named function expression.
         classes: every class (C: struct with a body; Java: class, interface, enum, record).
         pairs: function/docstring pairs that passed the triviality checks.
+        header_lines: lines of a leading comment block that reads like a license or
+            copyright notice (0 when the file has none).
     """
 
     lang: str
@@ -235,6 +237,7 @@ class ParseResult:
     functions: tuple[Span, ...]
     classes: tuple[Span, ...]
     pairs: tuple[Pair, ...]
+    header_lines: int = 0
 
     @property
     def num_functions(self) -> int:
@@ -405,7 +408,24 @@ def _analyze_tree(tree: tree_sitter.Tree, source: bytes, lang: str) -> ParseResu
         functions=tuple(s for *_, s in sorted(functions)),
         classes=tuple(s for *_, s in sorted(classes)),
         pairs=tuple(p for *_, p in sorted(pairs)),
+        header_lines=_license_header_lines(root, source),
     )
+
+
+def _license_header_lines(root: tree_sitter.Node, source: bytes) -> int:
+    """Lines of the comments that open the file (one block, or a run of line comments with no
+    blank line between them), when they read like a license; else 0."""
+    comments: list[tree_sitter.Node] = []
+    for child in root.children:
+        if not child.type.endswith("comment"):
+            break
+        if comments and child.start_point.row - comments[-1].end_point.row > 1:
+            break
+        comments.append(child)
+    if not comments or comments[0].start_point.row > 1:
+        return 0
+    text = _decode(source[comments[0].start_byte:comments[-1].end_byte])
+    return comments[-1].end_point.row + 1 if _LICENSE.search(text) else 0
 
 
 def _line_start(source: bytes, pos: int) -> int:

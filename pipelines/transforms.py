@@ -33,6 +33,7 @@ from pipelines.ingest import ReadSources, source_counts
 from pipelines.parse import Parsers, pair_records, syntax_verdict
 from pipelines.pii import RedactRecords
 from pipelines.records import Record
+from pipelines.spans import assemble, cut, document_ranges, parse_ranges
 from pipelines.stage import DROPPED, count_entering
 from shards.format import dtype_for_vocab, file_sha256, write_bytes_atomic, write_shard
 from shards.manifest import (MANIFEST_NAME, MANIFEST_VERSION, ComponentEntry, Manifest,
@@ -56,9 +57,11 @@ PAIRS = "pairs"
 class _ParseDoFn(beam.DoFn):
     """Syntax health and bimodal pairs; grammars are built once per worker."""
 
-    def __init__(self, max_error_ratio: dict[str, float], pair_components: dict[str, list[str]]):
+    def __init__(self, max_error_ratio: dict[str, float], pair_components: dict[str, list[str]],
+                 loss_mask: dict[str, tuple[str, ...]]):
         self._max_error_ratio = max_error_ratio
         self._pair_components = pair_components
+        self._loss_mask = loss_mask
 
     def setup(self) -> None:
         self._parsers = Parsers()
@@ -72,7 +75,8 @@ class _ParseDoFn(beam.DoFn):
         if reason:
             yield beam.pvalue.TaggedOutput(DROPPED, Drop.of(record, "parse", reason))
             return
-        yield record
+        ranges = parse_ranges(record.text, result, self._loss_mask[record.component])
+        yield record.replace(meta={**record.meta, **ranges}) if ranges else record
         for component in self._pair_components.get(record.component, ()):
             for pair in pair_records(record, result, component):
                 yield beam.pvalue.TaggedOutput(PAIRS, pair)
@@ -87,6 +91,7 @@ class ParseCode(beam.PTransform):
     def __init__(self, config: BuildConfig):
         super().__init__()
         self._max_error_ratio = {c.name: c.filters.max_error_ratio for c in config.components}
+        self._loss_mask = {c.name: c.loss_mask for c in config.components}
         self._pair_components: dict[str, list[str]] = {}
         for comp in config.components:
             for source in comp.pairs_from:
@@ -94,7 +99,8 @@ class ParseCode(beam.PTransform):
 
     def expand(self, records):
         out = records | "Parse" >> beam.ParDo(
-            _ParseDoFn(self._max_error_ratio, self._pair_components)).with_outputs(
+            _ParseDoFn(self._max_error_ratio, self._pair_components,
+                       self._loss_mask)).with_outputs(
                 DROPPED, PAIRS, main="records")
         return out.records, out[DROPPED], out[PAIRS]
 
@@ -252,6 +258,9 @@ class _EncodeDoFn(beam.DoFn):
     ``tokenizers`` counts it in ``tokenize/fast_path_fallback`` (the reason is logged).
     """
 
+    def __init__(self, loss_mask: dict[str, tuple[str, ...]]):
+        self._loss_mask = loss_mask
+
     def setup(self) -> None:
         self._sha: str | None = None
 
@@ -260,30 +269,41 @@ class _EncodeDoFn(beam.DoFn):
             self._tok, self._sha = tokenizer_from_str(art.json), art.sha256
             if fallback_reason(self._tok) is not None:
                 beam.metrics.Metrics.counter("tokenize", "fast_path_fallback").inc()
-        texts = [t for r in batch for t in ((r.docstring, r.code) if r.kind == "pair" else (r.text,))]
-        encoded = iter(encode_batch(self._tok, texts))
+        # Each text is cut at its ranges' ends (``pipelines.spans``), so they fall on token
+        # boundaries; all pieces of the batch are encoded in one call.
+        ranges = [{} if r.kind == "pair" else document_ranges(r, self._loss_mask[r.component])
+                  for r in batch]
+        pieces = [[r.docstring, r.code] if r.kind == "pair" else cut(r.text, rs)
+                  for r, rs in zip(batch, ranges)]
+        encoded = iter(encode_batch(self._tok, [p for ps in pieces for p in ps]))
         sep = np.array([art.special_ids[SEP]], dtype=np.uint32)
-        for r in batch:
-            # A pair is docstring <sep> code, so objectives can find the split.
-            ids = np.concatenate([next(encoded), sep, next(encoded)]) if r.kind == "pair" \
-                else next(encoded)
+        for r, rs, ps in zip(batch, ranges, pieces):
+            parts = [next(encoded) for _ in ps]
+            if r.kind == "pair":
+                # A pair is docstring <sep> code, so objectives can find the split.
+                ids, token_ranges = np.concatenate([parts[0], sep, parts[1]]), {}
+            else:
+                ids, token_ranges = assemble(ps, parts, rs)
             if ids.size == 0:
                 yield beam.pvalue.TaggedOutput(DROPPED, Drop.of(r, "tokenize", "no_tokens"))
             else:
-                yield r.component, EncodedDoc(r.id, ids, r.shard_meta(), r.source)
+                yield r.component, EncodedDoc(r.id, ids, {**r.shard_meta(), **token_ranges},
+                                              r.source)
 
 
 class TokenizeRecords(beam.PTransform):
     """Records to ``(component, EncodedDoc)``; returns ``(encoded, drops)``."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer, loss_mask: dict[str, tuple[str, ...]]):
+        """``loss_mask``: component name -> its ``ComponentSpec.loss_mask``."""
         super().__init__()
         self._tokenizer = tokenizer
+        self._loss_mask = loss_mask
 
     def expand(self, records):
         out = (records
                | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=256)
-               | "Encode" >> beam.ParDo(_EncodeDoFn(), beam.pvalue.AsSingleton(
+               | "Encode" >> beam.ParDo(_EncodeDoFn(self._loss_mask), beam.pvalue.AsSingleton(
                    self._tokenizer)).with_outputs(DROPPED, main="encoded"))
         return out.encoded, out[DROPPED]
 
@@ -457,7 +477,8 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
     counts.append(count_entering(to_encode, "tokenize"))
 
     tokenizer = to_encode | "BuildTokenizer" >> BuildTokenizer(config)
-    encoded, token_drops = to_encode | "TokenizeRecords" >> TokenizeRecords(tokenizer)
+    encoded, token_drops = to_encode | "TokenizeRecords" >> TokenizeRecords(
+        tokenizer, {c.name: c.loss_mask for c in config.components})
     drops.append(token_drops)
     shards = encoded | "WriteShards" >> WriteShards(
         config.output, config.shards.target_tokens, config.shards.compress, tokenizer)

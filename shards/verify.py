@@ -15,6 +15,7 @@ import numpy as np
 
 from shards.format import Shard, ShardError, file_sha256
 from shards.manifest import Manifest, ManifestError, load_manifest, resolve
+from shards.ranges import range_fault
 
 _TOKEN_CHUNK = 1 << 24
 """Tokens checked at a time against the vocabulary size (bounded memory)."""
@@ -35,6 +36,11 @@ def _check_shard(url: str, rel: str, entry_docs: int, entry_tokens: int, vocab_s
             if offsets[0] != 0 or offsets[-1] != shard.num_tokens or np.any(np.diff(offsets) < 0):
                 faults.append(f"shard {rel}: document boundaries are not monotone from 0 to "
                               f"{shard.num_tokens}")
+            for doc in range(len(shard)):
+                fault = range_fault(shard.meta(doc), int(offsets[doc + 1] - offsets[doc]))
+                if fault:
+                    faults.append(f"shard {rel}: document {doc}: {fault}")
+                    break
             tokens = shard.all_tokens()
             for start in range(0, len(tokens), _TOKEN_CHUNK):
                 top = int(tokens[start:start + _TOKEN_CHUNK].max(initial=0))

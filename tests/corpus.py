@@ -59,6 +59,26 @@ void greet(const char *name) {
 }
 '''
 
+LICENSED_C = '''/*
+ * Copyright (c) 2024 Example Authors. Licensed under the MIT License.
+ */
+#include <string.h>
+
+/* Count the vowels of a string; mail bugs to jane.roe@vowel-counters.org please. */
+static int vowels(const char *s) {
+    int n = 0;
+    for (; *s; s++) {
+        n += strchr("aeiou", *s) != NULL;
+    }
+    return n;
+}
+
+int main(void) {
+    return vowels("codemix") == 2 ? 0 : 1;
+}
+'''
+"""A C file with a license header and an email, for the ``loss_mask`` ranges."""
+
 EXPECTED_DROPS = {
     "code-python": {"binary", "not_utf8", "syntax_error", "too_short", "generated", "vendored",
                     "exact_duplicate", "near_duplicate", "not_regular_file", "contaminated",
@@ -200,6 +220,7 @@ def make_corpus(root: pathlib.Path, *, target_tokens: int = 20000) -> pathlib.Pa
     (code / "c" / "util.c").write_text(C_SOURCE)
     (code / "c" / "math_util.c").write_text(C_SOURCE.replace("add", "plus")
                                             .replace("greet", "welcome") + "\n/* end */\n")
+    (code / "c" / "licensed.c").write_text(LICENSED_C)                       # license header
 
     text = root / "text"
     text.mkdir(parents=True, exist_ok=True)
@@ -225,7 +246,8 @@ def make_corpus(root: pathlib.Path, *, target_tokens: int = 20000) -> pathlib.Pa
                 {"url": str(code / "gitrepo"), "format": "git", "name": "gitrepo"},
                 {"url": str(code / "stack" / "*.parquet"), "format": "stack",
                  "name": "the-stack"}]},
-            "code-c": {"kind": "code", "epochs": 2, "inputs": [
+            "code-c": {"kind": "code", "epochs": 2, "loss_mask": ["license_header", "pii"],
+                       "inputs": [
                 {"url": str(code / "c"), "format": "folder", "include": ["**/*.c"]}]},
             "text-docs": {"kind": "text", "weight": 0.25, "inputs": [
                 {"url": str(text / "*.jsonl.gz"), "format": "jsonl"},
