@@ -299,6 +299,10 @@ class ObjectivesConfig:
     fim_spm_rate: float = 0.5
     """``fim``: share of FIM documents laid out suffix-prefix-middle (the rest: PSM)."""
 
+    syntax_spans: bool = False
+    """``codegen2`` masks whole top-level definitions and ``fim`` makes one its middle, where
+    a document's shard metadata has them (the build's ``spans``); others keep random spans."""
+
     def __post_init__(self) -> None:
         for name in ("codegen2_clm_probability", "fim_rate", "fim_spm_rate"):
             value = getattr(self, name)
@@ -314,9 +318,10 @@ class ObjectivesConfig:
         if objective == "codegen2":
             return {"clm_probability": self.codegen2_clm_probability,
                     "mask_ratio": self.codegen2_mask_ratio,
-                    "max_spans": self.codegen2_max_spans}
+                    "max_spans": self.codegen2_max_spans, "syntax_spans": self.syntax_spans}
         if objective == "fim":
-            return {"fim_rate": self.fim_rate, "spm_rate": self.fim_spm_rate}
+            return {"fim_rate": self.fim_rate, "spm_rate": self.fim_spm_rate,
+                    "syntax_spans": self.syntax_spans}
         return {}
 
 

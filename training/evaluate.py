@@ -6,8 +6,9 @@ consecutive slices of ``batch_size`` sequences. Under FSDP every forward is coll
 every rank runs the same number of forwards; a rank whose slice of the last round is empty
 runs one on a stand-in sequence whose targets are all ignored. The loss is the same plain
 causal LM for every component whatever objective trains it, so components and runs with
-different objectives compare, and it is a per-token mean over all ranks
-(``training.metrics.GroupLosses``), so it does not depend on the number of ranks.
+different objectives compare (tokens marked ``no_loss`` are left out, as in training), and
+it is a per-token mean over all ranks (``training.metrics.GroupLosses``), so it does not
+depend on the number of ranks.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def evaluate(model: torch.nn.Module, heldout: Mapping[str, Sequences], *,
                 examples = [example._replace(targets=np.full_like(example.targets,
                                                                   IGNORE_INDEX))]
             batch = collate(examples, [group] * len(examples)).to(device)
-            mask = attention_mask(batch.inputs, prefix=None, document_mask=document_mask)
+            mask = attention_mask(batch.inputs, prefix=None, document_mask=document_mask,
+                                  specials=loader.specials)
             losses = sequence_losses(model(batch.inputs, mask), batch.targets)
             totals.add(batch.group, losses, (batch.targets != IGNORE_INDEX).sum(dim=1))
     model.train()
@@ -72,4 +74,5 @@ def evaluate(model: torch.nn.Module, heldout: Mapping[str, Sequences], *,
 
 def _example(loader: MixtureLoader, sequences: Sequences, i: int) -> Example:
     # The index is the sequence's place in the held-out part: CLM draws nothing from it.
-    return loader.example(EVAL_OBJECTIVE, sequences[i].tokens, i)
+    sequence = sequences[i]
+    return loader.example(EVAL_OBJECTIVE, sequence.tokens, i, no_loss=sequence.no_loss)

@@ -31,8 +31,8 @@ def check(argv: list[str], nproc_per_node: int) -> TrainConfig:
     Raises:
         ConfigError: bad arguments, config (an objective for a component the manifest
             lacks), process count, or resume checkpoint.
-        ManifestError: the manifest is missing, does not match its files, or its mixture
-            is impossible.
+        ManifestError: the manifest is missing, does not match its files, its tokenizer
+            lacks a special token an objective needs, or its mixture is impossible.
     """
     args = parse_argv(argv)
     cfg = load_config(args.config, args.overrides)
@@ -40,7 +40,8 @@ def check(argv: list[str], nproc_per_node: int) -> TrainConfig:
         raise ConfigError(f"--nproc-per-node must be at least 1, got {nproc_per_node}")
     rank_slice(0, cfg.data.global_batch_size, 0, nproc_per_node)
     corpus = open_corpus(cfg.data.manifest)
-    cfg.training.objectives_for(corpus.names)
+    objectives = cfg.training.objectives_for(corpus.names)
+    corpus.specials_for(sorted(set(objectives.values())))
     train, _ = split(corpus.packed(cfg.data.seq_len), cfg.training.eval_sequences)
     plan = corpus.mixture(train)
     if cfg.training.resume_from:

@@ -25,6 +25,7 @@ import torch.distributed as dist
 from torch.distributed.fsdp import FSDPModule
 from torch.distributed.tensor import DTensor
 
+from tokenizer.special_tokens import SpecialIds
 from training.attention import attention_mask
 from training.config import OptimConfig, TrainConfig
 from training.data.loader import Batch, MixtureLoader
@@ -108,7 +109,8 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
         for group in optimizer.param_groups:
             group["lr"] = lr
         loss = _accumulate(model, [loader.next_batch() for _ in range(accum)], device,
-                           document_mask=run.document_mask, losses=objective_losses)
+                           document_mask=run.document_mask, losses=objective_losses,
+                           specials=loader.specials)
         grad_norm = torch.nn.utils.clip_grad_norm_(
             model.parameters(), opt.grad_clip if opt.grad_clip > 0 else math.inf)
         optimizer.step()
@@ -148,7 +150,7 @@ def _set_gradient_sync(model: torch.nn.Module, sync: bool) -> None:
 
 
 def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.device, *,
-                document_mask: bool, losses: GroupLosses) -> torch.Tensor:
+                document_mask: bool, losses: GroupLosses, specials: SpecialIds) -> torch.Tensor:
     """Forward and backward over one step's micro-batches; returns this rank's loss.
 
     The loss is the sum of every sequence's loss (``sequence_losses``) over the step's
@@ -156,13 +158,16 @@ def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.devi
     as one batch of every micro-batch's sequences. FSDP reduces gradients over ranks only in
     the last backward; the earlier ones accumulate unsharded local gradients. Each
     sequence's loss and token count are also added to ``losses`` under its batch group.
+    ``specials`` (the corpus's, ``MixtureLoader.specials``) mark the documents for
+    ``document_mask``.
     """
     counts = [(b.targets != IGNORE_INDEX).sum(dim=1) for b in batches]  # per sequence
     total = max(1, sum(int(c.sum()) for c in counts))
     loss = torch.zeros((), device=device)
     for i, (batch, count) in enumerate(zip(batches, counts)):
         batch = batch.to(device)
-        mask = attention_mask(batch.inputs, prefix=batch.prefix, document_mask=document_mask)
+        mask = attention_mask(batch.inputs, prefix=batch.prefix, document_mask=document_mask,
+                              specials=specials)
         per_sequence = sequence_losses(model(batch.inputs, mask), batch.targets)
         if len(batches) > 1:
             _set_gradient_sync(model, i == len(batches) - 1)

@@ -6,6 +6,8 @@ a byte-level BPE ``tokenizer.json`` trained with HF ``tokenizers`` (special toke
 ``shards.write_shard``, and ``manifest.json`` written with ``shards.write_manifest``.
 ``write_train_config`` writes a tiny training config for any manifest (a pipeline-built one
 too), ``torchrun`` starts the trainer as a subprocess and ``read_metrics`` reads its log.
+``ranged_document`` and ``write_ranged_shard`` make documents with top-level definition spans
+and loss-mask ranges, as the build stores them (``shards.ranges``).
 
 Import it from a test under ``tests/training`` as ``from corpus_builder import ...``
 (pytest puts this folder on ``sys.path``); ``conftest.py`` wraps it in fixtures.
@@ -23,14 +25,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from typing import NamedTuple
+
 import numpy as np
 import yaml
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from shards import (ComponentEntry, Manifest, ShardEntry, TokenizerEntry, dtype_for_vocab,
-                    write_manifest, write_shard)
+from pipelines.spans import assemble, cut
+from shards import (ComponentEntry, Manifest, Shard, ShardEntry, TokenizerEntry,
+                    dtype_for_vocab, write_manifest, write_shard)
 from shards.format import file_sha256
 from shards.manifest import MANIFEST_VERSION, config_hash
+from shards.ranges import NO_LOSS, SPANS
+from tokenizer.encode import encode_batch
 from tokenizer.special_tokens import SPECIAL_TOKENS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,7 +154,7 @@ def write_train_config(path: str | os.PathLike, manifest: str, output_dir: str |
         "training": {"steps": 30, "log_every": 5, "output_dir": str(output_dir)},
     }
     for name, values in sections.items():
-        cfg[name].update(values)
+        cfg.setdefault(name, {}).update(values)
     Path(path).write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return str(path)
 
@@ -166,3 +173,55 @@ def read_metrics(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """The entries of ``output_dir/metrics.jsonl``."""
     with open(Path(output_dir) / "metrics.jsonl", encoding="utf-8") as f:
         return [json.loads(line) for line in f]
+
+
+class RangedDocument(NamedTuple):
+    """A document as the build stores it, with its ranges.
+
+    Attributes:
+        text: the text, marks removed.
+        ids: its token ids (uint32).
+        meta: its shard metadata: ``spans`` and ``no_loss`` token ranges, where it has any.
+        chars: the same ranges in characters of ``text``, by the same keys.
+    """
+
+    text: str
+    ids: np.ndarray
+    meta: dict[str, list[list[int]]]
+    chars: dict[str, list[tuple[int, int]]]
+
+
+MARKS = {"«": ("»", SPANS), "⟦": ("⟧", NO_LOSS)}
+"""Opening mark -> its closing mark and the range it makes."""
+
+
+def ranged_document(tok: Tokenizer, marked: str) -> RangedDocument:
+    """A document written with its ranges marked: ``«...»`` around each top-level
+    definition, ``⟦...⟧`` around text that takes no loss (marks may nest, not overlap).
+
+    The text is cut at every range edge and the pieces encoded apart, as the build does
+    (``pipelines.spans.cut`` and ``assemble``), so the edges are token boundaries.
+    """
+    text: list[str] = []
+    chars: dict[str, list[tuple[int, int]]] = {SPANS: [], NO_LOSS: []}
+    opened: dict[str, int] = {}
+    closing = {close: (opening, key) for opening, (close, key) in MARKS.items()}
+    for ch in marked:
+        if ch in MARKS:
+            opened[ch] = len(text)
+        elif ch in closing:
+            opening, key = closing[ch]
+            chars[key].append((opened.pop(opening), len(text)))
+        else:
+            text.append(ch)
+    plain = "".join(text)
+    chars = {key: sorted(found) for key, found in chars.items() if found}
+    pieces = cut(plain, chars)
+    ids, meta = assemble(pieces, encode_batch(tok, pieces), chars)
+    return RangedDocument(plain, ids, meta, chars)
+
+
+def write_ranged_shard(url: str, documents: Sequence[RangedDocument]) -> Shard:
+    """Write ``documents`` as one shard (uint32 ids, their ranges as metadata); open it."""
+    write_shard(url, [(d.ids, d.meta) for d in documents], "uint32")
+    return Shard(url)

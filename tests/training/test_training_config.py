@@ -108,11 +108,13 @@ def test_bad_attention_options_are_one_line(tmp_path):
 def test_objective_settings_load_and_reach_their_objective(tmp_path):
     path = write(tmp_path, MINIMAL + "objectives:\n  fim_rate: 0.25\n"
                  "  codegen2_mask_ratio: [0.1, 0.3]\n")
-    cfg = load_config(path, ["objectives.codegen2_max_spans=8"])
-    assert cfg.objectives.options("fim") == {"fim_rate": 0.25, "spm_rate": 0.5}
+    cfg = load_config(path, ["objectives.codegen2_max_spans=8", "objectives.syntax_spans=true"])
+    assert cfg.objectives.options("fim") == {"fim_rate": 0.25, "spm_rate": 0.5,
+                                             "syntax_spans": True}
     assert cfg.objectives.options("codegen2") == {
-        "clm_probability": 0.5, "mask_ratio": (0.1, 0.3), "max_spans": 8}
+        "clm_probability": 0.5, "mask_ratio": (0.1, 0.3), "max_spans": 8, "syntax_spans": True}
     assert cfg.objectives.options("clm") == {}
+    assert not load_config(path).objectives.syntax_spans  # off unless asked for
 
 
 @pytest.mark.parametrize("body, message", [

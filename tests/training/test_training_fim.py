@@ -2,12 +2,14 @@
 
 import numpy as np
 import pytest
-from corpus_builder import read_metrics, stdlib_texts, train_tokenizer, write_train_config
+from corpus_builder import (ranged_document, read_metrics, stdlib_texts, train_tokenizer,
+                            write_ranged_shard, write_train_config)
 
 from tokenizer.encode import decode, encode_batch
 from tokenizer.load import adopt
 from tokenizer.special_tokens import ENDOFTEXT, SpecialIds
 from training.config import TrainingConfig, load_config
+from training.data.packing import PackedComponent
 from training.objectives import IGNORE_INDEX, OBJECTIVES, transform
 from training.objectives.fim import fim
 from training.train import main
@@ -253,3 +255,88 @@ def test_sentinels_are_the_corpus_special_ids():
         assert len(docs) == len(TEXTS)
         assert all(doc[0] == sp.fim_prefix for doc in docs)
         assert [restore(foreign, doc, sp) for doc in docs] == TEXTS
+
+
+RANGED = ["⟦# Copyright (c) 2024 Example.⟧\nimport os\n\n«def add(a, b):\n    return a + b»\n\n"
+          "«class Box:\n    owner = '⟦<EMAIL>⟧'\n    size = 3»\n\nx = 1\n",
+          "Words only, one of them ⟦<NAME>⟧ without loss.\n",
+          "«def one():\n    return 1»\n«def two():\n    return 2»\n"
+          "«def three():\n    return 3»\n"]
+"""Documents with their definitions in «» and the text that takes no loss in ⟦⟧."""
+
+
+@pytest.fixture(scope="module")
+def ranged(tok, tmp_path_factory):
+    """``RANGED``, then a long filler document, as one window (``packed`` with ranges),
+    and the documents."""
+    docs = [ranged_document(tok, text) for text in RANGED]
+    filler = ranged_document(tok, "long_filler_name = 0\n" * 400)
+    shard = write_ranged_shard(str(tmp_path_factory.mktemp("ranged") / "0.shard"),
+                               [*docs, filler])
+    seq_len = sum(len(d.ids) + 1 for d in docs) + 60
+    return PackedComponent([shard], seq_len)[0], docs
+
+
+def masked_restore(tok, doc, no_loss, sp=CODEMIX):
+    """``restore`` of a transformed document whose tokens (ASCII text) carry a no-loss
+    flag: its text, and for each character whether its token takes no loss."""
+    s, m = np.flatnonzero(doc == sp.fim_suffix)[0], np.flatnonzero(doc == sp.fim_middle)[0]
+    text, flags = "", []
+    for part in (slice(1, s), slice(m + 1, None), slice(s + 1, m)):  # prefix, middle, suffix
+        for token, flag in zip(doc[part], no_loss[part]):
+            piece = decode(tok, [token])
+            text += piece
+            flags += [bool(flag)] * len(piece)
+    return text, flags
+
+
+def char_mask(doc):
+    flags = [False] * len(doc.text)
+    for a, b in doc.chars.get("no_loss", ()):
+        flags[a:b] = [True] * (b - a)
+    return flags
+
+
+@pytest.mark.parametrize("syntax_spans", [False, True])
+def test_no_loss_follows_the_text_through_re_encoding(tok, ranged, syntax_spans):
+    seq, docs = ranged
+    for index in range(30):
+        example = fim(seq.tokens, seed=0, index=index, tokenizer=tok, fim_rate=1.0,
+                      syntax_spans=syntax_spans, no_loss=seq.no_loss, spans=seq.spans)
+        window = sample(example)
+        no_loss = np.r_[False, example.targets == IGNORE_INDEX]  # the first is <fim_prefix>
+        eot = np.flatnonzero(window == EOT_ID)
+        for doc, a, b in zip(docs, np.r_[0, eot[:-1] + 1], eot):
+            text, flags = masked_restore(tok, window[a:b], no_loss[a:b])
+            assert text == doc.text
+            assert flags == char_mask(doc), (index, doc.text)
+
+
+def test_function_level_fim_infills_one_whole_definition(tok, ranged):
+    seq, docs = ranged
+    middles = set()
+    for index in range(30):
+        example = fim(seq.tokens, seed=0, index=index, tokenizer=tok, fim_rate=1.0,
+                      spm_rate=0.0, syntax_spans=True, spans=seq.spans)
+        transformed = pieces(sample(example))
+        assert [restore(tok, d) for d in transformed] == [d.text for d in docs]
+        for doc, out in zip(docs, transformed):
+            definitions = [doc.text[a:b] for a, b in doc.chars.get("spans", ())]
+            middle = decode(tok, out[np.flatnonzero(out == FIM_MIDDLE_ID)[0] + 1:])
+            if definitions:
+                assert middle in definitions
+                middles.add(middle)
+    assert len(middles) == 5  # every definition of both documents, over the indices
+
+
+def test_a_mask_edge_inside_a_character_keeps_the_document(tok):
+    # "é" is two byte tokens here; a mask on its first byte has no character offset.
+    ids = encode_batch(tok, ['name = "café"\n'])[0].astype(np.int64)
+    first = next(i for i, t in enumerate(ids) if decode(tok, [t]) == "\ufffd")
+    tokens = np.r_[ids, EOT_ID, packed(tok, TEXTS[:1])][:40]
+    no_loss = np.zeros(len(tokens), bool)
+    no_loss[first] = True
+    example = fim(tokens, seed=0, index=0, tokenizer=tok, fim_rate=1.0, no_loss=no_loss)
+    np.testing.assert_array_equal(sample(example)[:len(ids) + 1], tokens[:len(ids) + 1])
+    assert np.flatnonzero(example.targets == IGNORE_INDEX).tolist() == [first - 1]
+    assert sample(example)[len(ids) + 1] == FIM_PREFIX_ID  # the next document is FIM

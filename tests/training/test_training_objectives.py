@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 import torch
-from corpus_builder import stdlib_texts, train_tokenizer
+from corpus_builder import ranged_document, stdlib_texts, train_tokenizer, write_ranged_shard
 
 from tokenizer.special_tokens import ENDOFTEXT, PAD, SPECIAL_TOKENS, SpecialIds
-from training.objectives import (IGNORE_INDEX, OBJECTIVES, REQUIRED_TOKENS, missing_tokens,
-                                 transform)
+from training.data.packing import PackedComponent
+from training.objectives import (IGNORE_INDEX, OBJECTIVES, REQUIRED_TOKENS, SPAN_OBJECTIVES,
+                                 missing_tokens, transform)
 from training.objectives.loss import cross_entropy
 
 
@@ -79,3 +80,48 @@ def test_options_reach_the_objective():
     assert np.array_equal(always_clm.inputs, clm.inputs)
     never = transform("codegen2", tokens, seed=0, index=3, options={"clm_probability": 0.0})
     assert not np.array_equal(never.inputs, clm.inputs)
+
+
+# Text that takes no loss is all "Z" and no other text has one, so a token holds a "Z"
+# exactly when it must take no loss, wherever an objective moves it or however it re-encodes.
+MARKED = ["⟦ZZZZZZ⟧\nimport os\n\n«def f(x):\n    return x + 1»\n\nemail = '⟦ZZZZ⟧'\n\n"
+          "«class A:\n    y = ⟦ZZ⟧\n    w = 3»\n",
+          "plain words without definitions, ⟦ZZZ⟧ and more words after it\n",
+          "«def g():\n    pass»\n«def h():\n    return ⟦ZZZ⟧»\n"]
+
+FORCED = {"codegen2": {"clm_probability": 0.0}, "fim": {"fim_rate": 1.0}}
+"""Settings that make an objective transform every sequence."""
+
+
+@pytest.fixture(scope="module")
+def ranged(tok, tmp_path_factory):
+    """A component of ``MARKED`` documents, repeated, as 40-token sequences."""
+    documents = [ranged_document(tok, text) for text in MARKED * 6]
+    shard = write_ranged_shard(str(tmp_path_factory.mktemp("ranged") / "0.shard"), documents)
+    return PackedComponent([shard], seq_len=40)
+
+
+@pytest.mark.parametrize("name,syntax_spans", [(name, False) for name in sorted(OBJECTIVES)]
+                         + [(name, True) for name in sorted(SPAN_OBJECTIVES)])
+def test_every_objective_gives_no_loss_to_the_tokens_marked_so(name, tok, ranged,
+                                                               syntax_spans):
+    marked = np.array(["Z" in tok.decode([i]) for i in range(tok.get_vocab_size())])
+    options = dict(FORCED.get(name, {}))
+    if name in SPAN_OBJECTIVES:
+        options["syntax_spans"] = syntax_spans
+    fim_pad = SpecialIds.default().fim_pad
+    seen = 0
+    for i in range(len(ranged)):
+        seq = ranged[i]
+        assert marked[seq.tokens].tolist() == seq.no_loss.tolist()
+        for index in range(4):
+            ex = transform(name, seq.tokens, seed=0, index=i * 4 + index, tokenizer=tok,
+                           options=options, no_loss=seq.no_loss, spans=seq.spans)
+            shown = ex.inputs[1:]  # the token each target but the last predicts
+            ignored = ex.targets[:-1] == IGNORE_INDEX
+            start = max(ex.prefix - 1, 0)  # prefix_lm takes no loss inside its prefix
+            expected = marked[shown] | (shown == fim_pad)
+            assert ignored[start:].tolist() == expected[start:].tolist(), (i, index)
+            assert ex.targets[-1] == IGNORE_INDEX or not marked[ex.targets[-1]]
+            seen += int(expected[start:].sum())
+    assert seen > 0

@@ -1,11 +1,14 @@
 """End to end: train with 2 processes (gloo, FSDP2), then resume on 1 from its checkpoint."""
 
+import json
 import os
+from pathlib import Path
 
 import pytest
 from corpus_builder import read_metrics, torchrun, write_train_config
 
 from shards import ManifestError
+from tokenizer.special_tokens import ENDOFTEXT
 from training.checkpoint import CheckpointError
 from training.config import ConfigError
 from training.launch import launch
@@ -66,6 +69,20 @@ def test_launch_refuses_bad_inputs_before_starting(tiny_manifest, tmp_path):
         launch([cfg], 3)
     with pytest.raises(ManifestError, match="^no manifest at /nonexistent/manifest.json$"):
         launch([cfg, "--set", "data.manifest=/nonexistent/manifest.json"], 2)
+    assert not (tmp_path / "out").exists()
+
+
+def test_launch_refuses_a_tokenizer_lacking_an_objectives_tokens(make_manifest, tmp_path):
+    manifest = Path(make_manifest({"code-python": ["def f(x):\n    return x + 1\n"] * 40},
+                                  vocab_size=300))
+    data = json.loads(manifest.read_text())
+    data["tokenizer"]["special_tokens"] = {ENDOFTEXT: 0}  # a tokenizer with no other
+    manifest.write_text(json.dumps(data))
+    cfg = write_train_config(tmp_path / "train.yaml", str(manifest), tmp_path / "out",
+                             training={"objective": "codegen2"})
+    with pytest.raises(ManifestError, match=r"lacks the special tokens <sep>, <eom>, "
+                       r"<mask_1>\.\.<mask_32>, which training with codegen2 needs"):
+        launch([cfg], 2)
     assert not (tmp_path / "out").exists()
 
 

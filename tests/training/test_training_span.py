@@ -278,3 +278,113 @@ def test_corruption_uses_the_corpus_special_ids(seed, index):
     example = transform("codegen2", to_foreign(tokens), seed=seed, index=index,
                         specials=FOREIGN, options={"clm_probability": 0.0})
     np.testing.assert_array_equal(example.inputs, foreign[:len(tokens) - 1])
+
+
+def with_definitions(case: int, seq_len: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """``packed_sequence(case)`` and top-level definitions in it: in about two thirds of
+    its documents, 1-6 disjoint, non-touching spans of 2-20 tokens, as window positions."""
+    tokens = packed_sequence(case, seq_len)
+    rng = np.random.default_rng([99, case])
+    spans = []
+    bounds = np.flatnonzero(tokens == EOT_ID)
+    for start, stop in zip(np.r_[0, bounds + 1], np.r_[bounds, len(tokens)]):
+        pos = start
+        for _ in range(rng.integers(0, 7) if rng.random() < 0.67 else 0):
+            a = pos + rng.integers(1, 8)
+            b = a + rng.integers(2, 21)
+            if b >= stop:
+                break
+            spans.append((a, b))
+            pos = b
+    return tokens, np.array(spans, dtype=np.int64).reshape(-1, 2)
+
+
+def infill_spans(doc: np.ndarray) -> list[list[int]]:
+    """The masked spans of one corrupted document, in order."""
+    _, infill = layout(doc)
+    ends = np.flatnonzero(infill == EOM_ID)
+    return [infill[a + 1:b].tolist() for a, b in zip(np.r_[0, ends[:-1] + 1], ends)]
+
+
+@pytest.mark.parametrize("seed,index", CASES[::10])
+def test_syntax_aligned_corruption_restores_every_document(seed, index):
+    tokens, spans = with_definitions(index)
+    corrupted = corrupt_sequence(tokens, seed=seed, index=index, spans=spans)
+    assert [restore(doc).tolist() for doc in split_documents(corrupted)] == documents(tokens)
+
+
+def test_syntax_aligned_spans_are_whole_definitions():
+    checked = 0
+    for seed, index in CASES:
+        tokens, spans = with_definitions(index, seq_len=128)
+        bounds = np.flatnonzero(tokens == EOT_ID)
+        starts, stops = np.r_[0, bounds + 1], np.r_[bounds, len(tokens)]
+        corrupted = split_documents(corrupt_sequence(tokens, seed=seed, index=index,
+                                                     spans=spans, max_spans=4))
+        for start, stop, doc in zip(starts, stops, corrupted):
+            inside = spans[(spans[:, 0] >= start) & (spans[:, 1] <= stop)]
+            if not len(inside) or stop - start < 2:
+                continue
+            definitions = [tokens[a:b].tolist() for a, b in inside]
+            masked = infill_spans(doc)
+            assert 1 <= len(masked) <= min(len(inside), 4)
+            assert all(span in definitions for span in masked)  # none touch: no merging
+            checked += 1
+    assert checked > 100
+
+
+def test_touching_definitions_are_masked_as_one_span():
+    tokens = np.arange(FIRST_TEXT_ID, FIRST_TEXT_ID + 12)
+    spans = np.array([[2, 5], [5, 8]])
+    for index in range(10):  # a ratio near 1 chooses both definitions
+        doc = corrupt_sequence(tokens, seed=0, index=index, spans=spans, mask_ratio=(0.9, 0.99))
+        assert infill_spans(doc) == [tokens[2:8].tolist()]
+        assert restore(doc).tolist() == tokens.tolist()
+
+
+def test_documents_without_definitions_keep_random_spans():
+    tokens = packed_sequence(5)
+    for index in range(20):
+        np.testing.assert_array_equal(
+            corrupt_sequence(tokens, seed=0, index=index, spans=np.zeros((0, 2), np.int64)),
+            corrupt_sequence(tokens, seed=0, index=index))
+
+
+def test_each_epoch_masks_other_definitions():
+    tokens = np.arange(FIRST_TEXT_ID, FIRST_TEXT_ID + 257)  # one document, 12 definitions
+    spans = np.array([[a, a + 15] for a in range(5, 245, 20)])
+    draws = {tuple(map(tuple, infill_spans(corrupt_sequence(
+        tokens, seed=0, index=7 + epoch * 1000, spans=spans)))) for epoch in range(20)}
+    assert len(draws) >= 15
+
+
+def test_codegen2_places_spans_on_definitions_only_when_asked():
+    tokens, spans = with_definitions(3)
+    for index in range(20):
+        random = codegen2(tokens, seed=0, index=index, clm_probability=0.0, spans=spans)
+        aligned = codegen2(tokens, seed=0, index=index, clm_probability=0.0, spans=spans,
+                           syntax_spans=True)
+        window = np.r_[aligned.inputs, aligned.targets[-1]]
+        np.testing.assert_array_equal(
+            window, corrupt_sequence(tokens, seed=0, index=index, spans=spans)[:len(tokens)])
+        np.testing.assert_array_equal(
+            random.inputs, corrupt_sequence(tokens, seed=0, index=index)[:len(tokens) - 1])
+
+
+def test_no_loss_follows_tokens_into_the_infill_section():
+    # Ids from 900 up take no loss; a definition holds two of them, the text around one.
+    # A second document gives the first one room to grow inside the window.
+    tokens = np.r_[900, np.arange(FIRST_TEXT_ID, FIRST_TEXT_ID + 20), EOT_ID,
+                   np.arange(FIRST_TEXT_ID, FIRST_TEXT_ID + 30)]
+    tokens[[8, 9]] = [901, 902]
+    no_loss = tokens >= 900
+    spans = np.array([[5, 12]])
+    for index in range(10):
+        example = codegen2(tokens, seed=0, index=index, clm_probability=0.0, spans=spans,
+                           syntax_spans=True, no_loss=no_loss)
+        window = np.r_[example.inputs, example.targets[-1]]
+        body, infill = layout(window[:np.flatnonzero(window == EOM_ID)[0] + 1])
+        assert infill[1:-1].tolist() == tokens[5:12].tolist()  # the definition moved
+        ignored = np.r_[False, example.targets == IGNORE_INDEX]
+        assert window[ignored].tolist() == [901, 902]  # the first token is no target
+        assert (window[~ignored][1:] < 900).all()

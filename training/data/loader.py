@@ -123,13 +123,14 @@ class MixtureLoader:
         self.specials = specials or SpecialIds.default()
         self.step = 0
 
-    def example(self, objective: str, tokens: np.ndarray, index: int) -> Example:
+    def example(self, objective: str, tokens: np.ndarray, index: int, *,
+                no_loss: np.ndarray | None = None, spans: np.ndarray | None = None) -> Example:
         """Global sample ``index``'s ``tokens`` (one packed sequence) as ``objective``
         makes them into an example, with this run's seed, tokenizer, special ids and
-        settings."""
+        settings; ``no_loss`` and ``spans`` are the sequence's (``PackedSequence``)."""
         return transform(objective, tokens, seed=self.sampler.seed, index=index,
                          tokenizer=self.tokenizer, specials=self.specials,
-                         options=self.options.get(objective))
+                         options=self.options.get(objective), no_loss=no_loss, spans=spans)
 
     def batch(self, step: int) -> Batch:
         """This rank's ``Batch`` of step ``step``; its groups index ``objective_names``."""
@@ -137,7 +138,9 @@ class MixtureLoader:
         for index in rank_slice(step, self.global_batch_size, self.rank, self.world_size):
             name, seq = self.sampler.sample(index)
             objective = self.objectives[name]
-            examples.append(self.example(objective, self.components[name][seq].tokens, index))
+            packed = self.components[name][seq]
+            examples.append(self.example(objective, packed.tokens, index,
+                                         no_loss=packed.no_loss, spans=packed.spans))
             groups.append(self.objective_names.index(objective))
         return collate(examples, groups)
 

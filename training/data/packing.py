@@ -19,16 +19,24 @@ component costs O(documents), not O(tokens). Each sequence comes with a mask of
 its EOT positions. Plain CLM trains across document boundaries; ``training.document_mask``
 stops attention at them, reading the boundaries from the EOT ids themselves
 (``training.attention``), since objectives such as ``codegen2`` move them.
+
+A sequence also carries the token ranges the build stored in its documents' metadata
+(``shards.ranges``), moved to window positions: a ``no_loss`` mask (license headers,
+redaction placeholders: tokens the objectives give no loss) and the top-level definitions
+(``spans``), for objectives that place their spans on syntax boundaries. Only the
+metadata of the documents a window touches is read (one small JSON object each), so the cost
+stays O(documents in the window); a range cut by the window keeps the part inside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from shards import Shard
+from shards.ranges import NO_LOSS, SPANS, ranges_of
 from tokenizer.special_tokens import SpecialIds
 
 
@@ -39,10 +47,17 @@ class PackedSequence(NamedTuple):
         tokens: int64 ids, shape ``[seq_len + 1]``.
         eot: bool mask, shape ``[seq_len + 1]``: True where ``tokens`` holds the EOT that
             ends a document (documents are the runs between them).
+        no_loss: bool mask, shape ``[seq_len + 1]``: True where a token must take no loss
+            (its document's ``no_loss`` ranges); never on an EOT.
+        spans: int64 ``[k, 2]``: ``[start, end)`` window positions of the top-level
+            definitions of the documents in the window (their ``spans`` ranges, clipped to
+            the window), sorted; each lies inside one document.
     """
 
     tokens: np.ndarray
     eot: np.ndarray
+    no_loss: np.ndarray
+    spans: np.ndarray
 
 
 class PackedComponent:
@@ -82,11 +97,11 @@ class PackedComponent:
         return self.read(start, start + self.seq_len + 1)
 
     def read(self, start: int, stop: int) -> PackedSequence:
-        """Stream positions ``[start, stop)`` as ids and an EOT mask."""
+        """Stream positions ``[start, stop)`` as ids, masks and definition spans."""
         if not 0 <= start <= stop <= self.stream_length:
             raise IndexError(f"range [{start}, {stop}) outside the stream "
                              f"[0, {self.stream_length})")
-        tokens, eot = [], []
+        window = _Window(self.eot_id)
         first = int(np.searchsorted(self._shard_starts, start, side="right")) - 1
         for k in range(max(first, 0), len(self._shards)):
             lo, hi = self._shard_starts[k], self._shard_starts[k + 1]
@@ -94,16 +109,12 @@ class PackedComponent:
                 break
             if max(start, lo) >= min(stop, hi):  # before the range, or an empty shard
                 continue
-            t, e = self._read_shard(k, max(start, lo) - lo, min(stop, hi) - lo)
-            tokens.append(t)
-            eot.append(e)
-        if not tokens:
-            return PackedSequence(np.zeros(0, np.int64), np.zeros(0, bool))
-        return PackedSequence(np.concatenate(tokens), np.concatenate(eot))
+            self._read_shard(k, max(start, lo) - lo, min(stop, hi) - lo, window)
+        return window.sequence()
 
-    def _read_shard(self, k: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    def _read_shard(self, k: int, lo: int, hi: int, window: _Window) -> None:
+        """Add shard ``k``'s stream piece ``[lo, hi)`` to ``window``."""
         shard, starts, offsets = self._shards[k], self._doc_starts[k], self._shards[k].offsets
-        tokens, eot = [], []
         pos = lo
         while pos < hi:
             doc = int(np.searchsorted(starts, pos, side="right")) - 1
@@ -113,10 +124,47 @@ class PackedComponent:
             body = min(take, length - local)
             if body > 0:
                 # One document's tokens: a view of the memory map, or one ranged read.
-                tokens.append(shard.tokens(doc)[local:local + body].astype(np.int64))
-                eot.append(np.zeros(body, dtype=bool))
+                window.add(shard.tokens(doc)[local:local + body], shard.meta(doc), local)
             if take > body:
-                tokens.append(np.array([self.eot_id], dtype=np.int64))
-                eot.append(np.ones(1, dtype=bool))
+                window.add_eot()
             pos += take
-        return np.concatenate(tokens), np.concatenate(eot)
+
+
+class _Window:
+    """A sequence under construction: document parts and EOTs appended in stream order."""
+
+    def __init__(self, eot_id: int):
+        self.eot_id = eot_id
+        self.tokens: list[np.ndarray] = []
+        self.eot: list[int] = []  # positions
+        self.ranges: dict[str, list[tuple[int, int]]] = {NO_LOSS: [], SPANS: []}
+        self.length = 0
+
+    def add(self, tokens: np.ndarray, meta: Mapping[str, Any], local: int) -> None:
+        """Append a document's tokens ``[local, local + len(tokens))``; ``meta`` is its
+        shard metadata, whose ranges are cut to the part and moved to window positions."""
+        body = len(tokens)
+        for key, found in self.ranges.items():
+            for a, b in ranges_of(meta, key):
+                a, b = max(a - local, 0), min(b - local, body)
+                if a < b:
+                    found.append((self.length + a, self.length + b))
+        self.tokens.append(tokens.astype(np.int64))
+        self.length += body
+
+    def add_eot(self) -> None:
+        """Append the EOT that ends a document."""
+        self.tokens.append(np.array([self.eot_id], dtype=np.int64))
+        self.eot.append(self.length)
+        self.length += 1
+
+    def sequence(self) -> PackedSequence:
+        """The ``PackedSequence`` of everything appended."""
+        eot = np.zeros(self.length, dtype=bool)
+        eot[self.eot] = True
+        no_loss = np.zeros(self.length, dtype=bool)
+        for a, b in self.ranges[NO_LOSS]:
+            no_loss[a:b] = True
+        tokens = np.concatenate(self.tokens) if self.tokens else np.zeros(0, np.int64)
+        spans = np.array(self.ranges[SPANS], dtype=np.int64).reshape(-1, 2)
+        return PackedSequence(tokens, eot, no_loss, spans)

@@ -13,6 +13,13 @@ lacks). Objectives that re-encode text (those in ``TOKENIZER_OBJECTIVES``) also 
 corpus's ``tokenizer`` keyword, which ``transform`` passes to them only, so the others keep
 the shared signature.
 
+Every objective also takes ``no_loss`` (``PackedSequence.no_loss``: tokens the build marked,
+a license header or redaction placeholders; None for none) and gives those tokens
+``IGNORE_INDEX`` targets wherever it moves them. The objectives in ``SPAN_OBJECTIVES`` also
+take ``spans`` (``PackedSequence.spans``: the top-level definitions in the window), which
+they use with their ``syntax_spans`` option (``objectives.syntax_spans``) to mask or infill
+whole definitions.
+
 ``seed`` and ``index`` (the global sample index) are the only source of randomness, so an
 objective is a pure function and a resumed run transforms each sample exactly as before
 (T5's ``random_spans_noise_mask`` with explicit seeds, not a carried RNG). Targets hold
@@ -65,6 +72,9 @@ OBJECTIVES: dict[str, Objective] = {
 TOKENIZER_OBJECTIVES = frozenset({"fim"})
 """Objectives that decode and re-encode text, and so take a ``tokenizer`` keyword."""
 
+SPAN_OBJECTIVES = frozenset({"codegen2", "fim"})
+"""Objectives that can place their spans on top-level definitions, and so take ``spans``."""
+
 REQUIRED_TOKENS: dict[str, tuple[str, ...]] = {
     "clm": (ENDOFTEXT,),
     "codegen2": (ENDOFTEXT, *INFILL_TOKENS),
@@ -91,7 +101,8 @@ def missing_tokens(names: Iterable[str], specials: SpecialIds) -> list[str]:
 
 def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
               tokenizer: Tokenizer | None = None, specials: SpecialIds | None = None,
-              options: Mapping[str, Any] | None = None) -> Example:
+              options: Mapping[str, Any] | None = None, no_loss: np.ndarray | None = None,
+              spans: np.ndarray | None = None) -> Example:
     """Apply the objective called ``name`` to one packed sequence.
 
     Args:
@@ -105,6 +116,11 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
             codemix layout. Must have the objective's ``REQUIRED_TOKENS``.
         options: keyword settings of this objective (``ObjectivesConfig.options``), e.g.
             ``{"fim_rate": 0.5}``; None keeps the objective's defaults.
+        no_loss: bool, one per token of ``tokens``: True where the token takes no loss
+            (``PackedSequence.no_loss``); None for none.
+        spans: int64 ``[k, 2]`` window positions of top-level definitions
+            (``PackedSequence.spans``); passed to the objectives in ``SPAN_OBJECTIVES``
+            only; None for none.
 
     Returns:
         The ``Example``: inputs and targets, ``seq_len`` ids each, and its prefix.
@@ -119,6 +135,9 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
                          f"(have: {', '.join(sorted(OBJECTIVES))})") from None
     settings = dict(options or {})
     settings["specials"] = specials or SpecialIds.default()
+    settings["no_loss"] = no_loss
+    if name in SPAN_OBJECTIVES:
+        settings["spans"] = spans
     if name not in TOKENIZER_OBJECTIVES:
         return fn(tokens, seed=seed, index=index, **settings)
     if tokenizer is None:
@@ -126,5 +145,5 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
     return fn(tokens, seed=seed, index=index, tokenizer=tokenizer, **settings)
 
 
-__all__ = ["IGNORE_INDEX", "OBJECTIVES", "REQUIRED_TOKENS", "TOKENIZER_OBJECTIVES", "Example",
-           "missing_tokens", "transform"]
+__all__ = ["IGNORE_INDEX", "OBJECTIVES", "REQUIRED_TOKENS", "SPAN_OBJECTIVES",
+           "TOKENIZER_OBJECTIVES", "Example", "missing_tokens", "transform"]

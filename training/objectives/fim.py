@@ -25,6 +25,19 @@ character level and apply FIM to each document of a packed sequence on its own:
    in both modes the model writes the middle after the prefix, having seen the suffix.
    A PSM document with an empty prefix reads exactly as SPM, as it should.
 
+With ``syntax_spans`` (``objectives.syntax_spans``), a document that has top-level
+definitions in the window (``PackedSequence.spans``, from the parse stage) gets one of them,
+drawn uniformly, as its middle instead of two random cuts: function-level FIM, the model
+writes a whole function given the file around it. Documents without definitions keep the
+character cuts.
+
+Tokens the build marked ``no_loss`` (``PackedSequence.no_loss``: a license header, redaction
+placeholders) take no loss here too, although the text is re-encoded: the mask's edges are
+token boundaries that fall between characters (the build cut the text there), so they map to
+character offsets, and each part is cut again at them and its pieces encoded on their own,
+as the build encoded them; the tokens of a masked piece keep the mark. A document whose
+mask edges do not fall between characters keeps its tokens and its mask, as below.
+
 Documents that are empty, or whose tokens do not decode to text (a window cut through a
 multi-byte character decodes to U+FFFD), keep their tokens: their text is not known, so
 re-encoding it would change the document. Documents never hold special ids
@@ -35,11 +48,14 @@ tokens, and the Example keeps ``seq_len``, so the transformed sequence is cut to
 (as ``codegen2`` does): the window's last tokens, often the end of its last document's
 middle, are not trained on in this sample. A sequence that comes out shorter (re-encoding a
 window-cut piece can merge tokens) is padded with ``<fim_pad>``, which takes no loss. Loss
-is taken on every other token, sentinels included. Each epoch draws afresh, because
-``index`` (the global sample index) differs between epochs.
+is taken on every other token, sentinels included, except the ``no_loss`` ones. Each epoch
+draws afresh, because ``index`` (the global sample index) differs between epochs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -64,7 +80,8 @@ _FIM_SALT = 0xF1A5EC
 
 def fim(tokens: np.ndarray, *, seed: int, index: int, tokenizer: Tokenizer,
         specials: SpecialIds = SpecialIds.default(), fim_rate: float = FIM_RATE,
-        spm_rate: float = SPM_RATE) -> Example:
+        spm_rate: float = SPM_RATE, syntax_spans: bool = False,
+        no_loss: np.ndarray | None = None, spans: np.ndarray | None = None) -> Example:
     """Causal LM or fill-in-the-middle over one packed sequence.
 
     Args:
@@ -78,11 +95,17 @@ def fim(tokens: np.ndarray, *, seed: int, index: int, tokenizer: Tokenizer,
         fim_rate: chance, in [0, 1], that the sequence is transformed (default 0.5).
         spm_rate: chance, in [0, 1], that a transformed document is SPM, not PSM
             (default 0.5).
+        syntax_spans: make the middle one whole top-level definition (``spans``) where a
+            document has any (module docstring); default False: character cuts everywhere.
+        no_loss: bool, one per token: True where the token takes no loss
+            (``PackedSequence.no_loss``); None for none.
+        spans: int64 ``[k, 2]`` window positions of top-level definitions
+            (``PackedSequence.spans``); used only with ``syntax_spans``.
 
     Returns:
         ``Example`` of ``seq_len`` int64 ids each: the next-token shift of ``tokens`` or of
         the transformed sequence cut or padded to ``seq_len + 1`` tokens; loss on every
-        target except padding.
+        target except padding and the tokens ``no_loss`` marks.
 
     Raises:
         ValueError: a rate outside [0, 1], or ``tokens`` not 1-D with at least two ids.
@@ -95,53 +118,148 @@ def fim(tokens: np.ndarray, *, seed: int, index: int, tokenizer: Tokenizer,
         raise ValueError(f"tokens must be 1-D with at least 2 ids, got shape {ids.shape}")
     rng = np.random.default_rng([seed, index, _FIM_SALT])
     if rng.random() >= fim_rate:
-        return causal_lm(ids, seed=seed, index=index, specials=specials)
-    sequence = _permute_documents(ids, rng, tokenizer, specials, spm_rate)[:len(ids)]
-    pad = len(ids) - len(sequence)
-    example = causal_lm(np.pad(sequence, (0, pad), constant_values=specials.fim_pad),
-                        seed=seed, index=index, specials=specials)
+        return causal_lm(ids, seed=seed, index=index, specials=specials, no_loss=no_loss)
+    window = _Tokens(ids, np.zeros(len(ids), bool) if no_loss is None
+                     else np.asarray(no_loss, dtype=bool))
+    definitions = np.zeros((0, 2), np.int64)
+    if syntax_spans and spans is not None:
+        definitions = np.asarray(spans, np.int64).reshape(-1, 2)
+    sequence = _permute_documents(window, definitions, rng, tokenizer, specials, spm_rate)
+    sequence = _Tokens(sequence.ids[:len(ids)], sequence.no_loss[:len(ids)])
+    pad = len(ids) - len(sequence.ids)
+    example = causal_lm(np.pad(sequence.ids, (0, pad), constant_values=specials.fim_pad),
+                        seed=seed, index=index, specials=specials,
+                        no_loss=np.pad(sequence.no_loss, (0, pad)))
     if pad:
         example.targets[-pad:] = IGNORE_INDEX
     return example
 
 
-def _permute_documents(ids: np.ndarray, rng: np.random.Generator, tokenizer: Tokenizer,
-                       specials: SpecialIds, spm_rate: float) -> np.ndarray:
-    """Every document of ``ids`` in FIM layout, rejoined by EOT; not cut to any length."""
-    separators = np.flatnonzero(ids == specials.eot)
+class _Tokens(NamedTuple):
+    """Token ids and their ``no_loss`` mask (bool, one per id), moved together."""
+
+    ids: np.ndarray
+    no_loss: np.ndarray
+
+
+def _concatenate(parts: list[_Tokens]) -> _Tokens:
+    """``parts`` back to back (an empty ``_Tokens`` for none)."""
+    return _Tokens(np.concatenate([p.ids for p in parts] + [np.zeros(0, np.int64)]),
+                   np.concatenate([p.no_loss for p in parts] + [np.zeros(0, bool)]))
+
+
+def _permute_documents(window: _Tokens, definitions: np.ndarray, rng: np.random.Generator,
+                       tokenizer: Tokenizer, specials: SpecialIds,
+                       spm_rate: float) -> _Tokens:
+    """Every document of ``window`` in FIM layout, rejoined by EOT; not cut to any length.
+    ``definitions`` are window positions (``[k, 2]``) of the definitions a middle may be."""
+    separators = np.flatnonzero(window.ids == specials.eot)
     starts = np.concatenate([[0], separators + 1])
-    stops = np.concatenate([separators, [len(ids)]])
-    documents = [ids[start:stop] for start, stop in zip(starts, stops)]
-    # Draw every document's mode and cuts first, so all parts are encoded in one batch.
+    stops = np.concatenate([separators, [len(window.ids)]])
+    documents = [_Tokens(window.ids[a:b], window.no_loss[a:b]) for a, b in zip(starts, stops)]
+    # Draw every document's mode and cuts first, so all pieces are encoded in one batch.
     plans, texts = [], []
-    for doc in documents:
-        text = decode(tokenizer, doc)
-        if not text or "\ufffd" in text:
-            plans.append(None)
-            continue
-        spm = bool(rng.random() < spm_rate)
-        low, high = np.sort(rng.integers(0, len(text) + 1, size=2))
-        plans.append(spm)
-        texts += [text[:low], text[low:high], text[high:]]
+    for doc, start, stop in zip(documents, starts, stops):
+        inside = definitions[(definitions[:, 0] >= start) & (definitions[:, 1] <= stop)]
+        plan = _plan(doc, inside - start, rng, tokenizer, spm_rate)
+        plans.append(plan)
+        if plan is not None:
+            texts += [text for part in plan[1] for text, _ in part]
     encoded = iter(encode_batch(tokenizer, texts))
-    eot = np.array([specials.eot], dtype=np.int64)
+    eot = _Tokens(np.array([specials.eot], dtype=np.int64), np.zeros(1, bool))
     parts = []
-    for i, (doc, spm) in enumerate(zip(documents, plans)):
+    for i, (doc, plan) in enumerate(zip(documents, plans)):
         if i:
             parts.append(eot)
-        if spm is None:
+        if plan is None:
             parts.append(doc)
-        else:
-            parts.append(_layout(next(encoded), next(encoded), next(encoded), spm, specials))
-    return np.concatenate(parts)
+            continue
+        spm, pieces = plan
+        prefix, middle, suffix = (_encoded(part, encoded) for part in pieces)
+        parts.append(_layout(prefix, middle, suffix, spm, specials))
+    return _concatenate(parts)
 
 
-def _layout(prefix: np.ndarray, middle: np.ndarray, suffix: np.ndarray, spm: bool,
-            specials: SpecialIds) -> np.ndarray:
-    """One document's parts with the sentinels, in SPM or PSM order (module docstring)."""
-    pre, mid, suf = specials.fim_prefix, specials.fim_middle, specials.fim_suffix
-    if spm:
-        pieces = [[pre, suf], suffix, [mid], prefix, middle]
+def _encoded(part: list[tuple[str, bool]], encoded: Iterator[np.ndarray]) -> _Tokens:
+    """One part from the next ``len(part)`` encodings, each piece's tokens marked as it is."""
+    pieces = []
+    for _, masked in part:
+        ids = next(encoded).astype(np.int64)
+        pieces.append(_Tokens(ids, np.full(len(ids), masked)))
+    return _concatenate(pieces)
+
+
+_Plan = tuple[bool, list[list[tuple[str, bool]]]]
+"""One document's draw: SPM or not, and its prefix, middle and suffix as text pieces, each
+with whether its tokens take no loss."""
+
+
+def _plan(doc: _Tokens, definitions: np.ndarray, rng: np.random.Generator,
+          tokenizer: Tokenizer, spm_rate: float) -> _Plan | None:
+    """Draw one document's mode and middle, or None when it keeps its tokens (no text, or
+    mask edges or definitions that do not fall between characters)."""
+    text = decode(tokenizer, doc.ids)
+    if not text or "\ufffd" in text:
+        return None
+    masked = _runs(doc.no_loss)
+    chars = _char_offsets(tokenizer, doc.ids, text,
+                          np.concatenate([masked.ravel(), definitions.ravel()]))
+    if chars is None:
+        return None
+    spm = bool(rng.random() < spm_rate)
+    if len(definitions):
+        low, high = (chars[int(t)] for t in definitions[rng.integers(len(definitions))])
     else:
-        pieces = [[pre], prefix, [suf], suffix, [mid], middle]
-    return np.concatenate(pieces).astype(np.int64)
+        low, high = np.sort(rng.integers(0, len(text) + 1, size=2))
+    masked_chars = [(chars[int(a)], chars[int(b)]) for a, b in masked]
+    return spm, [_pieces(text, lo, hi, masked_chars)
+                 for lo, hi in ((0, low), (low, high), (high, len(text)))]
+
+
+def _runs(mask: np.ndarray) -> np.ndarray:
+    """``[k, 2]`` ``[start, end)`` runs of True in a bool mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return edges.reshape(-1, 2)
+
+
+def _char_offsets(tokenizer: Tokenizer, ids: np.ndarray, text: str,
+                  bounds: np.ndarray) -> dict[int, int] | None:
+    """Token position -> character offset in ``text`` of each of ``bounds`` (and of 0 and
+    ``len(ids)``), or None when one falls inside a character: the pieces between them
+    then do not decode to ``text``."""
+    cuts = np.unique(np.concatenate([[0, len(ids)], bounds])).tolist()
+    if len(cuts) == 2:  # nothing inside the document
+        return {0: 0, len(ids): len(text)}
+    pieces = [decode(tokenizer, ids[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+    if "".join(pieces) != text:
+        return None
+    return dict(zip(cuts, np.cumsum([0] + [len(p) for p in pieces]).tolist()))
+
+
+def _pieces(text: str, lo: int, hi: int,
+            masked: list[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """``text[lo:hi]`` cut at the edges of the ``masked`` character ranges: the non-empty
+    pieces in order, each with whether it lies in one."""
+    out, pos = [], lo
+    for a, b in masked:
+        a, b = max(a, lo), min(b, hi)
+        if a >= b:
+            continue
+        if pos < a:
+            out.append((text[pos:a], False))
+        out.append((text[a:b], True))
+        pos = b
+    if pos < hi:
+        out.append((text[pos:hi], False))
+    return out
+
+
+def _layout(prefix: _Tokens, middle: _Tokens, suffix: _Tokens, spm: bool,
+            specials: SpecialIds) -> _Tokens:
+    """One document's parts with the sentinels, in SPM or PSM order (module docstring);
+    the sentinels take loss."""
+    pre, mid, suf = (_Tokens(np.array([t], dtype=np.int64), np.zeros(1, bool))
+                     for t in (specials.fim_prefix, specials.fim_middle, specials.fim_suffix))
+    if spm:
+        return _concatenate([pre, suf, suffix, mid, prefix, middle])
+    return _concatenate([pre, prefix, suf, suffix, mid, middle])

@@ -30,7 +30,8 @@ _PREFIX_SALT = 0x9EF1C5
 
 
 def prefix_lm(tokens: np.ndarray, *, seed: int, index: int,
-              specials: SpecialIds = SpecialIds.default()) -> Example:
+              specials: SpecialIds = SpecialIds.default(),
+              no_loss: np.ndarray | None = None) -> Example:
     """Split one packed sequence into a bidirectional prefix and a causal rest.
 
     Args:
@@ -40,11 +41,13 @@ def prefix_lm(tokens: np.ndarray, *, seed: int, index: int,
             again is split afresh.
         specials: the corpus's special ids (default: the codemix layout); pad targets
             take no loss.
+        no_loss: bool, one per token: True where the token takes no loss
+            (``PackedSequence.no_loss``); None for none.
 
     Returns:
         ``Example`` of ``seq_len`` int64 ids each: inputs ``tokens[:-1]``, targets
-        ``tokens[1:]`` with the first ``prefix - 1`` (those inside the prefix) and pad
-        targets set to ``IGNORE_INDEX``; ``prefix`` in ``[1, seq_len]``.
+        ``tokens[1:]`` with the first ``prefix - 1`` (those inside the prefix), pad and
+        ``no_loss`` targets set to ``IGNORE_INDEX``; ``prefix`` in ``[1, seq_len]``.
 
     Raises:
         ValueError: ``tokens`` not 1-D with at least two ids.
@@ -53,7 +56,7 @@ def prefix_lm(tokens: np.ndarray, *, seed: int, index: int,
     if ids.ndim != 1 or len(ids) < 2:
         raise ValueError(f"tokens must be 1-D with at least 2 ids, got shape {ids.shape}")
     prefix = int(np.random.default_rng([seed, index, _PREFIX_SALT]).integers(1, len(ids)))
-    clm = causal_lm(ids, seed=seed, index=index, specials=specials)
+    clm = causal_lm(ids, seed=seed, index=index, specials=specials, no_loss=no_loss)
     targets = clm.targets
     targets[:prefix - 1] = IGNORE_INDEX
     return Example(inputs=clm.inputs, targets=targets, prefix=prefix)

@@ -13,6 +13,14 @@ probability 0.5 each. Span corruption works per file, in three draws:
 3. the positions: the kept tokens are split into the gaps before, between and after the
    spans, with at least one kept token between two spans, so no two sentinels touch.
 
+With ``syntax_spans`` (``objectives.syntax_spans``), a document whose window carries
+top-level definitions (``PackedSequence.spans``, from the parse stage) has whole definitions
+masked instead: the ratio ``r`` is drawn as above and ``round(r * d)`` of its ``d``
+definitions (at least one, at most ``max_spans``) are chosen uniformly without replacement;
+chosen definitions that touch become one span, since two sentinels must not touch. Documents
+without definitions (prose, a window's piece between two definitions) keep the random spans.
+This is function-level infilling: the model fills a whole function given the rest of its file.
+
 The paper states the order of the draws ("first sample a dynamic ratio of sequence to mask
 out, then sample the span length and mask out locations such that the total number of
 tokens match the ratio") but not their distributions; the ones above are ours. Span lengths
@@ -38,7 +46,10 @@ Example keeps ``seq_len``, so the transformed sequence is cut to the window's le
 window's last tokens (often the last piece's infill section) are not trained on in this
 sample. Every token is still trained on in the epochs that draw CLM or corrupt it less, and
 each epoch draws afresh because ``index`` (the global sample index) differs between epochs.
-Loss is taken on every token, sentinels included.
+Loss is taken on every token, sentinels included, except tokens the build marked ``no_loss``
+(``PackedSequence.no_loss``): corruption is computed as the source of every output position
+(a window position, or an inserted special token), so the mask follows each token to wherever
+corruption moves it, and inserted tokens take loss.
 """
 
 from __future__ import annotations
@@ -70,7 +81,8 @@ def codegen2(tokens: np.ndarray, *, seed: int, index: int,
              specials: SpecialIds = SpecialIds.default(),
              clm_probability: float = CLM_PROBABILITY,
              mask_ratio: tuple[float, float] = MASK_RATIO,
-             max_spans: int = NUM_MASKS) -> Example:
+             max_spans: int = NUM_MASKS, syntax_spans: bool = False,
+             no_loss: np.ndarray | None = None, spans: np.ndarray | None = None) -> Example:
     """CodeGen2's mixture over one packed sequence: causal LM or span corruption.
 
     Args:
@@ -85,11 +97,17 @@ def codegen2(tokens: np.ndarray, *, seed: int, index: int,
         mask_ratio: ``(low, high)`` bounds of each document's mask ratio,
             ``0 < low <= high < 1``; see ``corrupt_sequence``.
         max_spans: most spans per document, in ``[1, 32]`` (one ``<mask_k>`` each).
+        syntax_spans: mask whole top-level definitions (``spans``) where a document has
+            them (module docstring); default False: random spans everywhere.
+        no_loss: bool, one per token: True where the token takes no loss
+            (``PackedSequence.no_loss``); None for none.
+        spans: int64 ``[k, 2]`` window positions of top-level definitions
+            (``PackedSequence.spans``); used only with ``syntax_spans``.
 
     Returns:
         ``Example`` of ``seq_len`` int64 ids each: the next-token shift of either
         ``tokens`` or the corrupted sequence cut to ``seq_len + 1`` tokens; loss on every
-        target except padding.
+        target except padding and the tokens ``no_loss`` marks.
 
     Raises:
         ValueError: a setting no sequence can satisfy, or ``tokens`` not 1-D with at least
@@ -102,17 +120,25 @@ def codegen2(tokens: np.ndarray, *, seed: int, index: int,
     if ids.ndim != 1 or len(ids) < 2:
         raise ValueError(f"tokens must be 1-D with at least 2 ids, got shape {ids.shape}")
     if np.random.default_rng([seed, index, _CLM_SALT]).random() < clm_probability:
-        return causal_lm(ids, seed=seed, index=index, specials=specials)
-    corrupted = corrupt_sequence(ids, seed=seed, index=index, specials=specials,
-                                 mask_ratio=mask_ratio, max_spans=max_spans)
+        return causal_lm(ids, seed=seed, index=index, specials=specials, no_loss=no_loss)
     # Corruption only lengthens a sequence, so cutting is all that fits it to the window.
-    return causal_lm(corrupted[:len(ids)], seed=seed, index=index, specials=specials)
+    sources = _corruption(ids, seed=seed, index=index, eot=specials.eot,
+                          mask_ratio=mask_ratio, max_spans=max_spans,
+                          spans=spans if syntax_spans else None)
+    sources = sources[:len(ids)]
+    source_ids = _source_ids(ids, specials)
+    if no_loss is not None:  # inserted tokens take loss
+        no_loss = np.pad(np.asarray(no_loss, dtype=bool), (0, len(source_ids) - len(ids)))
+        no_loss = no_loss[sources]
+    return causal_lm(source_ids[sources], seed=seed, index=index, specials=specials,
+                     no_loss=no_loss)
 
 
 def corrupt_sequence(tokens: np.ndarray, *, seed: int, index: int,
                      specials: SpecialIds = SpecialIds.default(),
                      mask_ratio: tuple[float, float] = MASK_RATIO,
-                     max_spans: int = NUM_MASKS) -> np.ndarray:
+                     max_spans: int = NUM_MASKS,
+                     spans: np.ndarray | None = None) -> np.ndarray:
     """Span-corrupt every document of a packed sequence, without cutting the result.
 
     Args:
@@ -125,6 +151,9 @@ def corrupt_sequence(tokens: np.ndarray, *, seed: int, index: int,
         mask_ratio: ``(low, high)``: each document's mask ratio is uniform in between,
             ``0 < low <= high < 1`` (default ``(0.05, 0.5)``).
         max_spans: most spans per document, in ``[1, 32]`` (default 32).
+        spans: int64 ``[k, 2]`` positions in ``tokens`` of top-level definitions, each
+            inside one document: a document with any has whole definitions masked (as
+            ``codegen2`` with ``syntax_spans``); None (the default) masks random spans.
 
     Returns:
         int64 ids: the transformed documents joined by the same ``<|endoftext|>``
@@ -136,16 +165,9 @@ def corrupt_sequence(tokens: np.ndarray, *, seed: int, index: int,
     """
     _check_corruption(mask_ratio, max_spans)
     ids = np.asarray(tokens, dtype=np.int64)
-    rng = np.random.default_rng([seed, index, _SPAN_SALT])
-    separators = np.flatnonzero(ids == specials.eot)
-    starts = np.concatenate([[0], separators + 1])
-    stops = np.concatenate([separators, [len(ids)]])
-    parts = []
-    for i, (start, stop) in enumerate(zip(starts, stops)):
-        if i:
-            parts.append(np.array([specials.eot], dtype=np.int64))
-        parts.append(_corrupt_document(ids[start:stop], rng, specials, mask_ratio, max_spans))
-    return np.concatenate(parts)
+    sources = _corruption(ids, seed=seed, index=index, eot=specials.eot,
+                          mask_ratio=mask_ratio, max_spans=max_spans, spans=spans)
+    return _source_ids(ids, specials)[sources]
 
 
 def split_documents(sequence: np.ndarray,
@@ -222,13 +244,72 @@ def _check_corruption(mask_ratio: tuple[float, float], max_spans: int) -> None:
                          f"got {max_spans}")
 
 
-def _corrupt_document(doc: np.ndarray, rng: np.random.Generator, specials: SpecialIds,
+_EOT, _SEP, _EOM, _MASK = range(4)
+"""Where each inserted special id sits after the window's tokens in ``_source_ids``: the
+infill section's ``<|endoftext|>``, ``<sep>``, ``<eom>``, then ``<mask_1>``.."""
+
+
+def _inserted(specials: SpecialIds) -> np.ndarray:
+    """The special ids corruption inserts, in the order of ``_EOT`` .. ``_MASK + 31``."""
+    return np.array([specials.eot, specials.sep, specials.eom, *specials.masks],
+                    dtype=np.int64)
+
+
+def _source_ids(ids: np.ndarray, specials: SpecialIds) -> np.ndarray:
+    """What every source index of ``_corruption`` reads: the window's ids, then the
+    inserted special ids."""
+    return np.concatenate([ids, _inserted(specials)])
+
+
+def _corruption(ids: np.ndarray, *, seed: int, index: int, eot: int,
+                mask_ratio: tuple[float, float], max_spans: int,
+                spans: np.ndarray | None) -> np.ndarray:
+    """The corrupted sequence as sources: int64 indices into ``_source_ids(ids, ...)``, a
+    position of ``ids`` for a token carried over, ``len(ids) + _EOT`` etc. for an inserted
+    one. Any per-token array (ids, the loss mask) follows corruption by one gather."""
+    rng = np.random.default_rng([seed, index, _SPAN_SALT])
+    definitions = np.zeros((0, 2), np.int64) if spans is None else np.asarray(spans, np.int64)
+    separators = np.flatnonzero(ids == eot)
+    starts = np.concatenate([[0], separators + 1])
+    stops = np.concatenate([separators, [len(ids)]])
+    parts = []
+    for i, (start, stop) in enumerate(zip(starts, stops)):
+        if i:
+            parts.append(separators[i - 1:i])
+        inside = definitions[(definitions[:, 0] >= start) & (definitions[:, 1] <= stop)]
+        parts.append(_corrupt_document(int(start), int(stop), inside - start, rng,
+                                       inserted=len(ids), mask_ratio=mask_ratio,
+                                       max_spans=max_spans))
+    return np.concatenate(parts).astype(np.int64)
+
+
+def _corrupt_document(start: int, stop: int, definitions: np.ndarray,
+                      rng: np.random.Generator, *, inserted: int,
                       mask_ratio: tuple[float, float], max_spans: int) -> np.ndarray:
-    """One document in the infill layout: ratio, then span lengths, then positions."""
-    n = len(doc)
+    """Sources of one document (window positions ``[start, stop)``) in the infill layout:
+    the ratio, then the spans (whole ``definitions``, document-relative, when there are
+    any, else random), then the layout; ``inserted`` is where the special ids start."""
+    n = stop - start
     if n < MIN_DOCUMENT_TOKENS:
-        return doc
-    masked = min(max(round(rng.uniform(*mask_ratio) * n), 1), n - 1)
+        return np.arange(start, stop)
+    ratio = rng.uniform(*mask_ratio)
+    masked = (_definition_spans(rng, definitions, ratio, max_spans) if len(definitions)
+              else _random_spans(rng, n, ratio, max_spans))
+    body, infill = [], [[inserted + _EOT, inserted + _SEP]]
+    previous = 0
+    for k, (a, b) in enumerate(masked):
+        mask = [inserted + _MASK + k]
+        body += [np.arange(start + previous, start + a), mask]
+        infill += [mask, np.arange(start + a, start + b), [inserted + _EOM]]
+        previous = b
+    body.append(np.arange(start + previous, stop))
+    return np.concatenate(body + infill)
+
+
+def _random_spans(rng: np.random.Generator, n: int, ratio: float,
+                  max_spans: int) -> np.ndarray:
+    """``[k, 2]`` random spans of an ``n``-token document: lengths, then positions."""
+    masked = min(max(round(ratio * n), 1), n - 1)
     kept = n - masked
     # k spans need k masked tokens and k - 1 kept tokens to separate them.
     num_spans = int(rng.integers(1, min(max_spans, masked, kept + 1) + 1))
@@ -238,16 +319,22 @@ def _corrupt_document(doc: np.ndarray, rng: np.random.Generator, specials: Speci
     gaps = _composition(rng, kept + 2, num_spans + 1)
     gaps[[0, -1]] -= 1
     starts = np.cumsum(gaps[:-1]) + np.concatenate([[0], np.cumsum(lengths[:-1])])
-    body, infill = [], [np.array([specials.eot, specials.sep], dtype=np.int64)]
-    eom = np.array([specials.eom], dtype=np.int64)
-    previous = 0
-    for k, (start, length) in enumerate(zip(starts, lengths)):
-        mask = np.array([specials.masks[k]], dtype=np.int64)
-        body += [doc[previous:start], mask]
-        infill += [mask, doc[start:start + length], eom]
-        previous = start + length
-    body.append(doc[previous:])
-    return np.concatenate(body + infill)
+    return np.stack([starts, starts + lengths], axis=1)
+
+
+def _definition_spans(rng: np.random.Generator, definitions: np.ndarray, ratio: float,
+                      max_spans: int) -> np.ndarray:
+    """``[k, 2]`` spans that are whole ``definitions``: ``round(ratio * d)`` of the ``d``
+    (at least one, at most ``max_spans``), touching ones merged into one span."""
+    count = min(max(round(ratio * len(definitions)), 1), max_spans)
+    chosen = definitions[np.sort(rng.choice(len(definitions), size=count, replace=False))]
+    merged = [chosen[0].copy()]
+    for a, b in chosen[1:]:
+        if a == merged[-1][1]:
+            merged[-1][1] = b
+        else:
+            merged.append(np.array([a, b]))
+    return np.stack(merged)
 
 
 def _composition(rng: np.random.Generator, total: int, parts: int) -> np.ndarray:

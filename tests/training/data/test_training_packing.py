@@ -84,3 +84,52 @@ def test_every_sequence_matches_the_concatenated_stream(tiny_manifest, seq_len):
         for i in range(len(packed)):
             np.testing.assert_array_equal(packed[i].tokens,
                                           stream[i * seq_len:i * seq_len + seq_len + 1])
+
+
+RANGED = [([11, 12, 13, 14, 15, 16], {"spans": [[1, 3], [4, 6]], "no_loss": [[0, 1], [3, 4]]}),
+          ([21, 22], {}),
+          ([31, 32, 33, 34], {"spans": [[0, 4]], "no_loss": [[2, 4]]})]
+# stream: 11 12 13 14 15 16 E 21 22 E 31 32 33 34 E
+#   no_loss: positions 0, 3, 12, 13; spans: [1, 3), [4, 6), [10, 14)
+
+
+def ranged(tmp_path, groups):
+    out = []
+    for n, docs in enumerate(groups):
+        url = str(tmp_path / f"{n}.shard")
+        write_shard(url, [(np.asarray(d, dtype=np.uint16), meta) for d, meta in docs], "uint16")
+        out.append(Shard(url))
+    return out
+
+
+def test_ranges_move_to_window_positions_and_are_cut_by_the_window(tmp_path):
+    packed = PackedComponent(ranged(tmp_path, [RANGED]), seq_len=4)
+    stream_no_loss = np.zeros(15, bool)
+    stream_no_loss[[0, 3, 12, 13]] = True
+    for i in range(len(packed)):
+        seq = packed[i]
+        np.testing.assert_array_equal(seq.no_loss, stream_no_loss[4 * i:4 * i + 5])
+        assert not (seq.no_loss & seq.eot).any()
+    assert packed[0].spans.tolist() == [[1, 3], [4, 5]]  # [4, 6) cut by the window's end
+    assert packed[1].spans.tolist() == [[0, 2]]          # stream [4, 6)
+    assert packed[2].spans.tolist() == [[2, 5]]          # stream [10, 14), cut at 13
+    assert packed.read(7, 10).spans.shape == (0, 2)      # a document without ranges
+
+
+def test_ranges_are_the_same_across_shards(tmp_path):
+    one = PackedComponent(ranged(tmp_path / "one", [RANGED]), seq_len=4)
+    split = PackedComponent(ranged(tmp_path / "split", [RANGED[:1], [], RANGED[1:]]),
+                            seq_len=4)
+    for i in range(len(one)):
+        np.testing.assert_array_equal(one[i].no_loss, split[i].no_loss)
+        np.testing.assert_array_equal(one[i].spans, split[i].spans)
+
+
+def test_only_the_metadata_of_documents_in_the_window_is_read(tmp_path, monkeypatch):
+    read = []
+    original = Shard.meta
+    monkeypatch.setattr(Shard, "meta", lambda self, i: read.append(i) or original(self, i))
+    packed = PackedComponent(ranged(tmp_path, [RANGED]), seq_len=4)
+    assert read == []  # opening reads no metadata
+    packed[1]  # stream [4, 9): the end of document 0 and document 1
+    assert read == [0, 1]
