@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from configuration.loader import ConfigError, build, read_yaml
-from training.objectives import OBJECTIVES
+from training.objectives import OBJECTIVES, PAIR_OBJECTIVES
 
 DTYPES = ("auto", "float32", "bfloat16")
 ACTIVATION_CHECKPOINTING = ("none", "selective", "full")
@@ -299,14 +299,45 @@ class ObjectivesConfig:
     fim_spm_rate: float = 0.5
     """``fim``: share of FIM documents laid out suffix-prefix-middle (the rest: PSM)."""
 
+    bimodal_text_to_code_rate: float = 0.5
+    """``bimodal``: share of complete docstring/code pairs laid out text->code (docstring
+    given, loss on the code); the rest are code->text (``training.objectives.bimodal``)."""
+
+    bimodal_generation: float = 1.0
+    """``bimodal``: weight of its examples' generation loss: in the step's per-token mean
+    each of their predicted tokens counts this many times, every other objective's once."""
+
+    bimodal_contrastive: float = 1.0
+    """``bimodal``: weight of the text-code contrastive loss (symmetric InfoNCE, mean per
+    pair) added to the step's loss (``training.bimodal``)."""
+
+    bimodal_matching: float = 1.0
+    """``bimodal``: weight of the text-code matching loss (binary cross entropy, mean per
+    pair) added to the step's loss; 0 skips the matching pass."""
+
+    contrastive_temperature: float = 0.07
+    """``bimodal``: InfoNCE temperature; cosine similarities are divided by it."""
+
+    bimodal_embedding_dim: int = 256
+    """``bimodal``: width of the contrastive projection head (CodeT5+: 256). The model has
+    the bimodal heads only when some component trains with ``bimodal``."""
+
     syntax_spans: bool = False
     """``codegen2`` masks whole top-level definitions and ``fim`` makes one its middle, where
     a document's shard metadata has them (the build's ``spans``); others keep random spans."""
 
     def __post_init__(self) -> None:
-        for name in ("codegen2_clm_probability", "fim_rate", "fim_spm_rate"):
+        for name in ("codegen2_clm_probability", "fim_rate", "fim_spm_rate",
+                     "bimodal_text_to_code_rate"):
             value = getattr(self, name)
             _require(0.0 <= value <= 1.0, f"objectives.{name} must be in [0, 1], got {value}")
+        for name in ("bimodal_generation", "bimodal_contrastive", "bimodal_matching"):
+            value = getattr(self, name)
+            _require(value >= 0.0, f"objectives.{name} must be non-negative, got {value}")
+        _require(self.contrastive_temperature > 0.0, "objectives.contrastive_temperature "
+                 f"must be positive, got {self.contrastive_temperature}")
+        _require(self.bimodal_embedding_dim > 0, "objectives.bimodal_embedding_dim must be "
+                 f"positive, got {self.bimodal_embedding_dim}")
         low, high = self.codegen2_mask_ratio
         _require(0.0 < low <= high < 1.0, "objectives.codegen2_mask_ratio must satisfy "
                  f"0 < low <= high < 1, got {self.codegen2_mask_ratio}")
@@ -322,6 +353,8 @@ class ObjectivesConfig:
         if objective == "fim":
             return {"fim_rate": self.fim_rate, "spm_rate": self.fim_spm_rate,
                     "syntax_spans": self.syntax_spans}
+        if objective == "bimodal":
+            return {"text_to_code_rate": self.bimodal_text_to_code_rate}
         return {}
 
 
@@ -343,6 +376,14 @@ class TrainConfig:
 
     objectives: ObjectivesConfig = dataclasses.field(default_factory=ObjectivesConfig)
     """Settings of the objectives (rates, ratios)."""
+
+    @property
+    def embedding_dim(self) -> int:
+        """Width of the model's contrastive embedding (``ModelArgs.embedding_dim``):
+        ``objectives.bimodal_embedding_dim`` when the config names a pair objective
+        (``bimodal``), else 0: the model then has no bimodal heads."""
+        named = {self.training.objective, *self.training.objective_per_component.values()}
+        return self.objectives.bimodal_embedding_dim if named & PAIR_OBJECTIVES else 0
 
 
 _SECTIONS: dict[str, type] = {f.name: typing.get_type_hints(TrainConfig)[f.name]

@@ -160,7 +160,7 @@ def load_model(checkpoint: str, cfg: TrainConfig, device: torch.device | None = 
                             f"is missing") from None
 
     args = ModelArgs.from_config(cfg.model, vocab_size=manifest.tokenizer.vocab_size,
-                                 seq_len=cfg.data.seq_len)
+                                 seq_len=cfg.data.seq_len, embedding_dim=cfg.embedding_dim)
     model = Transformer(args)
     _check_shapes(checkpoint, model)
     import torch.distributed.checkpoint as dcp

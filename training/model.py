@@ -7,6 +7,15 @@ Pre-norm blocks in a ``ModuleDict`` keyed by layer index, so ``parallelize`` can
 block as one FSDP unit and checkpoints keep stable names (``layers.0.attn.wqkv.weight``).
 Input embeddings and output projection are separate (untied) matrices. This module does not
 import ``torch.distributed``.
+
+A model trained with the ``bimodal`` objective also has two small heads on the final hidden
+state (after the last norm), in ``heads``: ``contrastive``, a linear projection to the
+contrastive embedding (CodeT5+'s 256-d projection), and ``matching``, one logit for "this
+text and this code belong together". ``forward`` applies one of them to the hidden states
+at given positions instead of the output projection (``training.bimodal`` pools there).
+They are submodules of the root, so FSDP shards them with the embeddings and checkpoints
+and resume carry them like any parameter; a model without ``embedding_dim`` has none, and
+its parameters and initial weights are exactly those of a model built before they existed.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ class ModelArgs:
         max_seq_len: longest sequence the rotary table covers.
         rope_theta: RoPE base frequency.
         norm_eps: RMSNorm epsilon.
+        embedding_dim: width of the contrastive projection head; 0 (the default) builds no
+            bimodal heads (``HEADS``).
     """
 
     vocab_size: int
@@ -48,14 +59,18 @@ class ModelArgs:
     max_seq_len: int = 2048
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
+    embedding_dim: int = 0
 
     @classmethod
-    def from_config(cls, model: ModelConfig, *, vocab_size: int, seq_len: int) -> "ModelArgs":
+    def from_config(cls, model: ModelConfig, *, vocab_size: int, seq_len: int,
+                    embedding_dim: int = 0) -> "ModelArgs":
         """The shape a training config's ``model`` section describes, for a vocabulary of
-        ``vocab_size`` ids (the manifest's) and sequences of ``seq_len`` tokens."""
+        ``vocab_size`` ids (the manifest's), sequences of ``seq_len`` tokens and bimodal
+        heads of ``embedding_dim`` (``TrainConfig.embedding_dim``; 0: none)."""
         return cls(vocab_size=vocab_size, dim=model.dim, n_layers=model.n_layers,
                    n_heads=model.n_heads, mlp_ratio=model.mlp_ratio,
-                   multiple_of=model.multiple_of, max_seq_len=seq_len)
+                   multiple_of=model.multiple_of, max_seq_len=seq_len,
+                   embedding_dim=embedding_dim)
 
     @property
     def head_dim(self) -> int:
@@ -140,6 +155,10 @@ class Block(nn.Module):
 
 Fill = Callable[[torch.Tensor, torch.Generator | None], object]
 
+HEADS = ("contrastive", "matching")
+"""The bimodal heads, by the name ``Transformer.forward`` takes: the projection to the
+contrastive embedding (``embedding_dim`` wide) and the matching logit (1 wide)."""
+
 
 class Transformer(nn.Module):
     """Token ids ``[batch, seq]`` -> next-token logits ``[batch, seq, vocab_size]``."""
@@ -151,6 +170,9 @@ class Transformer(nn.Module):
         self.layers = nn.ModuleDict({str(i): Block(args) for i in range(args.n_layers)})
         self.norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
         self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
+        widths = {"contrastive": args.embedding_dim, "matching": 1}
+        self.heads = nn.ModuleDict({name: nn.Linear(args.dim, widths[name], bias=False)
+                                    for name in HEADS if args.embedding_dim > 0})
         cos, sin = rope_table(args.head_dim, args.max_seq_len, args.rope_theta)
         # Derived from args, so not persistent: checkpoints hold parameters only.
         self.register_buffer("rope_cos", cos, persistent=False)
@@ -164,12 +186,17 @@ class Transformer(nn.Module):
         output projections drawn again with std 0.02 / sqrt(2 n_layers) (GPT-2), so the
         residual stream's variance does not grow with depth. A sharded model
         (``training.parallelize.materialize``) fills whole tensors in the same order and
-        keeps its shards, so its weights equal the unsharded model's."""
+        keeps its shards, so its weights equal the unsharded model's. The bimodal heads
+        (Normal(0, 0.02)) are drawn last, so every other weight is the same with or
+        without them."""
         def normal(std: float) -> Fill:
             return lambda t, generator: nn.init.normal_(t, std=std, generator=generator)
 
         plan: list[tuple[nn.Parameter, Fill]] = []
+        heads = set(self.heads.values())
         for module in self.modules():
+            if module in heads:
+                continue
             if isinstance(module, (nn.Linear, nn.Embedding)):
                 plan.append((module.weight, normal(0.02)))
             elif isinstance(module, nn.RMSNorm):
@@ -178,7 +205,7 @@ class Transformer(nn.Module):
         for block in self.layers.values():
             block = getattr(block, "_checkpoint_wrapped_module", block)  # see parallelize
             plan += [(block.attn.wo.weight, residual), (block.mlp.w2.weight, residual)]
-        return plan
+        return plan + [(head.weight, normal(0.02)) for head in self.heads.values()]
 
     @torch.no_grad()
     def init_buffers(self) -> None:
@@ -205,17 +232,27 @@ class Transformer(nn.Module):
                 fill(full, generator)
                 param.copy_(full)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits of ``tokens``.
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None, *,
+                head: str | None = None, at: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of ``tokens``, or a bimodal head on the hidden states at some positions.
+
+        A head goes through ``forward`` (not a method of its own) because FSDP gathers the
+        root's parameters, the heads among them, around ``forward`` calls only.
 
         Args:
             tokens: ``[batch, seq]`` int64 ids, ``seq <= max_seq_len``.
             mask: bool ``[batch, 1, seq, seq]``, True where a query may attend to a key
                 (``training.attention.build_mask``); None (the default) is causal
                 attention on SDPA's fast path, without a mask tensor.
+            head: None (the default) for next-token logits; a name of ``HEADS`` to apply
+                that head, instead of the output projection, at ``at``.
+            at: int64 ``[n, 2]``: ``(row, position)`` of each final hidden state (after
+                the last norm) the head reads; required with ``head``.
 
         Returns:
-            ``[batch, seq, vocab_size]`` next-token logits.
+            ``[batch, seq, vocab_size]`` next-token logits; with ``head``, ``[n, width]``:
+            ``[n, embedding_dim]`` projections for ``contrastive`` (not normalised),
+            ``[n, 1]`` logits for ``matching``.
         """
         seq = tokens.shape[1]
         if seq > self.args.max_seq_len:
@@ -225,4 +262,7 @@ class Transformer(nn.Module):
         cos, sin = self.rope_cos[:seq], self.rope_sin[:seq]
         for block in self.layers.values():
             h = block(h, cos, sin, mask)
-        return self.output(self.norm(h))  # [batch, seq, vocab]
+        if head is None:
+            return self.output(self.norm(h))  # [batch, seq, vocab]
+        pooled = self.norm(h[at[:, 0], at[:, 1]])  # [n, dim]: RMSNorm is per position
+        return self.heads[head](pooled)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
 from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
-from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 from torch.distributed.tensor import DTensor, distribute_tensor
 
 from training.model import Transformer
@@ -96,6 +96,14 @@ def parallelize(model: Transformer, mesh: DeviceMesh, *, param_dtype: str = "flo
     # the lazy initialisation and the pre-forward/post-backward hooks of every block.
     fully_shard(model, mesh=mesh, mp_policy=mp_policy)
     return model
+
+
+def set_gradient_sync(model: torch.nn.Module, sync: bool) -> None:
+    """Whether the next backwards reduce gradients over ranks (FSDP's
+    ``set_requires_gradient_sync``, recursing into the blocks); when off they accumulate
+    unsharded local gradients, reduced by the next backward that syncs."""
+    if isinstance(model, FSDPModule):
+        model.set_requires_gradient_sync(sync)
 
 
 @torch.no_grad()

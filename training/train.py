@@ -81,7 +81,7 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
                            specials=corpus.specials_for(sorted(set(objectives.values()))))
 
     args = ModelArgs.from_config(cfg.model, vocab_size=corpus.vocab_size,
-                                 seq_len=cfg.data.seq_len)
+                                 seq_len=cfg.data.seq_len, embedding_dim=cfg.embedding_dim)
     if cfg.training.meta_init:  # no storage until sharded (``materialize``)
         with torch.device("meta"):
             model = Transformer(args)

@@ -10,7 +10,9 @@ per token, over ranks and steps, ``training.metrics``), the learning rate and gr
 of the step, the throughput, peak memory, MFU (on a known accelerator) and each component's
 epoch (``epoch/<name>``: passes over it so far) go to rank 0's ``MetricsLog``. Every
 ``eval_every`` steps and at the last, the held-out evaluation (``training.evaluate``) joins
-that step's entry.
+that step's entry. A run with the ``bimodal`` objective also runs CodeT5+'s contrastive and
+matching passes on the micro-batches holding pairs (``training.bimodal``), and logs their
+losses and the matching accuracy.
 """
 
 from __future__ import annotations
@@ -22,17 +24,18 @@ from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
-from torch.distributed.fsdp import FSDPModule
 from torch.distributed.tensor import DTensor
 
 from tokenizer.special_tokens import SpecialIds
 from training.attention import attention_mask
+from training.bimodal import BimodalLoss, metric_names
 from training.config import OptimConfig, TrainConfig
 from training.data.loader import Batch, MixtureLoader
 from training.data.sampler import component_epochs
 from training.flops import peak_flops
 from training.metrics import GroupLosses, MetricsLog, sequence_losses
 from training.objectives.example import IGNORE_INDEX
+from training.parallelize import set_gradient_sync
 
 
 def lr_at(step: int, *, lr: float, warmup_steps: int, total_steps: int,
@@ -100,7 +103,8 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
     first = loader.step // accum  # the loader counts micro-batches
     last_time, last_step = time.perf_counter(), first
     loss_sum = torch.zeros((), device=device)  # this rank's losses since the last entry
-    objective_losses = GroupLosses(loader.objective_names, device)
+    objective_losses = GroupLosses(metric_names(loader.objective_names), device)
+    bimodal = BimodalLoss.for_run(cfg.objectives, loader.objective_names, loader.specials)
     peak = peak_flops(device)
     model.train()
     for step in range(first, run.steps):
@@ -110,7 +114,8 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
             group["lr"] = lr
         loss = _accumulate(model, [loader.next_batch() for _ in range(accum)], device,
                            document_mask=run.document_mask, losses=objective_losses,
-                           specials=loader.specials)
+                           specials=loader.specials, bimodal=bimodal)
+        _zero_missing_grads(model)
         grad_norm = torch.nn.utils.clip_grad_norm_(
             model.parameters(), opt.grad_clip if opt.grad_clip > 0 else math.inf)
         optimizer.step()
@@ -126,8 +131,7 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
                                       done * samples_per_step)
             tokens_per_s = tokens_per_step * (done - last_step) / (now - last_time)
             entry = {"step": done, "loss": loss_sum.item() / (world * (done - last_step)),
-                     **{f"loss/{name}": value
-                        for name, value in objective_losses.means().items()},
+                     **objective_losses.means(),
                      "lr": lr, "grad_norm": _scalar(grad_norm), "tokens_per_s": tokens_per_s,
                      "memory_gib": round(memory_gib(device), 3)}
             if peak and flops_per_token:  # per device: each rank does 1/world of the work
@@ -144,13 +148,18 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
             checkpoint(done)
 
 
-def _set_gradient_sync(model: torch.nn.Module, sync: bool) -> None:
-    if isinstance(model, FSDPModule):
-        model.set_requires_gradient_sync(sync)  # recurses into the FSDP blocks
+def _zero_missing_grads(model: torch.nn.Module) -> None:
+    """Give every parameter without a gradient this step a zero one. Only the bimodal heads
+    can lack one (a step without pairs); with it the optimizer holds state for every
+    parameter from the first step on, so every checkpoint has the same keys and resumes."""
+    for param in model.parameters():
+        if param.grad is None:
+            param.grad = torch.zeros_like(param)
 
 
 def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.device, *,
-                document_mask: bool, losses: GroupLosses, specials: SpecialIds) -> torch.Tensor:
+                document_mask: bool, losses: GroupLosses, specials: SpecialIds,
+                bimodal: BimodalLoss | None = None) -> torch.Tensor:
     """Forward and backward over one step's micro-batches; returns this rank's loss.
 
     The loss is the sum of every sequence's loss (``sequence_losses``) over the step's
@@ -159,20 +168,28 @@ def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.devi
     the last backward; the earlier ones accumulate unsharded local gradients. Each
     sequence's loss and token count are also added to ``losses`` under its batch group.
     ``specials`` (the corpus's, ``MixtureLoader.specials``) mark the documents for
-    ``document_mask``.
+    ``document_mask``. With ``bimodal`` (the run has a pair objective), its rows' losses are
+    weighted, and a micro-batch carrying pairs also gets the contrastive and matching
+    passes, whose backwards come after its own (the step's last one reduces gradients).
     """
     counts = [(b.targets != IGNORE_INDEX).sum(dim=1) for b in batches]  # per sequence
     total = max(1, sum(int(c.sum()) for c in counts))
+    pairs = max(1, sum(len(b.pairs) for b in batches if b.pairs is not None))
     loss = torch.zeros((), device=device)
     for i, (batch, count) in enumerate(zip(batches, counts)):
+        last, paired = i == len(batches) - 1, bimodal is not None and batch.pairs is not None
         batch = batch.to(device)
         mask = attention_mask(batch.inputs, prefix=batch.prefix, document_mask=document_mask,
                               specials=specials)
         per_sequence = sequence_losses(model(batch.inputs, mask), batch.targets)
-        if len(batches) > 1:
-            _set_gradient_sync(model, i == len(batches) - 1)
-        micro = per_sequence.sum() / total
+        if len(batches) > 1 or paired:
+            set_gradient_sync(model, last and not paired)
+        weighted = per_sequence if bimodal is None else bimodal.weigh(per_sequence, batch.group)
+        micro = weighted.sum() / total
         micro.backward()
         loss += micro.detach()
         losses.add(batch.group, per_sequence.detach(), count.to(device))
+        if paired:
+            loss += bimodal.accumulate(model, batches[i], step_pairs=pairs, last=last,
+                                       losses=losses, device=device)
     return loss

@@ -100,8 +100,8 @@ def test_bad_attention_options_are_one_line(tmp_path):
     assert str(err.value) == f"{path}: training.document_mask: expected bool, got 'maybe'"
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, MINIMAL), ["training.objective=prefix"])
-    assert str(err.value).endswith("training.objective must be one of clm, codegen2, fim, "
-                                   "prefix_lm, got 'prefix'")
+    assert str(err.value).endswith("training.objective must be one of bimodal, clm, codegen2, "
+                                   "fim, prefix_lm, got 'prefix'")
     assert "\n" not in str(err.value)
 
 
@@ -139,7 +139,8 @@ def test_objectives_per_component_override_the_global_one(tmp_path):
 
 def test_bad_objectives_per_component_are_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"training.objective_per_component.code-python must "
-                                          r"be one of clm, codegen2, fim, prefix_lm, got 't5'$"):
+                                          r"be one of bimodal, clm, codegen2, fim, prefix_lm, "
+                                          r"got 't5'$"):
         load_config(write(tmp_path, MINIMAL), ["training.objective_per_component="
                                                "{code-python: t5}"])
     with pytest.raises(ConfigError, match="objective_per_component must map component names"):

@@ -7,7 +7,10 @@ looked up in the mixture sampler, read from its packed component and transformed
 component's objective, all pure functions of (seed, sample index). A batch says which
 objective made each example, so the trainer can log the loss per objective, and carries the
 prefix lengths only when some example has one, so the trainer builds an attention mask only
-when it is needed (``training.attention``).
+when it is needed (``training.attention``). Likewise it carries the docstring/code pairs
+only when some rank's part of the step's batch comes from a component trained with a pair
+objective (``bimodal``), so only those micro-batches get the contrastive and matching
+passes (``training.bimodal``), on every rank together.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from tokenizer.special_tokens import SpecialIds
 from training.config import ConfigError
 from training.data.holdout import Sequences
 from training.data.sampler import MixtureSampler
-from training.objectives import Example, transform
+from training.objectives import PAIR_OBJECTIVES, Example, transform
 
 
 class Batch(NamedTuple):
@@ -37,27 +40,37 @@ class Batch(NamedTuple):
             that made it).
         prefix: int64 ``[G / W]`` bidirectional prefix lengths (``Example.prefix``), or
             None when every example is plain causal (no prefix above 1).
+        pairs: int64 ``[P, 5]``: ``(row, text_start, text_end, code_start, code_end)`` of
+            each complete docstring/code pair of the rows (``Example.pairs``; ``P`` may be
+            0), or None when the batch gets no bimodal passes.
     """
 
     inputs: torch.Tensor
     targets: torch.Tensor
     group: torch.Tensor
     prefix: torch.Tensor | None = None
+    pairs: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> Batch:
         """The same batch on ``device``."""
         return Batch(*(None if t is None else t.to(device) for t in self))
 
 
-def collate(examples: list[Example], groups: list[int]) -> Batch:
+def collate(examples: list[Example], groups: list[int], *, paired: bool = False) -> Batch:
     """Stack examples (all of one length) into a ``Batch``; ``groups[i]`` is example ``i``'s
-    group."""
+    group. ``paired``: gather the examples' pairs (``Batch.pairs``), else None."""
     prefix = np.array([e.prefix for e in examples], dtype=np.int64)
+    pairs = None
+    if paired:  # [row, *pair] for every example's pairs
+        rows = [np.c_[np.full(len(e.pairs), row), e.pairs]
+                for row, e in enumerate(examples) if e.pairs is not None]
+        pairs = torch.from_numpy(np.concatenate([np.zeros((0, 5), np.int64), *rows]))
     return Batch(inputs=torch.from_numpy(np.stack([e.inputs for e in examples])),
                  targets=torch.from_numpy(np.stack([e.targets for e in examples])),
                  group=torch.tensor(groups, dtype=torch.int64),
                  # A prefix of 0 or 1 is causal attention: no mask is needed for it.
-                 prefix=torch.from_numpy(prefix) if (prefix > 1).any() else None)
+                 prefix=torch.from_numpy(prefix) if (prefix > 1).any() else None,
+                 pairs=pairs)
 
 
 def rank_slice(step: int, global_batch_size: int, rank: int, world_size: int) -> range:
@@ -121,6 +134,8 @@ class MixtureLoader:
         self.tokenizer = tokenizer
         self.options = {name: dict(o) for name, o in (options or {}).items()}
         self.specials = specials or SpecialIds.default()
+        self.paired_components = frozenset(
+            name for name, objective in self.objectives.items() if objective in PAIR_OBJECTIVES)
         self.step = 0
 
     def example(self, objective: str, tokens: np.ndarray, index: int, *,
@@ -142,7 +157,16 @@ class MixtureLoader:
             examples.append(self.example(objective, packed.tokens, index,
                                          no_loss=packed.no_loss, spans=packed.spans))
             groups.append(self.objective_names.index(objective))
-        return collate(examples, groups)
+        return collate(examples, groups, paired=self.paired(step))
+
+    def paired(self, step: int) -> bool:
+        """Whether any rank's part of step ``step``'s batch comes from a component trained
+        with a pair objective; every rank's batch then carries its pairs. A function of the
+        sampler alone, so all ranks agree without communicating."""
+        first = step * self.global_batch_size
+        return bool(self.paired_components) and any(
+            self.sampler.sample(index)[0] in self.paired_components
+            for index in range(first, first + self.global_batch_size))
 
     def next_batch(self) -> Batch:
         """The batch of the current step, then advance the step."""

@@ -33,7 +33,10 @@ objective is a pure function and a resumed run transforms each sample exactly as
 - ``prefix_lm`` (``prefix_lm.py``): bidirectional attention over a prefix drawn per
   sequence, causal after it, loss on the rest (``Example.prefix`` carries the split);
 - ``fim`` (``fim.py``): fill-in-the-middle, per sequence causal LM with probability 0.5, else
-  every document split at two characters and laid out as PSM or SPM.
+  every document split at two characters and laid out as PSM or SPM;
+- ``bimodal`` (``bimodal.py``): CodeT5+'s text->code / code->text generation on the
+  ``docstring <sep> code`` pairs of a window, loss on the generated side only; its
+  ``Example.pairs`` feed the contrastive and matching losses (``training.bimodal``).
 
 How positions attend (causal, a prefix, documents kept apart) is not an objective's
 business beyond ``Example.prefix``: ``training.attention`` builds it.
@@ -51,6 +54,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from tokenizer.special_tokens import ENDOFTEXT, SpecialIds
+from training.objectives.bimodal import REQUIRED_TOKENS as PAIR_TOKENS
+from training.objectives.bimodal import bimodal
 from training.objectives.clm import causal_lm
 from training.objectives.example import IGNORE_INDEX, Example
 from training.objectives.fim import REQUIRED_TOKENS as FIM_TOKENS
@@ -66,6 +71,7 @@ OBJECTIVES: dict[str, Objective] = {
     "codegen2": codegen2,
     "fim": fim,
     "prefix_lm": prefix_lm,
+    "bimodal": bimodal,
 }
 """Objective name -> function; the name is what ``training.objective`` in a config selects."""
 
@@ -75,11 +81,16 @@ TOKENIZER_OBJECTIVES = frozenset({"fim"})
 SPAN_OBJECTIVES = frozenset({"codegen2", "fim"})
 """Objectives that can place their spans on top-level definitions, and so take ``spans``."""
 
+PAIR_OBJECTIVES = frozenset({"bimodal"})
+"""Objectives whose examples carry ``pairs``: a batch holding one gets the contrastive and
+matching passes (``training.bimodal``)."""
+
 REQUIRED_TOKENS: dict[str, tuple[str, ...]] = {
     "clm": (ENDOFTEXT,),
     "codegen2": (ENDOFTEXT, *INFILL_TOKENS),
     "fim": (ENDOFTEXT, *FIM_TOKENS),
     "prefix_lm": (ENDOFTEXT,),
+    "bimodal": (ENDOFTEXT, *PAIR_TOKENS),
 }
 """Objective name -> the special tokens it needs the corpus's tokenizer to have
 (``<|endoftext|>`` separates the packed documents for all of them)."""
@@ -145,5 +156,5 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
     return fn(tokens, seed=seed, index=index, tokenizer=tokenizer, **settings)
 
 
-__all__ = ["IGNORE_INDEX", "OBJECTIVES", "REQUIRED_TOKENS", "SPAN_OBJECTIVES",
-           "TOKENIZER_OBJECTIVES", "Example", "missing_tokens", "transform"]
+__all__ = ["IGNORE_INDEX", "OBJECTIVES", "PAIR_OBJECTIVES", "REQUIRED_TOKENS",
+           "SPAN_OBJECTIVES", "TOKENIZER_OBJECTIVES", "Example", "missing_tokens", "transform"]

@@ -20,8 +20,13 @@ class Example(NamedTuple):
         prefix: how many leading input positions attend to each other in both directions
             (prefix-LM); every later position attends causally. 0 (the default) and 1 both
             mean plain causal attention; ``training.attention`` turns it into the mask.
+        pairs: int64 ``[P, 4]``: the input positions ``(text_start, text_end, code_start,
+            code_end)`` of each complete docstring/code pair the ``bimodal`` objective laid
+            out (``training.objectives.bimodal``), for the contrastive and matching passes
+            (``training.bimodal``); None (the default) for objectives without pairs.
     """
 
     inputs: np.ndarray
     targets: np.ndarray
     prefix: int = 0
+    pairs: np.ndarray | None = None
