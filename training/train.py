@@ -61,6 +61,40 @@ def init_distributed() -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
 
 
+def build_model(cfg: TrainConfig, *, vocab_size: int, device: torch.device,
+                world: int) -> tuple[Transformer, float]:
+    """The model of ``cfg``, parallelised (``training.parallelize``) and initialised from
+    ``data.seed``, and its training FLOPs per token (``training.flops``); collective.
+
+    Args:
+        cfg: the run's config (model, data.seq_len, data.seed and the training section's
+            meta_init, dtype, activation_checkpointing and compile are used).
+        vocab_size: the tokenizer's vocabulary size (the manifest's).
+        device: this rank's device.
+        world: number of ranks (the data-parallel mesh).
+    """
+    args = ModelArgs.from_config(cfg.model, vocab_size=vocab_size, seq_len=cfg.data.seq_len,
+                                 embedding_dim=cfg.embedding_dim)
+    if cfg.training.meta_init:  # no storage until sharded (``materialize``)
+        with torch.device("meta"):
+            model = Transformer(args)
+    else:  # the same initial weights on every rank, and as ``materialize`` gives
+        model = Transformer(args)
+        model.init_weights(seed=cfg.data.seed)
+        model.to(device)
+    work = flops_per_token(params=sum(p.numel() for p in model.parameters()),
+                           embedding_params=model.tok_embeddings.weight.numel(),
+                           n_layers=cfg.model.n_layers, dim=cfg.model.dim,
+                           seq_len=cfg.data.seq_len)
+    parallelize(model, device_mesh(world),
+                param_dtype=resolve_dtype(cfg.training.dtype, device),
+                activation_checkpointing=cfg.training.activation_checkpointing,
+                compile=resolve_compile(cfg.training.compile, device))
+    if cfg.training.meta_init:
+        materialize(model, device, seed=cfg.data.seed)
+    return model, work
+
+
 def run(cfg: TrainConfig, device: torch.device) -> None:
     """Build everything from ``cfg``, train, and write the final checkpoint."""
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -80,25 +114,7 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
                                     for name in set(objectives.values())},
                            specials=corpus.specials_for(sorted(set(objectives.values()))))
 
-    args = ModelArgs.from_config(cfg.model, vocab_size=corpus.vocab_size,
-                                 seq_len=cfg.data.seq_len, embedding_dim=cfg.embedding_dim)
-    if cfg.training.meta_init:  # no storage until sharded (``materialize``)
-        with torch.device("meta"):
-            model = Transformer(args)
-    else:  # the same initial weights on every rank, and as ``materialize`` gives
-        model = Transformer(args)
-        model.init_weights(seed=cfg.data.seed)
-        model.to(device)
-    work = flops_per_token(params=sum(p.numel() for p in model.parameters()),
-                           embedding_params=model.tok_embeddings.weight.numel(),
-                           n_layers=cfg.model.n_layers, dim=cfg.model.dim,
-                           seq_len=cfg.data.seq_len)
-    parallelize(model, device_mesh(world),
-                param_dtype=resolve_dtype(cfg.training.dtype, device),
-                activation_checkpointing=cfg.training.activation_checkpointing,
-                compile=resolve_compile(cfg.training.compile, device))
-    if cfg.training.meta_init:
-        materialize(model, device, seed=cfg.data.seed)
+    model, work = build_model(cfg, vocab_size=corpus.vocab_size, device=device, world=world)
     optimizer = build_optimizer(model, cfg.optim)
     accum = cfg.data.accumulation_steps
 
