@@ -92,9 +92,13 @@ def infill_loss(model: torch.nn.Module, tok: Tokenizer, specials: SpecialIds,
             with ``<|endoftext|>``.
         batch_size: sequences per forward.
     """
-    examples = [transform(objective, part[i].tokens, seed=EVAL_SEED, index=i, tokenizer=tok,
-                          specials=specials, options=options)
-                for part in sequences for i in range(len(part))]
+    examples = []
+    for part in sequences:
+        for i in range(len(part)):
+            seq = part[i]  # tokens the build marked as taking no loss (no_loss) take none here
+            examples.append(transform(objective, seq.tokens, seed=EVAL_SEED, index=i,
+                                      tokenizer=tok, specials=specials, options=options,
+                                      no_loss=seq.no_loss))
     total, count = 0.0, 0
     for start in range(0, len(examples), batch_size):
         chunk = examples[start:start + batch_size]
@@ -119,13 +123,13 @@ def run(objective: str, args: argparse.Namespace) -> TrainConfig:
     return load_config(args.config, overrides)
 
 
-def score(cfg: TrainConfig, args: argparse.Namespace) -> dict[str, float]:
+def score(cfg: TrainConfig) -> dict[str, float]:
     """The three held-out losses of the model ``cfg`` trained."""
     with open(os.path.join(cfg.training.output_dir, "metrics.jsonl"), encoding="utf-8") as f:
         last = json.loads(f.readlines()[-1])
     clm = [v for k, v in last.items() if k.startswith("eval/")]
-    model, tok, specials = load_model(checkpoint_path(cfg.training.checkpoint_folder, cfg.training.steps),
-                            cfg, torch.device("cpu"))
+    final = checkpoint_path(cfg.training.checkpoint_folder, cfg.training.steps)
+    model, tok, specials = load_model(final, cfg, torch.device("cpu"))
     corpus = open_corpus(cfg.data.manifest, verify=False)
     _, heldout = split(corpus.packed(cfg.data.seq_len), cfg.training.eval_sequences)
     code = [heldout[c.name] for c in corpus.manifest.components if c.kind == "code"]
@@ -146,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="held-out sequences per component")
     parser.add_argument("--objectives", nargs="+", choices=OBJECTIVES, default=OBJECTIVES)
     args = parser.parse_args(argv)
-    rows = {objective: score(run(objective, args), args) for objective in args.objectives}
+    rows = {objective: score(run(objective, args)) for objective in args.objectives}
     cfg = load_config(args.config)
     tokens = args.steps * cfg.data.global_batch_size * cfg.data.seq_len
     print(f"\n{args.steps} steps x {cfg.data.global_batch_size} x {cfg.data.seq_len} = "

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from corpus_builder import REPO, write_train_config
 
 sys.path.insert(0, str(REPO / "bench"))
