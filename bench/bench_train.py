@@ -67,7 +67,7 @@ from training.flops import flops_per_token, peak_flops  # noqa: E402
 from training.metrics import MetricsLog  # noqa: E402
 from training.model import ModelArgs, Transformer, swiglu_hidden  # noqa: E402
 from training.parallelize import resolve_compile, resolve_dtype  # noqa: E402
-from training.train import build_model, init_distributed  # noqa: E402
+from training.train import build_model, exit_after_teardown, init_distributed  # noqa: E402
 from training.trainer import build_optimizer, train_loop  # noqa: E402
 
 PRESETS = {
@@ -252,4 +252,4 @@ def _report(args: argparse.Namespace, cfg: TrainConfig, device: torch.device,
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_after_teardown(main())

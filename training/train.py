@@ -14,10 +14,12 @@ the final checkpoint to ``<checkpoint_dir>/step-NNNNNN``.
 
 from __future__ import annotations
 
+import faulthandler
 import functools
 import os
 import socket
 import sys
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -189,5 +191,19 @@ def main(argv: list[str] | None = None) -> int:
         dist.destroy_process_group()
 
 
+def exit_after_teardown(code: int) -> NoReturn:
+    """End a process that has destroyed its process group, skipping the interpreter's teardown.
+
+    Under load, gloo's native threads can abort a finished rank during interpreter shutdown
+    (SIGABRT, "terminate called without an active exception", no Python frame left), which
+    torchrun reports as a failed run. Everything this process wrote is closed by now (metrics
+    per line, checkpoints synchronously), so flushing stdio and leaving at once loses nothing.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    faulthandler.enable()  # a rank that dies on a signal shows where, not just its exit code
+    exit_after_teardown(main())
