@@ -25,7 +25,13 @@ def _edges(p, tmp_path, edges: list[tuple[str, str]]):
     path.write_text("".join(f"{a} {b}\n" for a, b in edges))
     return (p
             | "Read" >> beam.io.ReadFromText(str(path))
-            | "Split" >> beam.Map(lambda line: tuple(line.split())))
+            | "Split" >> beam.Map(_edge))
+
+
+def _edge(line: str) -> tuple[str, str]:
+    """One ``a b`` line as an edge (typed: Beam checks it against the transform's input)."""
+    a, b = line.split()
+    return a, b
 
 
 def _check(tmp_path, edges: list[tuple[str, str]], max_rounds: int = ROUNDS) -> None:
