@@ -200,10 +200,11 @@ class TrainingConfig:
     """Log loss every this many steps (and at the first and last step)."""
 
     eval_sequences: int = 0
-    """Packed sequences of each component held out from training and evaluated on: at most
-    half of a component, chosen by a hash of the component's name and the sequence index
-    (``training.data.holdout``), the same for every seed and run. The mixture samples only
-    the others, so changing this changes the mixture (a checkpoint then refuses to resume).
+    """Sequences of each component evaluated on and never trained on: whole documents are
+    held out, enough to fill this many packed sequences (at most half of a component's
+    tokens), chosen by a hash of the component's name and each document's id
+    (``training.data.holdout``), the same for every seed and run. Training packs the other
+    documents, so changing this changes the mixture (a checkpoint then refuses to resume).
     0 holds out nothing and evaluates nothing."""
 
     eval_every: int = 0

@@ -97,7 +97,8 @@ def build_manifest(root: str | os.PathLike, texts: Mapping[str, Sequence[str]], 
             chunk = ids[lo:lo + docs_per_shard]
             rel = f"{name}/{n:05d}.shard"
             info = write_shard(str(root / rel),
-                               [(a, {"i": lo + j}) for j, a in enumerate(chunk)], dtype)
+                               [(a, {"id": f"{name}/{lo + j}"}) for j, a in enumerate(chunk)],
+                               dtype)
             entries.append(ShardEntry(path=rel, sha256=info.sha256, docs=info.docs,
                                       tokens=info.tokens))
         mix = mixing.get(name, {"epochs": 1.0})

@@ -1,21 +1,19 @@
-"""Held-out sequences: a fixed slice of each component that training never samples.
+"""Held-out documents: a fixed slice of each component that training never reads.
 
-``split`` divides every packed component into a training part and a held-out part. The
-mixture plan is then made over the training parts only (``Corpus.mixture`` counts
-``len(part)``), and the sampler's sequence ``k`` of a component is its training part's
-``k``-th sequence, so no sample index of any epoch can reach a held-out sequence.
+``split`` divides every component's documents into a training part and a held-out part and
+packs each on its own (``PackedComponent.select``), so no token of a held-out document is
+ever in a training sequence, as input or as target. The mixture plan is made over the
+training parts only (``Corpus.mixture`` counts ``len(part)``); evaluation reads the first
+``training.eval_sequences`` sequences of the held-out part.
 
-Which sequences are held out depends on the component's name, its number of sequences and
-the count asked for, nothing else: a generator seeded by a hash of the name draws them
-without replacement. The data seed is not used, so runs with different seeds evaluate on
-the same sequences and their eval losses compare.
-
-Trade-off: the unit is the packed sequence, not the document. A held-out sequence's tokens
-are never trained on as targets (consecutive sequences share one token, which is the next
-sequence's first input and never its target), but a document that crosses the boundary of
-a held-out sequence is partly trained on, through its other part. Holding out whole
-documents would need packing to skip them, for a small gain in a loss that is used to
-compare runs on the same split.
+Which documents are held out depends on the component's name and its documents' ids,
+nothing else: documents are taken in the order of a hash of (name, id) until they fill the
+sequences asked for. The data seed, the shard layout and the order of documents play no
+part, so runs with different seeds evaluate on the same documents and their eval losses
+compare, and a document keeps its side of the split when the corpus is rebuilt around it.
+At most half of a component's tokens are held out, so a small component still trains on
+most of its data. A document without an ``id`` in its metadata (shards not written by
+``codemix build``) is keyed by its position in the component instead.
 """
 
 from __future__ import annotations
@@ -26,9 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from training.data.packing import PackedSequence
-
-HOLDOUT_KEY = 0x686F6C646F7574  # "holdout": keeps these draws apart from the sampler's
+from training.data.packing import PackedComponent, PackedSequence
 
 
 class Sequences(Protocol):
@@ -40,59 +36,79 @@ class Sequences(Protocol):
 
 
 class Part:
-    """Some sequences of a component, by index, read through the component.
+    """The first ``count`` sequences of a packed component (fewer if it has fewer)."""
 
-    Args:
-        sequences: the whole component.
-        indices: the sequences of this part, int64, ascending; ``part[k]`` is
-            ``sequences[indices[k]]``.
-    """
-
-    def __init__(self, sequences: Sequences, indices: np.ndarray):
+    def __init__(self, sequences: Sequences, count: int):
         self.sequences = sequences
-        self.indices = indices
+        self.count = min(count, len(sequences))
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return self.count
 
     def __getitem__(self, k: int) -> PackedSequence:
-        return self.sequences[int(self.indices[k])]
+        if not 0 <= k < self.count:
+            raise IndexError(f"sequence {k} out of range [0, {self.count})")
+        return self.sequences[k]
 
 
-def heldout_indices(name: str, sequences: int, count: int) -> np.ndarray:
-    """The held-out sequence indices of component ``name``.
+def document_key(name: str, doc_id: str) -> int:
+    """The 64-bit hash that orders component ``name``'s documents for holding out."""
+    digest = hashlib.sha256(f"{name}\0{doc_id}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def heldout_documents(name: str, packed: PackedComponent, count: int) -> list[np.ndarray]:
+    """The documents of component ``name`` to hold out, per shard (ascending indices).
+
+    Documents are taken in ``document_key`` order until their stream (tokens plus one EOT
+    each) holds ``count`` sequences of ``packed.seq_len + 1`` tokens, without passing half
+    of the component's stream.
 
     Args:
-        name: the component's name (its hash seeds the draw).
-        sequences: the component's number of packed sequences.
-        count: how many to hold out (``training.eval_sequences``); at most half of the
-            component is, so that a small component still has most of its data to train on.
-
-    Returns:
-        ``min(count, sequences // 2)`` distinct indices in ``[0, sequences)``, int64,
-        ascending.
+        name: the component's name.
+        packed: the whole component.
+        count: sequences wanted (``training.eval_sequences``); 0 holds out nothing.
     """
-    take = min(count, sequences // 2)
-    key = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little")
-    rng = np.random.default_rng([HOLDOUT_KEY, key, sequences])
-    return np.sort(rng.choice(sequences, size=take, replace=False)).astype(np.int64)
+    if count <= 0:
+        return [np.zeros(0, np.int64) for _ in packed.shards]
+    keys, sizes, where = [], [], []
+    for k, shard in enumerate(packed.shards):
+        for d, meta in enumerate(shard.metas()):
+            keys.append(document_key(name, str(meta.get("id", f"{k}:{d}"))))
+        sizes.append(np.diff(shard.offsets) + 1)
+        where.append(np.stack([np.full(shard.num_docs, k), np.arange(shard.num_docs)], 1))
+    if not keys:
+        return [np.zeros(0, np.int64) for _ in packed.shards]
+    sizes_all = np.concatenate(sizes)
+    where_all = np.concatenate(where)
+    order = np.lexsort((np.arange(len(keys)), np.array(keys, dtype=np.uint64)))
+    filled = np.cumsum(sizes_all[order])
+    need = count * packed.seq_len + 1
+    take = min(int(np.searchsorted(filled, need, side="left")) + 1,
+               int(np.searchsorted(filled, packed.stream_length // 2, side="right")))
+    held = where_all[order[:take]]
+    return [np.sort(held[held[:, 0] == k, 1]).astype(np.int64)
+            for k in range(len(packed.shards))]
 
 
-def split(components: Mapping[str, Sequences],
-          count: int) -> tuple[dict[str, Part], dict[str, Part]]:
-    """Hold out ``count`` sequences of every component (``heldout_indices``).
+def split(components: Mapping[str, PackedComponent],
+          count: int) -> tuple[dict[str, PackedComponent], dict[str, Part]]:
+    """Hold out the documents of ``count`` sequences of every component.
 
     Args:
-        components: packed sequences by component name (``Corpus.packed``).
+        components: packed components by name (``Corpus.packed``).
         count: sequences to hold out per component; 0 holds out nothing.
 
     Returns:
-        ``(train, heldout)``: the two parts of each component, by name; together they hold
-        every sequence of the component exactly once.
+        ``(train, heldout)`` by name: the component packed over its other documents, and
+        the first ``count`` sequences (fewer if half the component does not fill them) of
+        its held-out documents packed apart. With ``count`` 0 the training part is the
+        whole component, sequence for sequence.
     """
     train, heldout = {}, {}
-    for name, sequences in components.items():
-        held = heldout_indices(name, len(sequences), count)
-        kept = np.setdiff1d(np.arange(len(sequences), dtype=np.int64), held)
-        train[name], heldout[name] = Part(sequences, kept), Part(sequences, held)
+    for name, packed in components.items():
+        held = heldout_documents(name, packed, count)
+        kept = [np.setdiff1d(docs, out) for docs, out in zip(packed.documents, held)]
+        train[name] = packed if count <= 0 else packed.select(kept)
+        heldout[name] = Part(packed.select(held), count)
     return train, heldout

@@ -68,24 +68,37 @@ class PackedComponent:
         seq_len: tokens the model sees per sequence; windows hold ``seq_len + 1``.
         eot_id: id appended after every document: the corpus's ``<|endoftext|>``
             (``Corpus.specials.eot``); default the codemix id, 0.
+        documents: the documents the stream holds, one ascending int64 array of document
+            indices per shard; default every document. The stream is then those documents
+            alone, in order (how held-out documents are kept out, ``training.data.holdout``).
     """
 
     def __init__(self, shards: Sequence[Shard], seq_len: int,
-                 eot_id: int = SpecialIds.default().eot):
+                 eot_id: int = SpecialIds.default().eot,
+                 documents: Sequence[np.ndarray] | None = None):
         if seq_len <= 0:
             raise ValueError(f"seq_len must be positive, got {seq_len}")
         self.seq_len = seq_len
         self.eot_id = eot_id
-        self._shards = list(shards)
-        # Each shard's stream piece is its tokens plus one EOT per document.
-        lengths = [s.num_tokens + s.num_docs for s in self._shards]
+        self.shards = list(shards)
+        self.documents = ([np.arange(s.num_docs, dtype=np.int64) for s in self.shards]
+                          if documents is None else [np.asarray(d, np.int64) for d in documents])
+        # Stream position (within its shard's piece) where each kept document starts: each
+        # piece is its documents' tokens, one EOT after every document.
+        self._doc_starts = []
+        lengths = []
+        for shard, docs in zip(self.shards, self.documents):
+            sizes = shard.offsets[docs + 1] - shard.offsets[docs] + 1
+            ends = np.cumsum(sizes, dtype=np.int64)
+            self._doc_starts.append(ends - sizes)
+            lengths.append(int(ends[-1]) if len(ends) else 0)
         self._shard_starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-        # Stream position (within its shard's piece) where document d starts: every earlier
-        # document added one EOT.
-        self._doc_starts = [s.offsets[:-1] + np.arange(s.num_docs, dtype=np.int64)
-                            for s in self._shards]
         self.stream_length = int(self._shard_starts[-1])
         self.num_sequences = max(0, (self.stream_length - 1) // seq_len)
+
+    def select(self, documents: Sequence[np.ndarray]) -> "PackedComponent":
+        """The same shards packed over ``documents`` (per shard, ascending) only."""
+        return PackedComponent(self.shards, self.seq_len, self.eot_id, documents)
 
     def __len__(self) -> int:
         return self.num_sequences
@@ -103,7 +116,7 @@ class PackedComponent:
                              f"[0, {self.stream_length})")
         window = _Window(self.eot_id)
         first = int(np.searchsorted(self._shard_starts, start, side="right")) - 1
-        for k in range(max(first, 0), len(self._shards)):
+        for k in range(max(first, 0), len(self.shards)):
             lo, hi = self._shard_starts[k], self._shard_starts[k + 1]
             if lo >= stop:
                 break
@@ -114,11 +127,13 @@ class PackedComponent:
 
     def _read_shard(self, k: int, lo: int, hi: int, window: _Window) -> None:
         """Add shard ``k``'s stream piece ``[lo, hi)`` to ``window``."""
-        shard, starts, offsets = self._shards[k], self._doc_starts[k], self._shards[k].offsets
+        shard, starts, docs = self.shards[k], self._doc_starts[k], self.documents[k]
+        offsets = shard.offsets
         pos = lo
         while pos < hi:
-            doc = int(np.searchsorted(starts, pos, side="right")) - 1
-            local = pos - int(starts[doc])
+            j = int(np.searchsorted(starts, pos, side="right")) - 1
+            doc = int(docs[j])
+            local = pos - int(starts[j])
             length = int(offsets[doc + 1] - offsets[doc])
             take = min(hi - pos, length + 1 - local)  # the rest of the document and its EOT
             body = min(take, length - local)
