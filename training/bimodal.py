@@ -24,9 +24,15 @@ encodes the same wherever it sits. The matching pass packs its joint sequences, 
 with an EOT, into rows as long as the longest needs, again with document masking, and pools
 at each EOT. A negative that does not fit in ``seq_len`` has its code cut.
 
-**In-batch means this rank's micro-batch**: the complete pairs of its ``G / W`` rows. No
-all-gather across ranks, so the negatives (and these two losses) depend on the number of
-ranks; everything else about a resumed run does not.
+**In-batch means the whole micro-batch**, over every rank: the complete pairs of its ``G``
+rows, in rank order, which is the order one process holding all ``G`` rows sees. Each rank
+encodes its own pairs, the embeddings are gathered (``gather_pairs``), and every rank scores
+all of them and takes the full loss, its own embeddings the only ones carrying gradient:
+the gradients of the ranks then add up to the gradient of the whole micro-batch's loss.
+Hard negatives are mined from the whole matrix (the same on every rank); a rank builds the
+matching sequences of its own docstrings, drawing negative codes from any rank's pairs
+(their tokens are gathered too). So both losses are the same on any number of processes
+for the same global batch, like every other loss of the step.
 
 **Passes.** A micro-batch is *paired* when any rank's part of it holds a sample of a
 component trained with ``bimodal`` (``MixtureLoader`` decides from the sampler alone, so all
@@ -35,8 +41,8 @@ and a backward after the generation one; a rank without complete pairs runs them
 one-token stand-in with zero loss, because every FSDP forward and backward is collective.
 Unpaired micro-batches, and runs without ``bimodal``, run exactly as before.
 
-**Loss.** Both losses are means per pair over this rank's step (summed over micro-batches,
-divided by the step's pairs on the rank) and are added to the step's loss with their
+**Loss.** Both losses are means per pair over the step (summed over micro-batches and ranks,
+divided by the step's pairs on all ranks) and are added to the step's loss with their
 weights (``objectives.bimodal_contrastive``, ``objectives.bimodal_matching``); the bimodal
 rows' token losses are weighted by ``objectives.bimodal_generation``. ``metric_names`` says
 what is logged: ``loss/bimodal_generation`` (per token), ``loss/contrastive`` and
@@ -52,6 +58,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 from tokenizer.special_tokens import SpecialIds
@@ -159,15 +166,27 @@ def contrastive_rows(inputs: np.ndarray, pairs: np.ndarray, specials: SpecialIds
     return Rows(torch.from_numpy(tokens), torch.from_numpy(at))
 
 
-def matching_rows(inputs: np.ndarray, pairs: np.ndarray, negatives: np.ndarray,
+def pair_sides(inputs: np.ndarray, pairs: np.ndarray
+               ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The docstring tokens and the code tokens of each pair of ``pairs`` (as in
+    ``contrastive_rows``), in order."""
+    texts = [inputs[r, a:b] for r, a, b, _, _ in pairs]
+    codes = [inputs[r, a:b] for r, _, _, a, b in pairs]
+    return texts, codes
+
+
+def matching_rows(texts: Sequence[np.ndarray], codes: Sequence[np.ndarray],
+                  negatives: Sequence[np.ndarray], seq: int,
                   specials: SpecialIds) -> tuple[Rows, np.ndarray, np.ndarray]:
     """Joint ``docstring <sep> code EOT`` sequences, packed in order into rows.
 
     Args:
-        inputs: int64 ``[batch, seq]`` bimodal example inputs.
-        pairs: int64 ``[P, 5]`` as in ``contrastive_rows``, ``P >= 1``.
-        negatives: int64 ``[P]``: the code paired with each docstring as its negative
-            (``hard_negatives``), or empty for none.
+        texts: the ``P >= 1`` pairs' docstring tokens (``pair_sides``).
+        codes: their code tokens: pair ``i`` is ``(texts[i], codes[i])``.
+        negatives: the code paired with each docstring as its negative (``hard_negatives``
+            picks it, from any rank's pairs), ``P`` of them, or none.
+        seq: the longest row (the width of the batch's inputs, ``seq_len``); a negative's
+            code is cut to fit.
         specials: the corpus's special ids.
 
     Returns:
@@ -175,16 +194,12 @@ def matching_rows(inputs: np.ndarray, pairs: np.ndarray, negatives: np.ndarray,
         the true pairs first, then the negatives; each sequence's label (float32, 1 for a
         true pair) and pair (int64), both ``[n]``.
     """
-    seq = inputs.shape[1]
-    texts = [inputs[r, a:b] for r, a, b, _, _ in pairs]
-    codes = [inputs[r, a:b] for r, _, _, a, b in pairs]
-    couples = [(i, i) for i in range(len(pairs))] + list(enumerate(negatives.tolist()))
+    couples = list(zip(range(len(texts)), codes)) + list(enumerate(negatives))
     rows: list[list[np.ndarray]] = []
     at, used = [], seq
-    for i, j in couples:
+    for i, code in couples:
         # A true pair always fits (it fitted its window); a negative may need its code cut.
-        code = codes[j][:seq - len(texts[i]) - 2]
-        piece = np.r_[texts[i], specials.sep, code, specials.eot]
+        piece = np.r_[texts[i], specials.sep, code[:seq - len(texts[i]) - 2], specials.eot]
         if used + len(piece) > seq:
             rows.append([])
             used = 0
@@ -196,9 +211,47 @@ def matching_rows(inputs: np.ndarray, pairs: np.ndarray, negatives: np.ndarray,
     for r, row in enumerate(rows):
         joined = np.concatenate(row)
         tokens[r, :len(joined)] = joined
-    labels = np.r_[np.ones(len(pairs)), np.zeros(len(negatives))].astype(np.float32)
+    labels = np.r_[np.ones(len(texts)), np.zeros(len(negatives))].astype(np.float32)
     pair_of = np.array([i for i, _ in couples], dtype=np.int64)
     return Rows(torch.from_numpy(tokens), torch.tensor(at, dtype=torch.int64)), labels, pair_of
+
+
+def gather_counts(count: int, device: torch.device) -> list[int]:
+    """Every rank's ``count``, in rank order; collective."""
+    mine = torch.tensor([count], dtype=torch.int64, device=device)
+    everyone = [torch.zeros_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(everyone, mine)
+    return [int(c) for c in everyone]
+
+
+def gather_pairs(mine: torch.Tensor, counts: Sequence[int]) -> torch.Tensor:
+    """Every rank's pair embeddings, in rank order, this rank's own carrying gradient.
+
+    Args:
+        mine: ``[counts[rank], 2, d]`` float32: this rank's pairs' (docstring, code)
+            embeddings, with gradient.
+        counts: every rank's number of pairs (``gather_counts``).
+
+    Returns:
+        ``[sum(counts), 2, d]``: the other ranks' embeddings are detached copies, so the
+        gradient of a loss over all of them reaches this rank's encoder through its own
+        pairs only; summed over ranks, those gradients are the whole loss's. Collective.
+    """
+    rank, widest = dist.get_rank(), max(counts)
+    padded = mine.new_zeros((widest, *mine.shape[1:]))
+    padded[:len(mine)] = mine.detach()
+    everyone = [torch.empty_like(padded) for _ in counts]
+    dist.all_gather(everyone, padded)
+    everyone[rank] = mine
+    return torch.cat([part[:n] if r != rank else part for r, (part, n)
+                      in enumerate(zip(everyone, counts))])
+
+
+def gather_codes(codes: list[np.ndarray]) -> list[np.ndarray]:
+    """Every rank's code tokens (``pair_sides``), in rank order; collective."""
+    everyone: list[list[np.ndarray] | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(everyone, codes)
+    return [code for part in everyone for code in part]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -210,6 +263,7 @@ class BimodalLoss:
         contrastive: weight of the contrastive loss.
         matching: weight of the matching loss; 0 skips the matching pass.
         temperature: InfoNCE temperature.
+        embedding_dim: width of the contrastive embeddings.
         specials: the corpus's special ids.
         group: the pair objective's batch group (its index in the loader's
             ``objective_names``).
@@ -220,6 +274,7 @@ class BimodalLoss:
     contrastive: float
     matching: float
     temperature: float
+    embedding_dim: int
     specials: SpecialIds
     group: int
     first: int
@@ -234,7 +289,7 @@ class BimodalLoss:
             return None
         return cls(generation=cfg.bimodal_generation, contrastive=cfg.bimodal_contrastive,
                    matching=cfg.bimodal_matching, temperature=cfg.contrastive_temperature,
-                   specials=specials, group=paired[0],
+                   embedding_dim=cfg.bimodal_embedding_dim, specials=specials, group=paired[0],
                    first=metric_names(objectives).index(CONTRASTIVE))
 
     def weigh(self, losses: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
@@ -243,54 +298,71 @@ class BimodalLoss:
             return losses
         return losses * torch.where(group == self.group, self.generation, 1.0)
 
-    def accumulate(self, model: torch.nn.Module, batch: Batch, *, step_pairs: int,
+    def accumulate(self, model: torch.nn.Module, batch: Batch, *, step_pairs: torch.Tensor,
                    last: bool, losses: GroupLosses, device: torch.device) -> torch.Tensor:
         """The contrastive and matching passes over one paired micro-batch: forward and
         backward each; collective.
 
         Args:
             model: the (FSDP-sharded) model, with bimodal heads.
-            batch: the micro-batch as the loader made it (on the CPU: the rows are built
-                there), ``pairs`` not None.
-            step_pairs: pairs in all of this rank's micro-batches of the step (the
-                losses are means per pair over the step); at least 1.
+            batch: this rank's part of the micro-batch as the loader made it (on the CPU:
+                the rows are built there), ``pairs`` not None.
+            step_pairs: pairs in all micro-batches of the step on all ranks (the losses are
+                means per pair over the step), a scalar tensor, at least 1.
             last: this is the step's last micro-batch: the last backward reduces gradients.
-            losses: the trainer's groups (``metric_names``); the contrastive loss, matching
-                loss and accuracy are added.
+            losses: the trainer's groups (``metric_names``); this rank's pairs' contrastive
+                loss, matching loss and accuracy are added.
             device: where the model is.
 
         Returns:
-            This micro-batch's weighted share of the step's contrastive and matching loss
-            (detached scalar).
+            This rank's share of the step's weighted contrastive and matching loss (its
+            pairs' terms; detached scalar): the shares of all ranks add up to the step's.
         """
         inputs, pairs = batch.inputs.numpy(), batch.pairs.numpy()
         count = len(pairs)
+        counts = gather_counts(count, device)
+        first = sum(counts[:dist.get_rank()])
+        mine = slice(first, first + count)
+        # FSDP averages gradients over ranks and each rank's gradient is its share of the
+        # whole loss: scaling by the world size makes the average their sum.
+        scale = dist.get_world_size() / step_pairs
+        negatives = np.zeros(0, np.int64)
+        # Every rank runs its forward (a stand-in without pairs) before the gather: FSDP's
+        # collectives and the gather's must come in the same order on all ranks.
         if count:
-            rows = contrastive_rows(inputs, pairs, self.specials)
-            embeddings = self._pooled(model, rows, "contrastive", device)
-            per_pair, scores = info_nce(embeddings[:count], embeddings[count:],
-                                        self.temperature)
-            # Mined before the backward, so building the matching rows overlaps it.
-            negatives = (hard_negatives(scores).cpu().numpy() if count > 1
-                         else np.zeros(0, np.int64))
-            contrastive = per_pair.sum() / step_pairs
+            embeddings = self._pooled(model, contrastive_rows(inputs, pairs, self.specials),
+                                      "contrastive", device).float()
+            sides = torch.stack([embeddings[:count], embeddings[count:]], dim=1)
         else:
-            contrastive = self._stand_in(model, "contrastive", device)
+            sides = torch.zeros(0, 2, self.embedding_dim, device=device)
+            stand_in = self._stand_in(model, "contrastive", device)
+        if sum(counts):
+            everyone = gather_pairs(sides, counts)
+            per_pair, scores = info_nce(everyone[:, 0], everyone[:, 1], self.temperature)
+            if len(per_pair) > 1:
+                negatives = hard_negatives(scores).cpu().numpy()
+        contrastive = per_pair.sum() * scale if count else stand_in
         set_gradient_sync(model, last and not self.matching)
         (self.contrastive * contrastive).backward()
-        total = self.contrastive * contrastive.detach()
+        total = torch.zeros((), device=device)
         if count:
-            losses.add(torch.tensor([self.first], device=device),
-                       per_pair.detach().sum()[None], torch.tensor([count], device=device))
+            own = per_pair[mine].detach().sum()
+            total = self.contrastive * own / step_pairs
+            losses.add(torch.tensor([self.first], device=device), own[None],
+                       torch.tensor([count], device=device))
         if not self.matching:
             return total
+        texts, codes = pair_sides(inputs, pairs)
+        every_code = gather_codes(codes) if len(negatives) else []
         if count:
-            rows, labels, pair_of = matching_rows(inputs, pairs, negatives, self.specials)
+            rows, labels, pair_of = matching_rows(
+                texts, codes, [every_code[j] for j in negatives[mine]], inputs.shape[1],
+                self.specials)
             logits = self._pooled(model, rows, "matching", device).squeeze(-1)
             labels = torch.from_numpy(labels).to(device)
             per_pair = matching_loss(logits, labels, torch.from_numpy(pair_of).to(device),
                                      count)
-            matching = per_pair.sum() / step_pairs
+            matching = per_pair.sum() * scale
         else:
             matching = self._stand_in(model, "matching", device)
         set_gradient_sync(model, last)
@@ -300,7 +372,8 @@ class BimodalLoss:
             losses.add(torch.tensor([self.first + 1, self.first + 2], device=device),
                        torch.stack([per_pair.detach().sum(), right]),
                        torch.tensor([count, len(labels)], device=device))
-        return total + self.matching * matching.detach()
+            total = total + self.matching * per_pair.detach().sum() / step_pairs
+        return total
 
     def _pooled(self, model: torch.nn.Module, rows: Rows, head: str,
                 device: torch.device) -> torch.Tensor:

@@ -3,8 +3,10 @@
 Each step takes this rank's slice of ``data.accumulation_steps`` micro-batches from the
 loader, builds the attention mask when a batch has a prefix or ``training.document_mask`` is
 on (``training.attention``; plain causal attention needs none), computes the loss, and
-accumulates gradients, which FSDP averages over ranks in the last backward.
-Every ``log_every`` steps (and at the first and last) the loss averaged over ranks and over
+accumulates gradients, which FSDP averages over ranks in the last backward. The loss is the
+mean over the step's predicted tokens on all ranks, so a step's loss and gradient are the
+same on any number of processes for the same global batch.
+Every ``log_every`` steps (and at the first and last) the step loss averaged over
 the steps since the previous entry, the loss of each objective in use (``loss/<objective>``:
 per token, over ranks and steps, ``training.metrics``), the learning rate and gradient norm
 of the step, the throughput, peak memory, MFU (on a known accelerator) and each component's
@@ -130,7 +132,7 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
             epochs = component_epochs(loader.sampler.plan, loader.sampler.seed,
                                       done * samples_per_step)
             tokens_per_s = tokens_per_step * (done - last_step) / (now - last_time)
-            entry = {"step": done, "loss": loss_sum.item() / (world * (done - last_step)),
+            entry = {"step": done, "loss": loss_sum.item() / (done - last_step),
                      **objective_losses.means(),
                      "lr": lr, "grad_norm": _scalar(grad_norm), "tokens_per_s": tokens_per_s,
                      "memory_gib": round(memory_gib(device), 3)}
@@ -160,12 +162,15 @@ def _zero_missing_grads(model: torch.nn.Module) -> None:
 def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.device, *,
                 document_mask: bool, losses: GroupLosses, specials: SpecialIds,
                 bimodal: BimodalLoss | None = None) -> torch.Tensor:
-    """Forward and backward over one step's micro-batches; returns this rank's loss.
+    """Forward and backward over one step's micro-batches; returns this rank's share of the
+    step's loss (the shares of all ranks add up to it).
 
-    The loss is the sum of every sequence's loss (``sequence_losses``) over the step's
-    predicted tokens on this rank, so its gradient is the mean over all of them: the same
-    as one batch of every micro-batch's sequences. FSDP reduces gradients over ranks only in
-    the last backward; the earlier ones accumulate unsharded local gradients. Each
+    The step's loss is the sum of every sequence's loss (``sequence_losses``) over the
+    step's predicted tokens on all ranks (one all-reduce of the counts first), so its
+    gradient is the mean over all of them: the same as one batch of every rank's and every
+    micro-batch's sequences, whatever the number of ranks. Each rank backpropagates its
+    share times the world size, as FSDP averages gradients over ranks; it reduces them only
+    in the last backward, the earlier ones accumulating unsharded local gradients. Each
     sequence's loss and token count are also added to ``losses`` under its batch group.
     ``specials`` (the corpus's, ``MixtureLoader.specials``) mark the documents for
     ``document_mask``. With ``bimodal`` (the run has a pair objective), its rows' losses are
@@ -173,8 +178,12 @@ def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.devi
     passes, whose backwards come after its own (the step's last one reduces gradients).
     """
     counts = [(b.targets != IGNORE_INDEX).sum(dim=1) for b in batches]  # per sequence
-    total = max(1, sum(int(c.sum()) for c in counts))
-    pairs = max(1, sum(len(b.pairs) for b in batches if b.pairs is not None))
+    totals = torch.tensor([sum(int(c.sum()) for c in counts),
+                           sum(len(b.pairs) for b in batches if b.pairs is not None)],
+                          dtype=torch.float64, device=device)
+    dist.all_reduce(totals)  # the step's tokens and pairs on all ranks
+    tokens, pairs = totals.clamp_min(1).float().unbind()
+    world = dist.get_world_size()
     loss = torch.zeros((), device=device)
     for i, (batch, count) in enumerate(zip(batches, counts)):
         last, paired = i == len(batches) - 1, bimodal is not None and batch.pairs is not None
@@ -185,8 +194,8 @@ def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.devi
         if len(batches) > 1 or paired:
             set_gradient_sync(model, last and not paired)
         weighted = per_sequence if bimodal is None else bimodal.weigh(per_sequence, batch.group)
-        micro = weighted.sum() / total
-        micro.backward()
+        micro = weighted.sum() / tokens
+        (micro * world).backward()
         loss += micro.detach()
         losses.add(batch.group, per_sequence.detach(), count.to(device))
         if paired:

@@ -10,7 +10,7 @@ import torch
 from tokenizer.special_tokens import SpecialIds
 from training.attention import attention_mask
 from training.bimodal import (BimodalLoss, contrastive_rows, hard_negatives, info_nce,
-                              matching_loss, matching_rows, metric_names)
+                              matching_loss, matching_rows, metric_names, pair_sides)
 from training.config import ConfigError, ObjectivesConfig, TrainConfig, load_config
 from training.data.loader import MixtureLoader, collate
 from training.data.sampler import ComponentSpec, MixtureSampler, plan_mixture
@@ -85,8 +85,15 @@ def test_contrastive_rows_turn_each_sep_into_an_eot_and_pool_each_side_at_its_eo
     assert rows.at.tolist() == [[0, 4], [0, 12], [0, 8], [0, 10]]
 
 
+def _matching(inputs: np.ndarray, pairs: np.ndarray, negatives: list[int]):
+    """``matching_rows`` of ``pairs`` with each docstring's negative code by index."""
+    texts, codes = pair_sides(inputs, pairs)
+    return matching_rows(texts, codes, [codes[j] for j in negatives], inputs.shape[1],
+                         CODEMIX)
+
+
 def test_matching_rows_pack_true_pairs_then_negatives_and_cut_long_codes():
-    rows, labels, pair_of = matching_rows(INPUTS, PAIRS, np.array([1, 0]), CODEMIX)
+    rows, labels, pair_of = _matching(INPUTS, PAIRS, [1, 0])
     pieces = [[10, 11, SEP, 20, 21, 22, EOT], [12, SEP, 23, EOT],
               [10, 11, SEP, 23, EOT], [12, SEP, 20, 21, 22, EOT]]
     flat = [t for piece in pieces for t in piece]  # 22 tokens: rows of 14 take 11 and 11
@@ -94,7 +101,7 @@ def test_matching_rows_pack_true_pairs_then_negatives_and_cut_long_codes():
     assert rows.at.tolist() == [[0, 6], [0, 10], [1, 4], [1, 10]]
     assert labels.tolist() == [1, 1, 0, 0] and pair_of.tolist() == [0, 1, 0, 1]
     # A lone pair has no negative.
-    rows, labels, _ = matching_rows(INPUTS, PAIRS[:1], np.zeros(0, np.int64), CODEMIX)
+    rows, labels, _ = _matching(INPUTS, PAIRS[:1], [])
     assert rows.tokens.tolist() == [[10, 11, SEP, 20, 21, 22, EOT]] and labels.tolist() == [1]
 
 
@@ -103,7 +110,7 @@ def test_a_negative_longer_than_a_row_has_its_code_cut():
     # their 14-token rows, but text 1 with code 0 would take 22 tokens.
     inputs = np.array([[1, SEP, *range(20, 30), EOT, 0], [*range(40, 50), SEP, 2, EOT, 0]])
     pairs = np.array([[0, 0, 1, 2, 12], [1, 0, 10, 11, 12]])
-    rows, labels, _ = matching_rows(inputs, pairs, np.array([1, 0]), CODEMIX)
+    rows, labels, _ = _matching(inputs, pairs, [1, 0])
     assert rows.tokens.shape[1] <= 14
     assert rows.tokens[rows.at[-1, 0]].tolist() == [*range(40, 50), SEP, 20, 21, EOT]
     assert labels.tolist() == [1, 1, 0, 0]

@@ -3,7 +3,8 @@
 A tiny corpus of standard-library code and its function/docstring pairs
 (``docstring <sep> code``, as the build writes them) trains 10 steps with
 ``objective_per_component: {pairs: bimodal}``, checkpointing at step 5; a second run resumed
-from that checkpoint repeats every logged value of steps 6-10, the bimodal losses included.
+from that checkpoint repeats every logged value of steps 6-10, the bimodal losses included,
+and one process holding the whole global batch logs the same values as the two.
 """
 
 from __future__ import annotations
@@ -68,7 +69,10 @@ def runs(tmp_path_factory):
                        f"step-{EVERY:06d}", "--set", f"training.output_dir={resumed}"],
                       nproc=WORLD)
     assert result.returncode == 0, result.stderr[-3000:]
-    return cfg, read_metrics(root / "reference"), read_metrics(resumed)
+    alone = root / "alone"
+    result = torchrun([cfg, "--set", f"training.output_dir={alone}"], nproc=1)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cfg, read_metrics(root / "reference"), read_metrics(resumed), read_metrics(alone)
 
 
 def ranks_with_pairs(cfg: str) -> list[int]:
@@ -81,7 +85,7 @@ def ranks_with_pairs(cfg: str) -> list[int]:
 
 
 def test_the_run_covers_steps_without_pairs_and_with_pairs_on_one_rank(runs):
-    cfg, reference, _ = runs
+    cfg, reference, _, _ = runs
     ranks = ranks_with_pairs(cfg)
     assert 0 in ranks[:EVERY] and 1 in ranks and 2 in ranks
     for entry, count in zip(reference, ranks):
@@ -90,7 +94,7 @@ def test_the_run_covers_steps_without_pairs_and_with_pairs_on_one_rank(runs):
 
 
 def test_bimodal_losses_are_logged_and_finite(runs):
-    _, reference, _ = runs
+    _, reference, _, _ = runs
     assert [m["step"] for m in reference] == list(range(1, STEPS + 1))
     paired = [m for m in reference if "loss/contrastive" in m]
     assert paired
@@ -102,7 +106,7 @@ def test_bimodal_losses_are_logged_and_finite(runs):
 
 
 def test_resume_repeats_every_logged_value(runs):
-    _, reference, resumed = runs
+    _, reference, resumed, _ = runs
     assert [m["step"] for m in resumed] == list(range(EVERY + 1, STEPS + 1))
     expected = {m["step"]: m for m in reference}
     for entry in resumed:
@@ -111,8 +115,20 @@ def test_resume_repeats_every_logged_value(runs):
                 assert value == pytest.approx(expected[entry["step"]][key], rel=1e-6), key
 
 
+def test_one_process_logs_what_two_do(runs):
+    # In-batch negatives span the ranks, and every loss is a mean over the whole global
+    # batch: with the same global batch the number of processes changes nothing but the
+    # order of floating-point sums.
+    _, reference, _, alone = runs
+    assert [m["step"] for m in alone] == [m["step"] for m in reference]
+    for a, b in zip(reference, alone):
+        keys = [k for k in a if k.startswith(("loss", "accuracy", "grad_norm"))]
+        assert keys == [k for k in b if k.startswith(("loss", "accuracy", "grad_norm"))]
+        assert [b[k] for k in keys] == pytest.approx([a[k] for k in keys], rel=1e-4), a["step"]
+
+
 def test_generate_loads_a_bimodal_checkpoint(runs):
-    cfg, _, _ = runs
+    cfg, _, _, _ = runs
     config = load_config(cfg)
     model, _, _ = load_model(f"{config.training.checkpoint_folder}/step-{STEPS:06d}", config)
     assert set(model.heads) == {"contrastive", "matching"}
