@@ -10,6 +10,11 @@ them duplicates. The pipeline is the build's: records -> ``Deduplicate`` (exact,
 MinHash-LSH candidates, verification, connected components on the runner, keepers) ->
 counts. Peak memory is the resident set of the runner's process(es) (``ru_maxrss`` of this
 process and of its children: the multi-processing workers).
+
+``--workers`` above 1 runs DirectRunner's ``multi_processing`` mode, which ``codemix build``
+refuses: at a few hundred thousand documents it loses elements of the band shuffles and
+the outcomes change from run to run (README, "Dedup at scale"). It stays here to measure
+that; compare its outcomes with a one-process run.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Our flags are the config path; everything else goes to Beam's ``PipelineOptions`
 same command runs locally and on a cluster::
 
     codemix build configs/demo.yaml                                  # DirectRunner
-    codemix build configs/demo.yaml --direct_running_mode=multi_processing \\
-        --direct_num_workers=2
+    codemix build configs/demo.yaml --runner=PortableRunner --job_endpoint=embed \\
+        --environment_type=LOOPBACK
     codemix build my.yaml --runner=DataflowRunner --project=P --region=R \\
         --temp_location=gs://B/tmp --setup_file=./setup.py
     codemix build my.yaml --runner=SparkRunner --spark_master_url=spark://H:7077 \\
@@ -20,7 +20,7 @@ import time
 
 import apache_beam as beam
 import fsspec
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
@@ -61,12 +61,33 @@ def _check_benchmarks(config: BuildConfig) -> None:
             raise ConfigError(f"decontam: {err}") from None
 
 
+PARALLEL_DIRECT_MODES = ("multi_threading", "multi_processing")
+
+
+def _check_runner(options: PipelineOptions) -> None:
+    """Refuse DirectRunner's parallel modes. With ``--direct_num_workers`` other than 1 they
+    lose elements of large shuffles (Beam 2.78: at 300,000 documents, 4 workers lost 0.6% of
+    the dedup candidate pairs, differently on every run; 100,000 lost none), so the build
+    would silently keep duplicates and stop being reproducible."""
+    runner = options.view_as(StandardOptions).runner
+    direct = options.view_as(DirectOptions)
+    if (runner in (None, "DirectRunner", "direct")
+            and direct.direct_running_mode in PARALLEL_DIRECT_MODES
+            and direct.direct_num_workers != 1):
+        raise ConfigError(
+            f"--direct_running_mode={direct.direct_running_mode} with "
+            f"--direct_num_workers={direct.direct_num_workers} loses elements of large "
+            "shuffles in Beam's DirectRunner; run it in one process (the default) or on a "
+            "distributed runner (--runner=DataflowRunner, SparkRunner, FlinkRunner)")
+
+
 def run(argv: list[str] | None = None) -> int:
     """Build the corpus; raises ``ConfigError`` for user errors (the CLI prints one line)."""
     args, beam_args = _parser().parse_known_args(argv)
     config = load_config(args.config)
     _check_benchmarks(config)
     options = PipelineOptions(beam_args)
+    _check_runner(options)
     _discard_old_manifest(config.output)
     start = time.monotonic()
     with beam.Pipeline(options=options) as pipeline:

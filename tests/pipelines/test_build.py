@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import pathlib
 
+import pytest
+
 from corpus import EXPECTED_DROPS, SECRETS, make_corpus
-from pipelines.config import PiiSpec
+from pipelines.config import ConfigError, PiiSpec
 from pipelines.main import run
 from pipelines.pii import redact
 from shards.format import Shard
@@ -98,10 +100,18 @@ def test_same_input_and_config_give_identical_bytes(tmp_path):
 
     assert run([str(config)]) == 0
     first = snapshot()
-    assert run([str(config), "--direct_num_workers=2",
-                "--direct_running_mode=multi_threading"]) == 0
+    assert run([str(config), "--runner=PortableRunner", "--job_endpoint=embed",
+                "--environment_type=LOOPBACK"]) == 0
     assert snapshot() == first
     assert {"manifest.json", "stats.json", "tokenizer.json"} <= set(first)
+
+
+@pytest.mark.parametrize("mode", ["multi_threading", "multi_processing"])
+def test_parallel_direct_runner_modes_are_refused_in_one_line(tmp_path, mode):
+    config = make_corpus(tmp_path)
+    with pytest.raises(ConfigError, match="loses elements"):
+        run([str(config), f"--direct_running_mode={mode}", "--direct_num_workers=2"])
+    assert not (tmp_path / "out").exists()
 
 
 def _documents(out: pathlib.Path, component: str) -> list[tuple[dict, str]]:
