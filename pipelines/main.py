@@ -65,10 +65,12 @@ PARALLEL_DIRECT_MODES = ("multi_threading", "multi_processing")
 
 
 def _check_runner(options: PipelineOptions) -> None:
-    """Refuse DirectRunner's parallel modes. With ``--direct_num_workers`` other than 1 they
-    lose elements of large shuffles (Beam 2.78: at 300,000 documents, 4 workers lost 0.6% of
-    the dedup candidate pairs, differently on every run; 100,000 lost none), so the build
-    would silently keep duplicates and stop being reproducible."""
+    """Refuse DirectRunner's parallel modes. With ``--direct_num_workers`` other than 1,
+    ``multi_processing`` loses elements of large shuffles (Beam 2.78: at 300,000 documents,
+    4 workers lost 0.6% of the dedup candidate pairs, differently with each worker count;
+    100,000 lost none), so the build would silently keep duplicates and stop being
+    reproducible. ``multi_threading`` splits stages over workers with the same code
+    (FnApiRunner's ``ParallelBundleManager``) and is refused with it."""
     runner = options.view_as(StandardOptions).runner
     direct = options.view_as(DirectOptions)
     if (runner in (None, "DirectRunner", "direct")
