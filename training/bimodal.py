@@ -242,9 +242,9 @@ def gather_pairs(mine: torch.Tensor, counts: Sequence[int]) -> torch.Tensor:
     padded[:len(mine)] = mine.detach()
     everyone = [torch.empty_like(padded) for _ in counts]
     dist.all_gather(everyone, padded)
-    everyone[rank] = mine
-    return torch.cat([part[:n] if r != rank else part for r, (part, n)
-                      in enumerate(zip(everyone, counts))])
+    parts = [part[:n] for part, n in zip(everyone, counts)]
+    parts[rank] = mine
+    return torch.cat(parts)
 
 
 def gather_codes(codes: list[np.ndarray]) -> list[np.ndarray]:
