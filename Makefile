@@ -16,7 +16,7 @@ $(STAMP): setup.cfg setup.py
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: an unpinned resolve would pull GBs of CUDA wheels.
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,train]'
 	touch $@
 
 demo: install

@@ -1,0 +1,32 @@
+"""``codemix build`` when DataflowRunner only writes the job down (template, dry run)."""
+
+from __future__ import annotations
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.main import _not_run_now
+
+TEMPLATE = "--template_location=gs://b/templates/codemix.json"
+
+
+@pytest.mark.parametrize("runner", ["DataflowRunner", "dataflow", "TestDataflowRunner",
+                                    "apache_beam.runners.dataflow.dataflow_runner.DataflowRunner"])
+def test_a_dataflow_template_is_written_not_run(runner):
+    line = _not_run_now(PipelineOptions([f"--runner={runner}", TEMPLATE]))
+    assert line == ("wrote the Dataflow template gs://b/templates/codemix.json; "
+                    "the build runs when it is launched")
+
+
+def test_a_dataflow_dry_run_is_not_run():
+    line = _not_run_now(PipelineOptions(["--runner=DataflowRunner", "--dry_run=true"]))
+    assert line == "dry run: the pipeline was built for Dataflow and not submitted"
+
+
+@pytest.mark.parametrize("args", [
+    ["--runner=DataflowRunner"],
+    [TEMPLATE],                                    # DirectRunner ignores the option: it runs
+    ["--runner=FlinkRunner", "--dry_run=true"],
+])
+def test_every_other_build_runs_now(args):
+    assert _not_run_now(PipelineOptions(args)) is None
