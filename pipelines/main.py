@@ -21,7 +21,8 @@ import time
 import apache_beam as beam
 import fsspec
 from apache_beam.options.pipeline_options import (DirectOptions, GoogleCloudOptions,
-                                                  PipelineOptions, StandardOptions, TestOptions)
+                                                  PipelineOptions, PortableOptions,
+                                                  StandardOptions, TestOptions)
 
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
@@ -85,14 +86,20 @@ def _check_runner(options: PipelineOptions) -> None:
 
 
 def _not_run_now(options: PipelineOptions) -> str | None:
-    """The line to print when DataflowRunner only writes the job down, else None.
+    """The line to print when the runner only writes the job down, else None.
 
-    With ``--template_location`` the build runs when the template is launched (maybe never,
-    maybe more than once), and with ``--dry_run`` not at all: there are no stats to read
-    yet, and the output folder, perhaps a finished corpus, must be left as it is.
+    DataflowRunner writes a template with ``--template_location`` and stops short of
+    submitting with ``--dry_run``; the Flink and Spark job servers write a jar for
+    ``flink run`` / ``spark-submit`` with ``--output_executable_path``. The build then runs
+    later (maybe never, maybe more than once) or not at all: there are no stats to read yet,
+    and the output folder, perhaps a finished corpus, must be left as it is.
     """
     runner = (options.view_as(StandardOptions).runner or "").rsplit(".", 1)[-1].lower()
-    if runner.removesuffix("runner") not in ("dataflow", "testdataflow"):
+    runner = runner.removesuffix("runner")
+    jar = options.view_as(PortableOptions).output_executable_path
+    if jar and runner in ("flink", "spark", "portable"):
+        return f"wrote the executable jar {jar}; the build runs when it is submitted"
+    if runner not in ("dataflow", "testdataflow"):
         return None
     template = options.view_as(GoogleCloudOptions).template_location
     if template:
