@@ -20,7 +20,9 @@ import time
 
 import apache_beam as beam
 import fsspec
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import (DirectOptions, GoogleCloudOptions,
+                                                  PipelineOptions, PortableOptions,
+                                                  StandardOptions, TestOptions)
 
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
@@ -83,6 +85,30 @@ def _check_runner(options: PipelineOptions) -> None:
             "distributed runner (--runner=DataflowRunner, SparkRunner, FlinkRunner)")
 
 
+def _not_run_now(options: PipelineOptions) -> str | None:
+    """The line to print when the runner only writes the job down, else None.
+
+    DataflowRunner writes a template with ``--template_location`` and stops short of
+    submitting with ``--dry_run``; the Flink and Spark job servers write a jar for
+    ``flink run`` / ``spark-submit`` with ``--output_executable_path``. The build then runs
+    later (maybe never, maybe more than once) or not at all: there are no stats to read yet,
+    and the output folder, perhaps a finished corpus, must be left as it is.
+    """
+    runner = (options.view_as(StandardOptions).runner or "").rsplit(".", 1)[-1].lower()
+    runner = runner.removesuffix("runner")
+    jar = options.view_as(PortableOptions).output_executable_path
+    if jar and runner in ("flink", "spark", "portable"):
+        return f"wrote the executable jar {jar}; the build runs when it is submitted"
+    if runner not in ("dataflow", "testdataflow"):
+        return None
+    template = options.view_as(GoogleCloudOptions).template_location
+    if template:
+        return f"wrote the Dataflow template {template}; the build runs when it is launched"
+    if options.view_as(TestOptions).dry_run:
+        return "dry run: the pipeline was built for Dataflow and not submitted"
+    return None
+
+
 def run(argv: list[str] | None = None) -> int:
     """Build the corpus; raises ``ConfigError`` for user errors (the CLI prints one line)."""
     args, beam_args = _parser().parse_known_args(argv)
@@ -90,10 +116,15 @@ def run(argv: list[str] | None = None) -> int:
     _check_benchmarks(config)
     options = PipelineOptions(beam_args)
     _check_runner(options)
-    _discard_old_manifest(config.output)
+    not_run = _not_run_now(options)
+    if not_run is None:
+        _discard_old_manifest(config.output)
     start = time.monotonic()
     with beam.Pipeline(options=options) as pipeline:
         build(pipeline, config)
+    if not_run is not None:
+        print(not_run)
+        return 0
     out = config.output.rstrip("/")
     with fsspec.open(f"{out}/{STATS_NAME}", "rt") as f:
         stats = json.load(f)
