@@ -7,9 +7,12 @@ import pathlib
 
 import pytest
 
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from codemix.cli import main
 from corpus import EXPECTED_DROPS, SECRETS, make_corpus
-from pipelines.config import ConfigError, PiiSpec
-from pipelines.main import run
+from pipelines.config import PiiSpec
+from pipelines.main import check_runner, run
 from pipelines.pii import redact
 from shards.format import Shard
 from shards.manifest import load_manifest, resolve
@@ -106,12 +109,52 @@ def test_same_input_and_config_give_identical_bytes(tmp_path):
     assert {"manifest.json", "stats.json", "tokenizer.json"} <= set(first)
 
 
-@pytest.mark.parametrize("mode", ["multi_threading", "multi_processing"])
-def test_parallel_direct_runner_modes_are_refused_in_one_line(tmp_path, mode):
-    config = make_corpus(tmp_path)
-    with pytest.raises(ConfigError, match="loses elements"):
-        run([str(config), f"--direct_running_mode={mode}", "--direct_num_workers=2"])
-    assert not (tmp_path / "out").exists()
+DIRECT_SPELLINGS = [
+    None, "DirectRunner", "directrunner", "DIRECTRUNNER", "direct", "Direct",
+    "SwitchingDirectRunner", "switchingdirect", "BundleBasedDirectRunner",
+    "bundlebaseddirectrunner", "TestDirectRunner", "testdirect",
+    "apache_beam.runners.direct.direct_runner.DirectRunner",
+    "apache_beam.runners.direct.direct_runner.SwitchingDirectRunner",
+    "apache_beam.runners.direct.direct_runner.BundleBasedDirectRunner",
+    "apache_beam.runners.direct.test_direct_runner.TestDirectRunner",
+    "apache_beam.runners.portability.fn_api_runner.FnApiRunner",
+    "apache_beam.runners.portability.fn_api_runner.fn_runner.FnApiRunner",
+]
+"""Every way to name a runner that runs the pipeline in FnApiRunner (None: no --runner)."""
+
+
+@pytest.fixture(scope="module")
+def corpus_config(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("refusal"))
+
+
+@pytest.mark.parametrize("mode", [None, "in_memory", "multi_threading", "multi_processing"])
+@pytest.mark.parametrize("runner", DIRECT_SPELLINGS)
+def test_parallel_direct_workers_are_refused_in_one_line(corpus_config, capsys, runner, mode):
+    argv = ["build", str(corpus_config), "--direct_num_workers=2"]
+    argv += [f"--runner={runner}"] * (runner is not None)
+    argv += [f"--direct_running_mode={mode}"] * (mode is not None)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("codemix: error: ") and "loses elements" in err
+    assert err.count("\n") == 1
+    assert not (corpus_config.parent / "out").exists()
+
+
+@pytest.mark.parametrize("workers", ["0", "4", "-1"])
+def test_every_worker_count_but_one_is_refused(corpus_config, capsys, workers):
+    assert main(["build", str(corpus_config), f"--direct_num_workers={workers}"]) == 2
+    assert "loses elements" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["--direct_num_workers=1"], ["--direct_running_mode=multi_processing"],
+    ["--runner=PortableRunner", "--job_endpoint=embed", "--direct_num_workers=2"],
+    ["--runner=FlinkRunner", "--direct_num_workers=2"],
+    ["--runner=no.such.Runner", "--direct_num_workers=2"],
+])
+def test_one_direct_worker_and_other_runners_pass_the_check(argv):
+    check_runner(PipelineOptions(argv))
 
 
 def _documents(out: pathlib.Path, component: str) -> list[tuple[dict, str]]:
