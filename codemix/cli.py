@@ -39,15 +39,17 @@ USAGE = """usage: codemix {build,train,shards,generate,infill} ...
 
 
 def _build(argv: list[str]) -> int:
+    from pipelines.accounting import UnbalancedBuild
     from pipelines.clustering import ClusteringDidNotConverge
     from pipelines.config import ConfigError
     from pipelines.main import run
     from shards.manifest import ManifestError
     from tokenizer.load import TokenizerError
 
-    # A graph that needs more clustering rounds than dedup.max_rounds is a setting to raise.
+    # A graph that needs more clustering rounds than dedup.max_rounds is a setting to raise;
+    # an unbalanced stats.json is a bug, said in one line, with no manifest written.
     return _guard(lambda: run(argv), (ConfigError, ManifestError, TokenizerError,
-                                      ClusteringDidNotConverge))
+                                      ClusteringDidNotConverge, UnbalancedBuild))
 
 
 def _train(argv: list[str]) -> int:

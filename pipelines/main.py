@@ -15,9 +15,12 @@ same command runs locally and on a cluster::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import logging
 import time
+from collections.abc import Iterator
 
 import apache_beam as beam
 import fsspec
@@ -25,6 +28,8 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner, SwitchingDirectRunner
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
+from pipelines.accounting import check_balanced
+from pipelines.clustering import ClusteringDidNotConverge
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
 from pipelines.droplog import DROP_LOG_DIR
@@ -104,6 +109,26 @@ def check_runner(options: PipelineOptions) -> None:
             "distributed runner (--runner=DataflowRunner, SparkRunner, FlinkRunner)")
 
 
+class _UserErrorsUnlogged(logging.Filter):
+    """Drops the log record of a step failing with a user error: Beam logs a failing
+    step's exception with its traceback before re-raising it (``DoFnRunner``'s
+    ``_reraise_augmented``), and the CLI says a user error in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ClusteringDidNotConverge))
+
+
+@contextlib.contextmanager
+def _user_errors_unlogged() -> Iterator[None]:
+    logger = logging.getLogger("apache_beam.runners.common")
+    quiet = _UserErrorsUnlogged()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Build the corpus; raises ``ConfigError`` for user errors (the CLI prints one line)."""
     args, beam_args = _parser().parse_known_args(argv)
@@ -113,18 +138,31 @@ def run(argv: list[str] | None = None) -> int:
     check_runner(options)
     _discard_old_manifest(config.output)
     start = time.monotonic()
-    with beam.Pipeline(options=options) as pipeline:
+    with _user_errors_unlogged(), beam.Pipeline(options=options) as pipeline:
         build(pipeline, config)
     out = config.output.rstrip("/")
     with fsspec.open(f"{out}/{STATS_NAME}", "rt") as f:
         stats = json.load(f)
+    check_balanced(stats)
     print(f"built {out}/{MANIFEST_NAME} in {time.monotonic() - start:.0f}s")
+    print("\n".join(summary(stats, out)))
+    return 0
+
+
+def summary(stats: dict, out: str) -> list[str]:
+    """The lines printed after a build: each component's funnel, the encoder's paths (a
+    fallback to ``tokenizers`` is slower and said with its reason), the side files."""
+    lines = []
     for name, comp in stats["components"].items():
         dropped = ", ".join(f"{r} {n}" for r, n in comp["dropped"].items()) or "none"
         edits = ", ".join(f"{k} {n}" for k, n in comp["edits"].items()) or "none"
-        print(f"  {name}: {comp['in']} in ({comp['bytes_in'] / 1e6:.1f} MB), {comp['kept']} "
-              f"kept, {comp['tokens']} tokens in {comp['shards']} shard(s); dropped: "
-              f"{dropped}; edits: {edits}")
-    print(f"  stats: {out}/{STATS_NAME}  drop log: {out}/{DROP_LOG_DIR}/  "
-          f"tokenizer: {out}/tokenizer.json")
-    return 0
+        lines.append(f"  {name}: {comp['in']} in ({comp['bytes_in'] / 1e6:.1f} MB), "
+                     f"{comp['kept']} kept, {comp['tokens']} tokens in {comp['shards']} "
+                     f"shard(s); dropped: {dropped}; edits: {edits}")
+    enc = stats["encoder"]
+    reasons = "".join(f"; FALLBACK: {r}" for r in enc["fallback_reasons"])
+    lines.append(f"  encoder: {enc['fast']} documents by tiktoken, {enc['fallback']} by "
+                 f"tokenizers{reasons}")
+    lines.append(f"  stats: {out}/{STATS_NAME}  drop log: {out}/{DROP_LOG_DIR}/  "
+                 f"tokenizer: {out}/tokenizer.json")
+    return lines

@@ -9,10 +9,12 @@ import pytest
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from chains import chained_corpus, write_chain_build
 from codemix.cli import main
 from corpus import EXPECTED_DROPS, SECRETS, make_corpus
+from pipelines import transforms
 from pipelines.config import PiiSpec
-from pipelines.main import check_runner, run
+from pipelines.main import check_runner, run, summary
 from pipelines.pii import redact
 from shards.format import Shard
 from shards.manifest import load_manifest, resolve
@@ -245,3 +247,27 @@ def test_clusters_side_file_and_kept_documents_name_their_cluster(built_corpus):
 def test_shard_metadata_names_each_documents_input(built_corpus):
     sources = {meta["source"] for meta, _ in _documents(built_corpus, "code-python")}
     assert sources == {"demo-py", "extra", "tarballs", "gitrepo", "the-stack"}
+
+
+def test_an_unbalanced_build_fails_in_one_line_and_writes_no_manifest(tmp_path, monkeypatch,
+                                                                      capsys):
+    # A bug planted on purpose: near-duplicate drops go uncounted.
+    counted = transforms._drop_counts
+    monkeypatch.setattr(transforms, "_drop_counts", lambda drop: (
+        [] if drop.reason == "near_duplicate" else counted(drop)))
+    config = write_chain_build(tmp_path, chained_corpus(0, chains=1, links=5))
+    assert main(["build", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("codemix: error: stats.json does not balance (text: 5 in, 1 kept, "
+                          "0 dropped)")
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    assert _stats(tmp_path / "out")["balanced"] is False
+
+
+def test_encoder_paths_are_counted_in_stats_and_the_summary(built_corpus):
+    stats = _stats(built_corpus)
+    encoded = sum(stats["stages"]["tokenize"]["in"].values())
+    assert stats["encoder"] == {"fast": encoded, "fallback": 0, "fallback_reasons": {}}
+    lines = summary(stats, str(built_corpus))
+    assert f"  encoder: {encoded} documents by tiktoken, 0 by tokenizers" in lines
