@@ -216,8 +216,9 @@ class TrainingConfig:
 
     eval_sequences: int = 0
     """Sequences of each component evaluated on and never trained on: whole documents are
-    held out, enough to fill this many packed sequences (at most half of a component's
-    tokens), chosen by a hash of the component's name and each document's id
+    held out by source (a pair's source is the file it was cut from), each component
+    choosing enough to fill this many packed sequences (at most half of its tokens) by a
+    hash of the source, and every component holding out every chosen source's documents
     (``training.data.holdout``), the same for every seed and run. Training packs the other
     documents, so changing this changes the mixture (a checkpoint then refuses to resume).
     0 holds out nothing and evaluates nothing."""

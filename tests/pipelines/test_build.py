@@ -84,6 +84,8 @@ def test_pairs_are_docstring_sep_code(built_corpus):
     pairs = manifest.component("pairs")
     sep = manifest.tokenizer.special_tokens["<sep>"]
     tok = load_tokenizer(resolve(url, manifest.tokenizer.path))
+    files = {meta["id"]: text for name in ("code-python", "code-c")
+             for meta, text in _documents(built_corpus, name)}
     langs = set()
     for entry in pairs.shards:
         with Shard(resolve(url, entry.path)) as shard:
@@ -92,6 +94,9 @@ def test_pairs_are_docstring_sep_code(built_corpus):
                 langs.add(meta["lang"])
                 doc, code = decode(tok, tokens.tolist()).split("<sep>")
                 assert doc.strip() and code.strip()
+                # Each pair names the kept code file it was cut from (the pair's code is
+                # the function without its docstring: its first line is in the file).
+                assert code.strip().splitlines()[0] in files[meta["source_id"]]
     assert langs == {"c", "python"}
 
 
