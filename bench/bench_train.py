@@ -30,24 +30,9 @@ import os
 import pathlib
 import sys
 import tempfile
-import types
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def _allow_missing_tiktoken() -> None:
-    """Let the trainer import where tiktoken is not installed (the GPU machines have
-    torch, numpy, pyarrow, tokenizers, pyyaml and fsspec only). ``tokenizer.encode``
-    imports it for the fim objective's fast re-encoding; this benchmark trains clm, which
-    never encodes text, so an empty module stands in for it."""
-    try:
-        import tiktoken  # noqa: F401
-    except ImportError:
-        sys.modules["tiktoken"] = types.ModuleType("tiktoken")
-
-
-_allow_missing_tiktoken()
 
 from timing import timed  # noqa: E402
 

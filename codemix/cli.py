@@ -39,15 +39,17 @@ USAGE = """usage: codemix {build,train,shards,generate,infill} ...
 
 
 def _build(argv: list[str]) -> int:
+    from pipelines.accounting import UnbalancedBuild
     from pipelines.clustering import ClusteringDidNotConverge
     from pipelines.config import ConfigError
     from pipelines.main import run
     from shards.manifest import ManifestError
     from tokenizer.load import TokenizerError
 
-    # A graph that needs more clustering rounds than dedup.max_rounds is a setting to raise.
+    # A graph that needs more clustering rounds than dedup.max_rounds is a setting to raise;
+    # an unbalanced stats.json is a bug, said in one line, with no manifest written.
     return _guard(lambda: run(argv), (ConfigError, ManifestError, TokenizerError,
-                                      ClusteringDidNotConverge))
+                                      ClusteringDidNotConverge, UnbalancedBuild))
 
 
 def _train(argv: list[str]) -> int:
@@ -88,6 +90,9 @@ def _shards(argv: list[str]) -> int:
     export.add_argument("--format", required=True, choices=["megatron"],
                         help="megatron: <component>.bin / .idx (Megatron-LM indexed dataset)")
     export.add_argument("--out", required=True, help="folder for the exported files")
+    export.add_argument("--no-append-eod", dest="append_eod", action="store_false",
+                        help="write documents without the <|endoftext|> id that otherwise "
+                             "ends each one (Megatron's --append-eod; its GPTDataset adds none)")
     args = parser.parse_args(argv)
     from codemix.inspector import inspect_path
     from codemix.shard_tools import export_path, verify_path
@@ -98,7 +103,7 @@ def _shards(argv: list[str]) -> int:
     actions = {
         "inspect": lambda: inspect_path(args.path, doc=args.doc, verify=args.verify),
         "verify": lambda: verify_path(args.path),
-        "export": lambda: export_path(args.path, args.format, args.out),
+        "export": lambda: export_path(args.path, args.format, args.out, args.append_eod),
     }
     return _guard(actions[args.command], (ManifestError, ShardError, TokenizerError))
 

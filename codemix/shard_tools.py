@@ -28,8 +28,9 @@ def verify_path(path: str) -> int:
     return 0
 
 
-def export_path(path: str, fmt: str, out: str) -> int:
-    """Export every component of the corpus at ``path`` to ``out/<component>.{bin,idx}``."""
+def export_path(path: str, fmt: str, out: str, append_eod: bool = True) -> int:
+    """Export every component of the corpus at ``path`` to ``out/<component>.{bin,idx}``,
+    each document ending with ``<|endoftext|>`` unless ``append_eod`` is False."""
     if fmt not in EXPORT_FORMATS:
         raise ManifestError(f"unknown export format {fmt!r} (have: {', '.join(EXPORT_FORMATS)})")
     url = manifest_url(path)
@@ -38,6 +39,6 @@ def export_path(path: str, fmt: str, out: str) -> int:
         raise ManifestError(f"{url} has {len(faults)} fault(s); run codemix shards verify")
     for comp in manifest.components:
         prefix = os.path.join(out, comp.name)
-        docs = export_component(manifest, url, comp.name, prefix)
+        docs = export_component(manifest, url, comp.name, prefix, append_eod)
         print(f"{comp.name}: {docs} documents -> {prefix}.bin / {prefix}.idx")
     return 0

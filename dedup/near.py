@@ -11,13 +11,14 @@ Lee et al. 2022 and the BigCode dedup):
 3. candidate pairs per bucket (``bucket_pairs``): every pair in a small bucket, a star from
    the best-ranked member in a large one, so a bucket of ``m`` members costs at most
    ``max(m - 1, MAX_ALL_PAIRS_MEMBERS**2 / 2)`` pairs, never ``m**2``;
-4. verification (``confirmed``): a pair joins the graph only when its exact Jaccard (or
+4. verification: a pair joins the graph only when its exact Jaccard (or
    the signature estimate) reaches the threshold; LSH alone admits pairs far below it;
 5. connected components of the confirmed graph (``dedup.components``), one cluster each;
 6. the keeper of a cluster is its best by ``dedup.rank`` order; every other member is a
-   near duplicate. A member whose own Jaccard with the keeper is below the threshold was
-   merged through a chain of confirmed pairs (A~B, B~C, A!~C): it is counted as
-   ``chained``, and with ``bound_chaining`` released (kept, in a cluster of its own).
+   near duplicate. A member whose own Jaccard with the keeper (measured as step 4 measures
+   it: exact, or the signature estimate) is below the threshold was merged through a chain
+   of confirmed pairs (A~B, B~C, A!~C): it is counted as ``chained``, and with
+   ``bound_chaining`` released (kept, in a cluster of its own).
 
 Trade-off of 3: in a bucket of more than ``MAX_ALL_PAIRS_MEMBERS`` two non-central members
 are paired only through the centre; when neither is similar enough to the centre, the pair
@@ -61,18 +62,6 @@ def bucket_pairs(members: Iterable[tuple[Any, str]]) -> Iterator[tuple[str, str]
         yield from itertools.combinations(ordered, 2)
     else:
         yield from ((ordered[0], other) for other in ordered[1:])
-
-
-def confirmed(a: np.ndarray, b: np.ndarray, threshold: float) -> bool:
-    """Whether two documents are near duplicates: the Jaccard similarity of their shingle
-    hash sets (sorted unique arrays, exact) reaches ``threshold``."""
-    return exact_jaccard(a, b) >= threshold
-
-
-def confirmed_by_signature(a: np.ndarray, b: np.ndarray, threshold: float) -> bool:
-    """Whether two MinHash signatures estimate a Jaccard similarity of at least
-    ``threshold`` (cheaper, within the estimate's error of ``confirmed``)."""
-    return jaccard(a, b) >= threshold
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -170,7 +159,8 @@ def near_duplicates(docs: Sequence[Document], *, threshold: float, bands: int, r
         threshold: Jaccard similarity at which documents are near duplicates.
         bands: LSH bands; ``rows``: rows per band (``DedupSpec.lsh_params``).
         verify: ``exact`` (shingle hash sets) or ``signature`` (MinHash estimate).
-        bound_chaining: release members below ``threshold`` to their keeper.
+        bound_chaining: release members below ``threshold`` to their keeper (measured as
+            ``verify`` says, as the pipeline measures it).
 
     Returns:
         The clusters with their keepers, and the candidate and rejected pair counts.
@@ -182,14 +172,16 @@ def near_duplicates(docs: Sequence[Document], *, threshold: float, bands: int, r
             buckets.setdefault(key, []).append((doc.rank, doc.id))
     pairs = {pair for members in buckets.values() if len(members) > 1
              for pair in bucket_pairs(members)}
-    check = confirmed if verify == "exact" else confirmed_by_signature
+    measure = exact_jaccard if verify == "exact" else jaccard
     field = "hashes" if verify == "exact" else "signature"
-    edges = [(a, b) for a, b in sorted(pairs)
-             if check(getattr(by_id[a], field), getattr(by_id[b], field), threshold)]
+
+    def similarity(a: str, b: str) -> float:
+        return measure(getattr(by_id[a], field), getattr(by_id[b], field))
+
+    edges = [(a, b) for a, b in sorted(pairs) if similarity(a, b) >= threshold]
     labels = connected_components(edges)
     ranks = {d: by_id[d].rank for d in labels}
     best = keepers(labels, ranks)
-    similarity = {m: exact_jaccard(by_id[m].hashes, by_id[best[lb]].hashes)
-                  for m, lb in labels.items() if m != best[lb]}
-    return NearResult(memberships(labels, ranks, similarity, threshold, bound_chaining),
+    to_keeper = {m: similarity(m, best[lb]) for m, lb in labels.items() if m != best[lb]}
+    return NearResult(memberships(labels, ranks, to_keeper, threshold, bound_chaining),
                       len(pairs), len(pairs) - len(edges))

@@ -53,6 +53,21 @@ STAGES = ("read", "clean", "filter", "redact", "decontam", "dedup", "parse", "to
 """Stages in pipeline order; stats.json lists per-stage counts in this order."""
 
 
+class UnbalancedBuild(RuntimeError):
+    """stats.json does not balance: a document was lost or counted twice, which only a bug
+    can do; the build wrote no manifest."""
+
+
+def check_balanced(stats: dict[str, Any]) -> None:
+    """Raise ``UnbalancedBuild`` naming every component of ``stats`` (stats.json) whose
+    ``in`` differs from ``kept + sum(dropped)``."""
+    faults = [f"{name}: {c['in']} in, {c['kept']} kept, {sum(c['dropped'].values())} dropped"
+              for name, c in stats["components"].items() if not c["balanced"]]
+    if faults:
+        raise UnbalancedBuild(f"stats.json does not balance ({'; '.join(faults)}); a bug "
+                              "lost or double-counted documents, so no manifest was written")
+
+
 def _bump(table: dict, key: str, n: int) -> None:
     table[key] = table.get(key, 0) + n
 

@@ -388,9 +388,9 @@ class DedupSpec:
     """How a candidate pair is confirmed before it joins a cluster: ``exact`` Jaccard of the
     two shingle sets, or the ``signature`` estimate; rejected pairs are counted."""
     bound_chaining: bool = False
-    """Release cluster members whose own Jaccard with the cluster's keeper is below
-    ``threshold`` (they were merged through a chain of confirmed pairs); such members are
-    counted either way."""
+    """Release cluster members whose own Jaccard with the cluster's keeper (measured as
+    ``verify`` says) is below ``threshold`` (they were merged through a chain of confirmed
+    pairs); such members are counted either way."""
     max_rounds: int = 32
     """Bound on the connected-components rounds unrolled in the pipeline (large-star /
     small-star needs ``ceil(log2(n))`` on its worst chain: 27 for 10^8 documents); a graph

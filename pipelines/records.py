@@ -58,11 +58,18 @@ class Record:
         return dataclasses.replace(self, **changes)
 
     def shard_meta(self) -> dict[str, Any]:
-        """The per-document metadata stored beside the tokens in a shard."""
+        """The per-document metadata stored beside the tokens in a shard.
+
+        A pair also stores ``source_id``, the id of the code document it was cut from (in
+        another component's shards), so the trainer holds a source out of every component
+        at once (``training.data.holdout``).
+        """
         meta = {"id": self.id, "kind": self.kind, "lang": self.lang, "repo": self.repo,
                 "path": self.path, "license": self.license, "source": self.source}
         # Near-dedup cluster of the kept document (set by the dedup stage).
         meta.update({k: self.meta[k] for k in ("cluster", "cluster_size") if k in self.meta})
+        if "pair" in self.meta:
+            meta["source_id"] = self.meta["pair"]["source_id"]
         return meta
 
 

@@ -250,12 +250,18 @@ class EncodedDoc:
     source: str = ""
 
 
+ENCODER = "encoder"
+"""Tagged output of ``_EncodeDoFn``: ``(("encoder", "fast"), n)`` documents encoded by
+tiktoken, or ``(("encoder", "fallback", reason), n)`` by ``tokenizers`` and why."""
+
+
 class _EncodeDoFn(beam.DoFn):
     """Encode batches of records; the tokenizer is rebuilt only when its text changes.
 
     A rebuilt tokenizer's fast (tiktoken) encoder is converted and checked against
-    ``tokenizers`` right away, once per worker; a worker that must fall back to
-    ``tokenizers`` counts it in ``tokenize/fast_path_fallback`` (the reason is logged).
+    ``tokenizers`` right away, once per worker. Every batch counts its documents under the
+    path that encoded them, so a fallback (several times slower, never silent) reaches
+    stats.json and the build summary, with its reason.
     """
 
     def __init__(self, loss_mask: dict[str, tuple[str, ...]]):
@@ -267,8 +273,10 @@ class _EncodeDoFn(beam.DoFn):
     def process(self, batch: list[Record], art: TokenizerArtifact) -> Iterator[Any]:
         if self._sha != art.sha256:
             self._tok, self._sha = tokenizer_from_str(art.json), art.sha256
-            if fallback_reason(self._tok) is not None:
-                beam.metrics.Metrics.counter("tokenize", "fast_path_fallback").inc()
+            reason = fallback_reason(self._tok)
+            self._path = ("encoder", "fast") if reason is None else (
+                "encoder", "fallback", reason)
+        yield beam.pvalue.TaggedOutput(ENCODER, (self._path, len(batch)))
         # Each text is cut at its ranges' ends (``pipelines.spans``), so they fall on token
         # boundaries; all pieces of the batch are encoded in one call.
         ranges = [{} if r.kind == "pair" else document_ranges(r, self._loss_mask[r.component])
@@ -292,7 +300,8 @@ class _EncodeDoFn(beam.DoFn):
 
 
 class TokenizeRecords(beam.PTransform):
-    """Records to ``(component, EncodedDoc)``; returns ``(encoded, drops)``."""
+    """Records to ``(component, EncodedDoc)``; returns ``(encoded, drops, encoder_counts)``,
+    the last as ``ENCODER`` describes."""
 
     def __init__(self, tokenizer, loss_mask: dict[str, tuple[str, ...]]):
         """``loss_mask``: component name -> its ``ComponentSpec.loss_mask``."""
@@ -304,8 +313,8 @@ class TokenizeRecords(beam.PTransform):
         out = (records
                | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=256)
                | "Encode" >> beam.ParDo(_EncodeDoFn(self._loss_mask), beam.pvalue.AsSingleton(
-                   self._tokenizer)).with_outputs(DROPPED, main="encoded"))
-        return out.encoded, out[DROPPED]
+                   self._tokenizer)).with_outputs(DROPPED, ENCODER, main="encoded"))
+        return out.encoded, out[DROPPED], out[ENCODER]
 
 
 # ---------------------------------------------------------------------------------- shards
@@ -393,14 +402,20 @@ CLUSTERS_DIR = "clusters"
 def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest,
                 side_files: dict[str, list[str]]) -> dict[str, Any]:
     """stats.json: the funnel per component and source, tokens and languages, the dedup
-    counters, and the side files (drop log, clusters)."""
+    counters, the documents each encoder path took (``encoder``: ``fast``, ``fallback``
+    and ``fallback_reasons``), and the side files (drop log, clusters)."""
     langs: dict[str, dict[str, int]] = {}
     dedup: dict[str, int] = {"candidates": 0, "rejected": 0, "chained": 0}
+    encoder: dict[str, Any] = {"fast": 0, "fallback": 0, "fallback_reasons": {}}
     for k, n in counts:
         if k[0] == "lang":
             langs.setdefault(k[1], {})[k[2]] = n
         elif k[0] == "dedup":
             dedup[k[1]] = n
+        elif k[0] == "encoder":
+            encoder[k[1]] += n
+            if k[1] == "fallback":
+                encoder["fallback_reasons"][k[2]] = n
     stats = funnel(counts, {c.name: c.docs for c in manifest.components})
     for comp in manifest.components:
         stats["components"][comp.name].update(
@@ -408,6 +423,8 @@ def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest,
             languages=dict(sorted(langs.get(comp.name, {}).items())))
     stats["balanced"] = all(c["balanced"] for c in stats["components"].values())
     stats["dedup"] = dict(sorted(dedup.items()))
+    encoder["fallback_reasons"] = dict(sorted(encoder["fallback_reasons"].items()))
+    stats["encoder"] = encoder
     for name, files in side_files.items():
         stats[name] = sorted(files)
     return stats
@@ -415,7 +432,8 @@ def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest,
 
 def _finish(shards: list[tuple[str, ShardEntry]], counts: list, drop_log: list[str],
             clusters: list[str], art: TokenizerArtifact, config: BuildConfig) -> str:
-    """Write stats.json, then manifest.json: the manifest is the commit point, so last."""
+    """Write stats.json, then manifest.json: the manifest is the commit point, so last, and
+    only for a build whose every document is accounted for."""
     out = config.output.rstrip("/")
     side_files = {"drop_log": (DROP_LOG_DIR, drop_log), "clusters": (CLUSTERS_DIR, clusters)}
     for name, (folder, files) in side_files.items():
@@ -425,7 +443,8 @@ def _finish(shards: list[tuple[str, ShardEntry]], counts: list, drop_log: list[s
     stats = build_stats(counts, manifest, {k: v[1] for k, v in side_files.items()})
     write_bytes_atomic(f"{out}/{STATS_NAME}",
                        (json.dumps(stats, sort_keys=True, indent=2) + "\n").encode())
-    write_manifest(manifest, f"{out}/{MANIFEST_NAME}")
+    if stats["balanced"]:  # else no commit: ``pipelines.main`` fails the build on stats.json
+        write_manifest(manifest, f"{out}/{MANIFEST_NAME}")
     return f"{out}/{MANIFEST_NAME}"
 
 
@@ -477,9 +496,10 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
     counts.append(count_entering(to_encode, "tokenize"))
 
     tokenizer = to_encode | "BuildTokenizer" >> BuildTokenizer(config)
-    encoded, token_drops = to_encode | "TokenizeRecords" >> TokenizeRecords(
+    encoded, token_drops, encoder_counts = to_encode | "TokenizeRecords" >> TokenizeRecords(
         tokenizer, {c.name: c.loss_mask for c in config.components})
     drops.append(token_drops)
+    counts.append(encoder_counts)
     shards = encoded | "WriteShards" >> WriteShards(
         config.output, config.shards.target_tokens, config.shards.compress, tokenizer)
 

@@ -13,8 +13,15 @@ sequences, ending with N).
 ``.bin``: every sequence's tokens back to back in that dtype.
 
 Each codemix document is one sequence and one document (``document_indices = 0..N``); the
-documents keep the order of the manifest's shards, so the export is deterministic. Megatron
-adds its own end-of-document token when it builds samples, so none is appended here.
+documents keep the order of the manifest's shards, so the export is deterministic.
+
+Every exported document ends with the manifest's ``<|endoftext|>`` id. Megatron's GPTDataset
+concatenates documents exactly as stored and adds nothing between them; its
+``preprocess_data.py --append-eod`` is what puts the token in the data, and
+``--eod-mask-loss`` / ``--reset-position-ids`` look for it there. Shards store documents
+without it (the codemix packer adds it), so without the append Megatron would train across
+document boundaries. ``append_eod=False`` writes the documents bare, for a user whose
+Megatron fork adds its own.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from shards.format import Shard
-from shards.manifest import Manifest, resolve
+from shards.manifest import Manifest, ManifestError, resolve
+from tokenizer.special_tokens import ENDOFTEXT
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
@@ -43,21 +51,32 @@ def _documents(manifest: Manifest, url: str, component: str) -> Iterator[np.ndar
                 yield np.asarray(shard.tokens(i))
 
 
-def export_component(manifest: Manifest, url: str, component: str, prefix: str) -> int:
+def export_component(manifest: Manifest, url: str, component: str, prefix: str,
+                     append_eod: bool = True) -> int:
     """Write ``prefix.bin`` and ``prefix.idx`` for one component; returns its documents.
 
     Tokens stream into ``.bin`` one document at a time; only the per-document sizes are
     held (4 + 8 bytes per document) until the index is written.
+
+    Args:
+        append_eod: end every document with the manifest's ``<|endoftext|>`` id (default),
+            as Megatron's ``preprocess_data.py --append-eod`` does; False writes them bare.
     """
     dtype = np.dtype(manifest.token_dtype)
     if dtype == np.dtype(np.uint32):  # Megatron has no uint32 code; ids fit int32
         dtype = np.dtype(np.int32)
+    little = dtype.newbyteorder("<")
+    eot = manifest.tokenizer.special_tokens.get(ENDOFTEXT)
+    if append_eod and eot is None:
+        raise ManifestError(f"the manifest's tokenizer has no {ENDOFTEXT} to end documents with")
+    eod = np.array([eot] if append_eod else [], dtype=little)
     sizes: list[int] = []
     os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
     with open(prefix + ".bin", "wb") as out:
         for tokens in _documents(manifest, url, component):
-            out.write(tokens.astype(dtype.newbyteorder("<"), copy=False).tobytes())
-            sizes.append(len(tokens))
+            out.write(tokens.astype(little, copy=False).tobytes())
+            out.write(eod.tobytes())
+            sizes.append(len(tokens) + len(eod))
     size_arr = np.asarray(sizes, dtype="<i4")
     pointers = np.zeros(len(sizes), dtype="<i8")
     if len(sizes) > 1:

@@ -79,12 +79,42 @@ int main(void) {
 '''
 """A C file with a license header and an email, for the ``loss_mask`` ranges."""
 
-EXPECTED_DROPS = {
-    "code-python": {"binary", "not_utf8", "syntax_error", "too_short", "generated", "vendored",
-                    "exact_duplicate", "near_duplicate", "not_regular_file", "contaminated",
-                    "unsafe_path", "archive_link", "wrong_schema"},
-    "text-docs": {"bad_json", "no_text", "truncated"},
-}
+MIN_CHARS = 64
+"""The corpus's ``clean.min_chars``."""
+
+
+def expected_drops() -> dict[tuple[str, str, str], int]:
+    """``(component, stage, reason) -> documents`` the build must drop, counted from what
+    ``make_corpus`` plants, not from the build: one per planted trouble in ``code-python``;
+    for ``text-docs`` the three broken input units, and the module docstrings shorter than
+    ``MIN_CHARS`` or with fewer than 80% whitespace-separated words holding a letter
+    (Gopher's rule), which vary with the running Python."""
+    code = {
+        ("read", "binary"): 1,            # py/blob.py
+        ("read", "not_utf8"): 1,          # py/latin.py
+        ("read", "not_regular_file"): 1,  # py/pipe.py, a FIFO
+        ("read", "unsafe_path"): 1,       # demo-repo.tar.gz: ../evil.py
+        ("read", "archive_link"): 1,      # demo-repo.tar.gz: link.py
+        ("read", "wrong_schema"): 1,      # stack/other.parquet
+        ("clean", "too_short"): 1,        # py/tiny.py
+        ("clean", "generated"): 2,        # py/gen_pb2.py; py/keyword.py says it is generated
+        ("clean", "vendored"): 1,         # py/vendor/six.py
+        ("clean", "unknown_language"): 1,  # demo-repo.tar.gz: LICENSE
+        ("decontam", "contaminated"): 1,  # py/solutions.py
+        ("dedup", "exact_duplicate"): 1,  # py/difflib_copy.py
+        ("dedup", "near_duplicate"): 1,   # py/calendar_fork.py
+        ("parse", "syntax_error"): 1,     # py/broken.py
+    }
+    docs = [_module_docstring(m) for m in PROSE_MODULES]
+    short = sum(len(d) < MIN_CHARS for d in docs)
+    symbolic = sum(len(d) >= MIN_CHARS and sum(any(c.isalpha() for c in w) for w in d.split())
+                   < 0.8 * len(d.split()) for d in docs)
+    text = {("read", "bad_json"): 1, ("read", "no_text"): 1,  # docs.jsonl.gz's last lines
+            ("read", "truncated"): 1,                          # cut.jsonl.zst
+            ("clean", "too_short"): short, ("filter", "non_alphabetic"): symbolic}
+    return {**{("code-python", *k): n for k, n in code.items()},
+            **{("text-docs", *k): n for k, n in text.items() if n}}
+
 
 SECRETS = {
     "key": ["AKIAIOSFODNN7EXAMPLE", "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"],
@@ -254,7 +284,7 @@ def make_corpus(root: pathlib.Path, *, target_tokens: int = 20000) -> pathlib.Pa
                 {"url": str(text / "*.jsonl.zst"), "format": "jsonl", "name": "cut"}]},
             "pairs": {"kind": "pair", "weight": 0.1, "pairs_from": ["code-python", "code-c"]},
         },
-        "clean": {"min_chars": 64},
+        "clean": {"min_chars": MIN_CHARS},
         "filters": {"min_words": 5},
         "tokenizer": {"vocab_size": 1024, "sample_docs": 200},
         "shards": {"target_tokens": target_tokens},

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from chains import chained_corpus, write_chain_build
+
 
 def _codemix(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "codemix", *args], capture_output=True,
@@ -53,3 +55,11 @@ def test_inspect_summarises_and_decodes(built_corpus):
     assert "code-python" in out and "verified" in out and "#include <stdio.h>" in out
     _one_line_error(_codemix("shards", "inspect", str(built_corpus), "--doc", "nope:0"),
                     "component 'nope' is not in the manifest")
+
+
+def test_clustering_that_does_not_converge_is_one_line_without_beams_traceback(tmp_path):
+    config = write_chain_build(tmp_path, chained_corpus(0, chains=2, links=40), max_rounds=1)
+    result = _codemix("build", str(config))
+    _one_line_error(result, "connected components did not converge in 1 rounds")
+    assert result.stderr.count("\n") == 1 and "ERROR" not in result.stderr
+    assert not (tmp_path / "out" / "manifest.json").exists()

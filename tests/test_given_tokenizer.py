@@ -23,7 +23,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent / "training"))
 from corpus_builder import read_metrics, write_train_config  # noqa: E402
 
 from pipelines.config import ConfigError, PiiSpec  # noqa: E402
-from pipelines.main import run  # noqa: E402
+from pipelines.main import run, summary  # noqa: E402
 from pipelines.pii import redact  # noqa: E402
 from shards.format import Shard  # noqa: E402
 from shards.manifest import load_manifest, resolve  # noqa: E402
@@ -142,6 +142,12 @@ def test_the_fast_path_falls_back_for_a_tokenizer_it_cannot_convert(given, caplo
     with caplog.at_level(logging.WARNING, logger=encode.__name__):
         reason = encode.fallback_reason(tok)
     assert reason is not None and reason.startswith("not convertible: vocabulary token")
+    stats = json.loads((out / "stats.json").read_text())
+    encoded = sum(stats["stages"]["tokenize"]["in"].values())
+    assert stats["encoder"] == {"fast": 0, "fallback": encoded,
+                                "fallback_reasons": {reason: encoded}}
+    assert f"  encoder: 0 documents by tiktoken, {encoded} by tokenizers; FALLBACK: {reason}" \
+        in summary(stats, str(out))
 
 
 def test_packing_and_objectives_use_the_given_ids(given):

@@ -29,12 +29,13 @@ import logging
 import threading
 import weakref
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tiktoken
 from tokenizers import Tokenizer
 
-from tokenizer import fast
+if TYPE_CHECKING:
+    import tiktoken
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,28 @@ _by_object: weakref.WeakKeyDictionary[Tokenizer, tiktoken.Encoding | str] = (
 _lock = threading.Lock()
 
 
+def _converted(tok: Tokenizer) -> tiktoken.Encoding | str:
+    """``tok`` as a tiktoken Encoding checked against ``tokenizers``, or why it is not.
+
+    NOTE: ``tokenizer.fast`` (and tiktoken with it) is imported here, on first use, not
+    with this module: the trainer imports this module for the fim objective, and a machine
+    without tiktoken then trains, encoding through ``tokenizers``.
+    """
+    try:
+        from tokenizer import fast
+    except ImportError as err:
+        return f"tiktoken not importable: {err}"
+    try:
+        enc = fast.to_tiktoken(tok)
+    except fast.NotConvertible as err:
+        return f"not convertible: {err}"
+    return fast.first_difference(tok, enc, _check_sample()) or enc
+
+
 @functools.cache
 def _check_sample() -> tuple[str, ...]:
+    from tokenizer import fast
+
     return (*fast.ADVERSARIAL_TEXTS, *fast.reference_texts())
 
 
@@ -60,17 +81,10 @@ def _fast_encoder(tok: Tokenizer) -> tiktoken.Encoding | str:
     with _lock:
         sha = hashlib.sha256(tok.to_str().encode("utf-8")).hexdigest()
         if sha not in _by_sha:
-            try:
-                enc = fast.to_tiktoken(tok)
-                reason = fast.first_difference(tok, enc, _check_sample())
-            except fast.NotConvertible as err:
-                reason = f"not convertible: {err}"
-            if reason is None:
-                _by_sha[sha] = enc
-            else:
-                _by_sha[sha] = reason
+            _by_sha[sha] = _converted(tok)
+            if isinstance(_by_sha[sha], str):
                 log.warning("tokenizer %s: encoding with tokenizers, not tiktoken (%s)",
-                            sha[:12], reason)
+                            sha[:12], _by_sha[sha])
         _by_object[tok] = _by_sha[sha]
         return _by_sha[sha]
 

@@ -9,8 +9,9 @@ trainer, the objectives, packing, attention and generation all read ids from a
 ``SpecialIds`` built from it (``SpecialIds.default()`` is the codemix layout).
 
 The CodeGen2 infill format is ``prefix <mask_1> suffix <|endoftext|> <sep> <mask_1> middle
-<eom>``; FIM uses the ``<fim_*>`` tokens (StarCoder style); language tags mark a document's
-language. ``<|endoftext|>`` ends every document (the packer puts its id after each one) and
+<eom>``; FIM uses the ``<fim_*>`` tokens (StarCoder style). There are no language tags:
+nothing would insert them, and a token no document holds is a vocabulary entry that never
+trains. ``<|endoftext|>`` ends every document (the packer puts its id after each one) and
 is the only token every corpus needs; the others are needed by the parts that insert them.
 """
 
@@ -32,11 +33,6 @@ FIM_PAD = "<fim_pad>"
 NUM_MASKS = 32
 """Sentinel count for span corruption: <mask_1>..<mask_32> (CodeGen2 uses up to this many)."""
 
-LANGUAGES = ("python", "c", "cpp", "java", "javascript", "typescript", "go", "rust", "ruby",
-             "php", "shell", "text")
-"""Languages that get a tag token; a language outside this list is simply untagged."""
-
-
 def mask_token(i: int) -> str:
     """The i-th sentinel, 1-based as in CodeGen2: ``mask_token(1) == "<mask_1>"``."""
     if not 1 <= i <= NUM_MASKS:
@@ -44,17 +40,11 @@ def mask_token(i: int) -> str:
     return f"<mask_{i}>"
 
 
-def lang_tag(lang: str) -> str | None:
-    """Tag token for a language, or None when it has none."""
-    return f"<lang_{lang}>" if lang in LANGUAGES else None
-
-
 MASKS: tuple[str, ...] = tuple(mask_token(i) for i in range(1, NUM_MASKS + 1))
 """``<mask_1>`` .. ``<mask_32>``, in order."""
 
 SPECIAL_TOKENS: tuple[str, ...] = (
     ENDOFTEXT, PAD, SEP, EOM, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, FIM_PAD, *MASKS,
-    *(f"<lang_{lang}>" for lang in LANGUAGES),
 )
 """Every special token, in the order a codemix-trained vocabulary gives them ids 0, 1, ..."""
 

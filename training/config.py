@@ -118,6 +118,10 @@ class DataConfig:
         return self.tokens_per_step // (self.global_batch_size * self.seq_len)
 
 
+NO_DECAY_KINDS = ("norm", "bias", "embedding")
+"""Kinds of parameter ``OptimConfig.no_decay`` may exempt from weight decay."""
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OptimConfig:
     """AdamW with linear warmup, then cosine decay to ``min_lr_ratio * lr``."""
@@ -126,7 +130,15 @@ class OptimConfig:
     """Peak learning rate, reached at the end of warmup."""
 
     weight_decay: float = 0.1
-    """Decoupled weight decay of AdamW (applied to every parameter)."""
+    """Decoupled weight decay of AdamW, for every parameter but those in ``no_decay``."""
+
+    no_decay: tuple[str, ...] = NO_DECAY_KINDS
+    """Kinds of parameter AdamW does not decay: ``norm`` (RMSNorm / LayerNorm gains),
+    ``bias`` (every bias), ``embedding`` (token embedding tables). Decaying a gain or a bias
+    pulls it towards 0, a scale and offset the model has no reason to shrink, and an
+    embedding row decays on every step while only the rows of the batch's tokens get
+    gradient; nanoGPT, Megatron-LM and torchtitan's recipes exempt them likewise. ``[]``
+    decays every parameter."""
 
     betas: tuple[float, float] = (0.9, 0.95)
     """AdamW's (beta1, beta2)."""
@@ -144,6 +156,9 @@ class OptimConfig:
     def __post_init__(self) -> None:
         _require(self.lr > 0, f"optim.lr must be positive, got {self.lr}")
         _require(self.weight_decay >= 0, "optim.weight_decay must be non-negative")
+        unknown = set(self.no_decay) - set(NO_DECAY_KINDS)
+        _require(not unknown, f"optim.no_decay: unknown kind(s) {sorted(unknown)} "
+                              f"(have: {', '.join(NO_DECAY_KINDS)})")
         _require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
                  f"optim.betas must be two numbers in [0, 1), got {list(self.betas)}")
         _require(self.warmup_steps >= 0, "optim.warmup_steps must be non-negative")
@@ -201,8 +216,9 @@ class TrainingConfig:
 
     eval_sequences: int = 0
     """Sequences of each component evaluated on and never trained on: whole documents are
-    held out, enough to fill this many packed sequences (at most half of a component's
-    tokens), chosen by a hash of the component's name and each document's id
+    held out by source (a pair's source is the file it was cut from), each component
+    choosing enough to fill this many packed sequences (at most half of its tokens) by a
+    hash of the source, and every component holding out every chosen source's documents
     (``training.data.holdout``), the same for every seed and run. Training packs the other
     documents, so changing this changes the mixture (a checkpoint then refuses to resume).
     0 holds out nothing and evaluates nothing."""

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import random
 
-import numpy as np
-import pytest
-
 from dedup.minhash import exact_jaccard, signature
-from dedup.near import (MAX_ALL_PAIRS_MEMBERS, Document, Membership, bucket_pairs,
-                        confirmed, keepers, memberships, near_duplicates)
+from dedup.near import (MAX_ALL_PAIRS_MEMBERS, Document, Membership, bucket_pairs, keepers,
+                        memberships, near_duplicates)
 from dedup.shingles import shingle_hashes
 
 WORDS = [f"w{i}" for i in range(2000)]
@@ -27,11 +24,14 @@ def test_large_bucket_gives_a_star_from_the_best_ranked_member():
     assert all(a == "d000" for a, _ in pairs)
 
 
-def test_verification_is_exact_jaccard_at_the_threshold():
-    a = np.arange(10, dtype=np.uint64)
-    b = np.arange(3, 13, dtype=np.uint64)  # 7 shared of 13: J = 0.538
-    assert exact_jaccard(a, b) == pytest.approx(7 / 13)
-    assert confirmed(a, b, 0.5) and not confirmed(a, b, 0.6)
+def test_reference_joins_a_pair_at_the_threshold_and_not_below_it():
+    rng = random.Random(1)
+    base = [rng.choice(WORDS) for _ in range(300)]
+    a, b = _doc("a", base), _doc("b", base[:250] + rng.sample(WORDS, 50))
+    similarity = exact_jaccard(a.hashes, b.hashes)
+    at = near_duplicates([a, b], threshold=similarity, bands=64, rows=4).members
+    above = near_duplicates([a, b], threshold=similarity + 1e-9, bands=64, rows=4).members
+    assert at["b"] == Membership("a", 2, False) and above == {}
 
 
 def test_keeper_is_the_best_rank_then_the_smallest_id():

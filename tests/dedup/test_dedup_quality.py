@@ -1,27 +1,30 @@
-"""Near-dedup quality on generated documents against exact ground truth, scored per cluster.
+"""Near-dedup quality on generated documents, scored per cluster against a ground truth
+the pipeline cannot see.
 
-Corpus: 60 random-word documents, each with 4 copies edited word by word (deleted, replaced
-or followed by an insertion) at a rate drawn from [0, 9%], so the exact Jaccard of a copy
-with its original (measured after the edit) spreads from about 0.3 to 1: about 40 copies in
-[0.7, 0.8) and 95 in [0.5, 0.7) per seed. Documents of different families share no shingle.
+Corpus: 60 documents of whitespace-separated tokens, each with 4 copies edited token by
+token (deleted, replaced or followed by an insertion) at a rate drawn from [0, 9%]. A fifth
+of the vocabulary is tokens the two word definitions below read differently: dotted pairs
+(``w12.w345``, two words to the pipeline, one to the truth) and capitalised words (``W7``,
+lower-cased by the pipeline). Families share no 5-token run.
 
-Ground truth and scoring as in ``bench/bench_dedup_quality.py``: true clusters are the
-connected components of the pairs with exact Jaccard >= 0.7 (``dedup.allpairs``); a cluster
-of n members may lose n - 1, every other removal is a false positive.
+Ground truth: the exact Jaccard of each pair's sets of 5-token shingles, tokens split on
+whitespace only and compared as strings (Python sets of tuples: no hashing, no lower-casing,
+no ``[a-z0-9_]`` words, none of ``dedup.shingles``); true clusters are the connected
+components of the pairs at J >= 0.7 (pairs within a family: families share no shingle). A
+true cluster of n members may lose n - 1; every other removal is a false positive. So exact
+verification is no longer precise by construction: it measures the pipeline's words, and
+where the two definitions put a pair on different sides of 0.7 the pipeline is wrong
+against this truth.
 
-What is asserted, and why those bounds (figures over data seeds 0-19):
+What is asserted, and why those bounds (figures over data seeds 0-19, seed 0 in brackets):
 
-- Exact verification unions only pairs at or above the threshold, so every found cluster
-  lies inside a true one and precision is 1 by construction. Recall is lost only where LSH
-  misses every link into a cluster: 36 bands x 7 rows (the build's default at 0.7) make a
-  pair at J = 0.7 a candidate with probability 0.955, and pairs above it more often.
-  Recall ranged 0.981-1.0 (mean 0.997); 0.95 leaves a margin.
+- Exact verification: precision 0.886-0.958 (0.929), recall 1.0 in every seed; asserted
+  0.85 and 0.95.
+- Signature verification: its estimate errs by up to ~0.03 near 0.7, so pairs on either side
+  flip: precision 0.858-0.960 (0.921), recall 0.962-1.0 (1.0); asserted 0.85 and 0.95.
 - The same candidate pairs clustered unverified (what a plain LSH dedup does) also remove
   copies at J 0.5-0.7 and chain family members below the threshold into clusters:
-  precision 0.56-0.74.
-- Signature verification trades exactness for cost: its estimate errs by up to ~0.03 near
-  0.7, so pairs on either side flip; precision ranged 0.91-0.98 and recall 0.92-0.99
-  (0.96 and 0.97 on seed 0, used here), asserted 0.9.
+  precision 0.556-0.706 (0.629); asserted below 0.75.
 """
 
 from __future__ import annotations
@@ -30,8 +33,6 @@ import random
 
 import pytest
 
-from dedup.allpairs import similar_pairs
-from dedup.components import connected_components
 from dedup.lsh import optimal_params
 from dedup.minhash import exact_jaccard, signature
 from dedup.near import Document, NearResult, near_duplicates
@@ -60,16 +61,40 @@ def edit(rng: random.Random, words: list[str], vocab: list[str], rate: float) ->
     return out
 
 
-def generate(seed: int) -> list[Document]:
-    """Families of an original and ``COPIES`` edited copies; id order is family order."""
+def vocabulary() -> list[str]:
+    """4,000 plain words, 500 dotted pairs of them and 500 capitalised words."""
+    rng = random.Random(99)
+    plain = [f"w{i}" for i in range(4000)]
+    dotted = [f"{rng.choice(plain)}.{rng.choice(plain)}" for _ in range(500)]
+    return plain + dotted + [f"W{i}" for i in range(500)]
+
+
+def generate(seed: int) -> list[str]:
+    """Families of an original and ``COPIES`` edited copies, in family order."""
     rng = random.Random(seed)
-    vocab = [f"w{i}" for i in range(5000)]
+    vocab = vocabulary()
     texts: list[str] = []
     for _ in range(FAMILIES):
         base = [rng.choice(vocab) for _ in range(rng.randint(100, 400))]
         texts.append(" ".join(base))
         texts += [" ".join(edit(rng, base, vocab, rng.uniform(0.0, 0.09)))
                   for _ in range(COPIES)]
+    return texts
+
+
+def whitespace_jaccard(a: str, b: str) -> float:
+    """Jaccard of the 5-token shingle sets, tokens split on whitespace, as strings."""
+    x, y = ({tuple(w[i:i + 5]) for i in range(len(w) - 4)} for w in (a.split(), b.split()))
+    return len(x & y) / len(x | y)
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    return generate(0)
+
+
+@pytest.fixture(scope="module")
+def docs(texts) -> list[Document]:
     out = []
     for i, text in enumerate(texts):
         hashes = shingle_hashes(text, 5)
@@ -78,19 +103,25 @@ def generate(seed: int) -> list[Document]:
 
 
 @pytest.fixture(scope="module")
-def docs() -> list[Document]:
-    return generate(0)
+def truth(texts) -> list[set[str]]:
+    """True clusters (2 members or more): components of the pairs at whitespace J >= 0.7."""
+    parent = list(range(len(texts)))
 
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
 
-@pytest.fixture(scope="module")
-def truth(docs) -> list[set[str]]:
-    """True clusters: connected components of the pairs at J >= THRESHOLD."""
-    pairs = similar_pairs([d.hashes for d in docs], THRESHOLD)
-    labels = connected_components((docs[i].id, docs[j].id) for i, j, _ in pairs)
-    clusters: dict[str, set[str]] = {}
-    for node, label in labels.items():
-        clusters.setdefault(label, set()).add(node)
-    return list(clusters.values())
+    size = COPIES + 1
+    for first in range(0, len(texts), size):
+        for i in range(first, first + size):
+            for j in range(i + 1, first + size):
+                if whitespace_jaccard(texts[i], texts[j]) >= THRESHOLD:
+                    parent[root(i)] = root(j)
+    clusters: dict[int, set[str]] = {}
+    for i in range(len(texts)):
+        clusters.setdefault(root(i), set()).add(f"{i:04d}")
+    return [c for c in clusters.values() if len(c) > 1]
 
 
 def removed(result: NearResult) -> set[str]:
@@ -114,17 +145,19 @@ def unverified(docs: list[Document]) -> NearResult:
                            verify="signature")
 
 
-def test_planted_copies_straddle_the_threshold(docs):
-    similarity = [exact_jaccard(docs[f].hashes, docs[f + c].hashes)
-                  for f in range(0, len(docs), COPIES + 1) for c in range(1, COPIES + 1)]
-    assert sum(THRESHOLD <= j < 0.8 for j in similarity) >= 20
-    assert sum(0.5 <= j < THRESHOLD for j in similarity) >= 20
+def test_planted_copies_straddle_the_threshold_and_the_word_definitions_differ(texts, docs):
+    pairs = [(f, f + c) for f in range(0, len(docs), COPIES + 1) for c in range(1, COPIES + 1)]
+    truth = [whitespace_jaccard(texts[a], texts[b]) for a, b in pairs]
+    ours = [exact_jaccard(docs[a].hashes, docs[b].hashes) for a, b in pairs]
+    assert sum(THRESHOLD <= j < 0.8 for j in truth) >= 20
+    assert sum(0.5 <= j < THRESHOLD for j in truth) >= 20
+    assert sum((t >= THRESHOLD) != (o >= THRESHOLD) for t, o in zip(truth, ours)) >= 5
 
 
-def test_exact_verification_is_precise_and_finds_nearly_all_duplicates(docs, truth):
+def test_exact_verification_is_nearly_precise_and_finds_nearly_all_duplicates(docs, truth):
     result = near_duplicates(docs, threshold=THRESHOLD, bands=BANDS, rows=ROWS)
     precision, recall = per_cluster(removed(result), truth)
-    assert precision == 1.0
+    assert precision >= 0.85
     assert recall >= 0.95
 
 
@@ -132,7 +165,7 @@ def test_unverified_lsh_removes_copies_below_the_threshold(docs, truth):
     by_id = {d.id: d for d in docs}
     result = unverified(docs)
     precision, recall = per_cluster(removed(result), truth)
-    assert precision < 0.9 and recall >= 0.95
+    assert precision < 0.75 and recall >= 0.95
     below = [d for d in removed(result)
              if exact_jaccard(by_id[d].hashes, by_id[keeper_of(result, result.members[d].cluster)]
                               .hashes) < THRESHOLD]
@@ -143,7 +176,7 @@ def test_signature_verification_is_nearly_as_good(docs, truth):
     result = near_duplicates(docs, threshold=THRESHOLD, bands=BANDS, rows=ROWS,
                              verify="signature")
     precision, recall = per_cluster(removed(result), truth)
-    assert precision >= 0.9 and recall >= 0.9
+    assert precision >= 0.85 and recall >= 0.95
 
 
 def test_bounded_chaining_removes_only_documents_similar_to_their_keeper(docs):

@@ -7,9 +7,14 @@ import pathlib
 
 import pytest
 
-from corpus import EXPECTED_DROPS, SECRETS, make_corpus
-from pipelines.config import ConfigError, PiiSpec
-from pipelines.main import run
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from chains import chained_corpus, write_chain_build
+from codemix.cli import main
+from corpus import SECRETS, expected_drops, make_corpus
+from pipelines import transforms
+from pipelines.config import PiiSpec
+from pipelines.main import check_runner, run, summary
 from pipelines.pii import redact
 from shards.format import Shard
 from shards.manifest import load_manifest, resolve
@@ -28,12 +33,12 @@ def test_every_document_is_accounted_for(built_corpus):
         assert comp["in"] == comp["kept"] + sum(comp["dropped"].values()), name
 
 
-def test_planted_troubles_are_dropped_with_their_reasons(built_corpus):
+def test_stats_count_exactly_the_planted_drops(built_corpus):
     stats = _stats(built_corpus)
-    for component, reasons in EXPECTED_DROPS.items():
-        assert reasons <= set(stats["components"][component]["dropped"]), component
-    py = stats["components"]["code-python"]["dropped"]
-    assert py["exact_duplicate"] == 1 and py["near_duplicate"] == 1
+    expected: dict[str, dict[str, int]] = {name: {} for name in stats["components"]}
+    for (component, _, reason), n in expected_drops().items():
+        expected[component][reason] = expected[component].get(reason, 0) + n
+    assert {name: c["dropped"] for name, c in stats["components"].items()} == expected
 
 
 def test_stage_counts_follow_the_pipeline(built_corpus):
@@ -79,6 +84,8 @@ def test_pairs_are_docstring_sep_code(built_corpus):
     pairs = manifest.component("pairs")
     sep = manifest.tokenizer.special_tokens["<sep>"]
     tok = load_tokenizer(resolve(url, manifest.tokenizer.path))
+    files = {meta["id"]: text for name in ("code-python", "code-c")
+             for meta, text in _documents(built_corpus, name)}
     langs = set()
     for entry in pairs.shards:
         with Shard(resolve(url, entry.path)) as shard:
@@ -87,6 +94,9 @@ def test_pairs_are_docstring_sep_code(built_corpus):
                 langs.add(meta["lang"])
                 doc, code = decode(tok, tokens.tolist()).split("<sep>")
                 assert doc.strip() and code.strip()
+                # Each pair names the kept code file it was cut from (the pair's code is
+                # the function without its docstring: its first line is in the file).
+                assert code.strip().splitlines()[0] in files[meta["source_id"]]
     assert langs == {"c", "python"}
 
 
@@ -106,12 +116,52 @@ def test_same_input_and_config_give_identical_bytes(tmp_path):
     assert {"manifest.json", "stats.json", "tokenizer.json"} <= set(first)
 
 
-@pytest.mark.parametrize("mode", ["multi_threading", "multi_processing"])
-def test_parallel_direct_runner_modes_are_refused_in_one_line(tmp_path, mode):
-    config = make_corpus(tmp_path)
-    with pytest.raises(ConfigError, match="loses elements"):
-        run([str(config), f"--direct_running_mode={mode}", "--direct_num_workers=2"])
-    assert not (tmp_path / "out").exists()
+DIRECT_SPELLINGS = [
+    None, "DirectRunner", "directrunner", "DIRECTRUNNER", "direct", "Direct",
+    "SwitchingDirectRunner", "switchingdirect", "BundleBasedDirectRunner",
+    "bundlebaseddirectrunner", "TestDirectRunner", "testdirect",
+    "apache_beam.runners.direct.direct_runner.DirectRunner",
+    "apache_beam.runners.direct.direct_runner.SwitchingDirectRunner",
+    "apache_beam.runners.direct.direct_runner.BundleBasedDirectRunner",
+    "apache_beam.runners.direct.test_direct_runner.TestDirectRunner",
+    "apache_beam.runners.portability.fn_api_runner.FnApiRunner",
+    "apache_beam.runners.portability.fn_api_runner.fn_runner.FnApiRunner",
+]
+"""Every way to name a runner that runs the pipeline in FnApiRunner (None: no --runner)."""
+
+
+@pytest.fixture(scope="module")
+def corpus_config(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("refusal"))
+
+
+@pytest.mark.parametrize("mode", [None, "in_memory", "multi_threading", "multi_processing"])
+@pytest.mark.parametrize("runner", DIRECT_SPELLINGS)
+def test_parallel_direct_workers_are_refused_in_one_line(corpus_config, capsys, runner, mode):
+    argv = ["build", str(corpus_config), "--direct_num_workers=2"]
+    argv += [f"--runner={runner}"] * (runner is not None)
+    argv += [f"--direct_running_mode={mode}"] * (mode is not None)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("codemix: error: ") and "loses elements" in err
+    assert err.count("\n") == 1
+    assert not (corpus_config.parent / "out").exists()
+
+
+@pytest.mark.parametrize("workers", ["0", "4", "-1"])
+def test_every_worker_count_but_one_is_refused(corpus_config, capsys, workers):
+    assert main(["build", str(corpus_config), f"--direct_num_workers={workers}"]) == 2
+    assert "loses elements" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["--direct_num_workers=1"], ["--direct_running_mode=multi_processing"],
+    ["--runner=PortableRunner", "--job_endpoint=embed", "--direct_num_workers=2"],
+    ["--runner=FlinkRunner", "--direct_num_workers=2"],
+    ["--runner=no.such.Runner", "--direct_num_workers=2"],
+])
+def test_one_direct_worker_and_other_runners_pass_the_check(argv):
+    check_runner(PipelineOptions(argv))
 
 
 def _documents(out: pathlib.Path, component: str) -> list[tuple[dict, str]]:
@@ -126,17 +176,15 @@ def _documents(out: pathlib.Path, component: str) -> list[tuple[dict, str]]:
     return docs
 
 
-def test_drop_log_lists_exactly_the_counted_drops(built_corpus):
+def test_drop_log_lists_exactly_the_planted_drops(built_corpus):
     stats = _stats(built_corpus)
     rows = [json.loads(line) for name in stats["drop_log"]
             for line in (built_corpus / name).read_text().splitlines()]
-    for name, comp in stats["components"].items():
-        logged: dict[str, int] = {}
-        for row in rows:
-            if row["component"] == name:
-                logged[row["reason"]] = logged.get(row["reason"], 0) + 1
-        assert logged == comp["dropped"], name
-        assert comp["in"] == comp["kept"] + len([r for r in rows if r["component"] == name])
+    logged: dict[tuple[str, str, str], int] = {}
+    for row in rows:
+        key = (row["component"], row["stage"], row["reason"])
+        logged[key] = logged.get(key, 0) + 1
+    assert logged == expected_drops()
     truncated = [r for r in rows if r["reason"] == "truncated"]
     assert len(truncated) == 1 and "cut.jsonl.zst" in truncated[0]["id"]
 
@@ -202,3 +250,27 @@ def test_clusters_side_file_and_kept_documents_name_their_cluster(built_corpus):
 def test_shard_metadata_names_each_documents_input(built_corpus):
     sources = {meta["source"] for meta, _ in _documents(built_corpus, "code-python")}
     assert sources == {"demo-py", "extra", "tarballs", "gitrepo", "the-stack"}
+
+
+def test_an_unbalanced_build_fails_in_one_line_and_writes_no_manifest(tmp_path, monkeypatch,
+                                                                      capsys):
+    # A bug planted on purpose: near-duplicate drops go uncounted.
+    counted = transforms._drop_counts
+    monkeypatch.setattr(transforms, "_drop_counts", lambda drop: (
+        [] if drop.reason == "near_duplicate" else counted(drop)))
+    config = write_chain_build(tmp_path, chained_corpus(0, chains=1, links=5))
+    assert main(["build", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("codemix: error: stats.json does not balance (text: 5 in, 1 kept, "
+                          "0 dropped)")
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    assert _stats(tmp_path / "out")["balanced"] is False
+
+
+def test_encoder_paths_are_counted_in_stats_and_the_summary(built_corpus):
+    stats = _stats(built_corpus)
+    encoded = sum(stats["stages"]["tokenize"]["in"].values())
+    assert stats["encoder"] == {"fast": encoded, "fallback": 0, "fallback_reasons": {}}
+    lines = summary(stats, str(built_corpus))
+    assert f"  encoder: {encoded} documents by tiktoken, 0 by tokenizers" in lines

@@ -48,8 +48,8 @@ def test_expand_url_leaves_other_urls_alone():
     (lambda s: s.update(dedup={"threshold": 1.5}), "threshold must be in"),
     (lambda s: s.update(tokenizer={"vocab_size": "big"}), "tokenizer.vocab_size: expected int"),
     (lambda s: s.update(tokenizer={"digits": -1}), "tokenizer: digits must be 0"),
-    (lambda s: s.update(tokenizer={"vocab_size": 340}), "tokenizer: vocab_size must be at "
-                                                        "least 346"),
+    (lambda s: s.update(tokenizer={"vocab_size": 330}), "tokenizer: vocab_size must be at "
+                                                        "least 334"),
     (lambda s: s.update(tokenizer={"special_tokens": {"<|endoftext|>": "</s>"}}),
      "tokenizer: special_tokens and add_missing_special_tokens apply to a given tokenizer"),
     (lambda s: s.update(tokenizer={"path": "t.json", "special_tokens": {"<bos>": "<s>"}}),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
+import pickle
+import shutil
 import socket
 import tempfile
 
@@ -314,16 +317,52 @@ def test_symlink_loops_end_and_broken_links_are_drops(tmp_path):
     assert _paths(spec) == ["d/a.py"]
 
 
-def test_unlistable_folder_is_a_drop(tmp_path):
-    _write(tmp_path, {"a.py": "a", "locked/b.py": "b"})
-    (tmp_path / "locked").chmod(0)
+NOBODY = 65534
+"""uid and gid of ``nobody``, which the unlistable-folder test lists as when run as root."""
+
+
+def _listed_unprivileged(spec: InputSpec) -> list:
+    """``list_units`` of ``spec`` as a user without root's right to list every folder.
+
+    CI runs as root, which lists a folder whatever its mode; there a forked child drops to
+    ``nobody`` (no supplementary groups) before listing and sends the result back pickled.
+    """
+    if os.geteuid() != 0:
+        return list(list_units(spec, _comp(spec)))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 1
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            with os.fdopen(write, "wb") as out:
+                pickle.dump(list(list_units(spec, _comp(spec))), out)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as inp:
+        data = inp.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return pickle.loads(data)
+
+
+def test_unlistable_folder_is_a_drop():
+    # A folder of its own under the system temp dir: pytest's are closed to other users.
+    root = tempfile.mkdtemp()
     try:
-        spec = _spec(tmp_path, include=("**/*.py",))
-        out = list(list_units(spec, _comp(spec)))
+        os.chmod(root, 0o755)
+        _write(pathlib.Path(root), {"a.py": "a", "locked/b.py": "b"})
+        os.chmod(os.path.join(root, "locked"), 0)
+        spec = _spec(root, include=("**/*.py",))
+        out = _listed_unprivileged(spec)
     finally:
-        (tmp_path / "locked").chmod(0o755)
-    if os.geteuid() == 0:
-        pytest.skip("root lists any folder")  # the listing above still must not raise
+        os.chmod(os.path.join(root, "locked"), 0o755)
+        shutil.rmtree(root)
     assert out == [Unit("a.py"), Drop("c", "read", "unlistable", f"{spec.label}:locked",
                                       spec.label, 0, "Permission denied")]
 

@@ -6,10 +6,16 @@ import json
 import random
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from chains import chained_corpus
 from corpus import MIT, humaneval_problem
+from dedup.minhash import signature
+from dedup.near import Document as NearDocument
+from dedup.near import Membership, near_duplicates
+from dedup.shingles import shingle_hashes
 from pipelines.accounting import Drop
 from pipelines.config import DedupSpec, parse_config
 from pipelines.records import Record, record_id
@@ -17,7 +23,7 @@ from pipelines.stage import ApplyStage
 from pipelines.clean import CleanRecords
 from pipelines.decontam import Decontaminate
 from pipelines.pii import RedactRecords
-from pipelines.deduplicate import Deduplicate, fingerprint
+from pipelines.deduplicate import Deduplicate, fingerprint, keeper_rank
 from pipelines.transforms import shard_count, shard_of
 
 WORDS = [f"w{i}" for i in range(500)]
@@ -161,3 +167,40 @@ def test_a_document_read_twice_is_kept_once():
         assert_that(kept | beam.Map(lambda r: r.path), equal_to(["twice"]), label="kept")
         assert_that(drops | beam.Map(lambda d: d.reason), equal_to(["exact_duplicate"]),
                     label="drops")
+
+
+def _reference(recs: list[Record], spec: DedupSpec) -> dict[str, Membership]:
+    """``dedup.near.near_duplicates`` (in memory) over the records' own fingerprints."""
+    bands, rows = spec.lsh_params()
+    docs = []
+    for r in recs:
+        hashes = shingle_hashes(r.text, spec.ngram)
+        docs.append(NearDocument(r.id, keeper_rank(r), hashes,
+                                 signature(hashes, spec.num_perm, spec.seed)))
+    return near_duplicates(docs, threshold=spec.threshold, bands=bands, rows=rows,
+                           verify=spec.verify, bound_chaining=spec.bound_chaining).members
+
+
+@pytest.mark.parametrize("bound_chaining", [False, True])
+@pytest.mark.parametrize("verify", ["exact", "signature"])
+def test_deduplicate_agrees_with_the_reference_on_chained_clusters(verify, bound_chaining):
+    texts = chained_corpus(3, chains=12, links=6, singles=6, steps=(15, 16, 17, 18, 19))
+    recs = [_rec(f"doc{i}", text, stars=i % 7) for i, text in enumerate(texts)]
+    spec = DedupSpec(verify=verify, bound_chaining=bound_chaining)
+    expected = _reference(recs, spec)
+    chained = [m for m in expected.values() if m.chained]
+    assert len({m.cluster for m in expected.values() if m.size > 2}) >= 8
+    assert len(chained) >= 10
+    with TestPipeline() as p:
+        kept, drops, rows, counts = p | beam.Create(recs) | Deduplicate(spec)
+        assert_that(rows | beam.Map(json.loads) | beam.Map(
+            lambda r: (r["id"], Membership(r["cluster"], r["size"], r["kept"], r["chained"]))),
+            equal_to(list(expected.items())), label="rows")
+        assert_that(drops | beam.Map(lambda d: (d.id, d.reason)), equal_to(
+            [(i, "near_duplicate") for i, m in expected.items() if not m.kept]), label="drops")
+        assert_that(kept | beam.Map(lambda r: r.id), equal_to(
+            [r.id for r in recs if expected.get(r.id, Membership("", 1, True)).kept]),
+            label="kept")
+        assert_that(counts | beam.CombinePerKey(sum)
+                    | beam.Filter(lambda kv: kv[0] == ("dedup", "chained")),
+                    equal_to([(("dedup", "chained"), len(chained))]), label="chained")

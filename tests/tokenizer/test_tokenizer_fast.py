@@ -6,6 +6,8 @@ import json
 import logging
 import pickle
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -205,3 +207,23 @@ def test_conversion_downloads_nothing(tok, monkeypatch):
     monkeypatch.setattr(tiktoken.load, "read_file_cached", offline)
     enc = fast.to_tiktoken(tok)
     assert enc.encode_ordinary("x = 1") == hf_ids(tok, ["x = 1"])[0]
+
+
+WITHOUT_TIKTOKEN = """import sys
+sys.modules["tiktoken"] = None  # as on a machine without it: importing it fails
+from tokenizer.encode import decode, encode_batch, fallback_reason
+from tokenizer.load import load_tokenizer
+tok = load_tokenizer(sys.argv[1])
+print(fallback_reason(tok))
+print(decode(tok, encode_batch(tok, ["def f(x):\\n    return x\\n"])[0]) == "def f(x):\\n    return x\\n")
+"""
+
+
+def test_without_tiktoken_encoding_falls_back_to_tokenizers(tok, tmp_path):
+    tok.save(str(tmp_path / "tokenizer.json"))
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TIKTOKEN, str(tmp_path / "tokenizer.json")],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    reason, round_trip = result.stdout.splitlines()
+    assert reason.startswith("tiktoken not importable") and round_trip == "True"

@@ -20,7 +20,7 @@ def test_default_is_the_codemix_layout():
 
 def test_ids_come_from_the_mapping_and_absent_tokens_are_none():
     ids = SpecialIds.from_mapping({ENDOFTEXT: 50256, SEP: 50300, mask_token(1): 7,
-                                   mask_token(2): 9, mask_token(4): 11, "<lang_python>": 3})
+                                   mask_token(2): 9, mask_token(4): 11, "<s>": 3})
     assert (ids.eot, ids.sep, ids.pad, ids.eom, ids.fim_pad) == (50256, 50300, None, None, None)
     assert ids.masks == (7, 9)  # the unbroken run from <mask_1>
     assert ids.missing([ENDOFTEXT, PAD, EOM, mask_token(2), mask_token(3), FIM_PAD]) == [

@@ -53,3 +53,12 @@ def test_ablation_prints_one_row_per_objective(tiny_manifest, tmp_path, capsys):
     rows = [line.strip("|").split("|") for line in table[2:]]
     assert [r[0].strip() for r in rows] == ["clm", "fim"]
     assert all(0 < float(v) < 20 for r in rows for v in r[1:])
+
+
+def test_importing_the_trainer_does_not_import_tiktoken():
+    code = ("import sys\nimport training.train, training.generate\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'tiktoken'))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

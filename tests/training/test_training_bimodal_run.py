@@ -29,8 +29,13 @@ BIMODAL = ("loss/bimodal_generation", "loss/contrastive", "loss/matching", "accu
 
 def stdlib_pairs(limit: int = 400) -> list[str]:
     """Short functions of the standard library with a docstring, as ``docstring <sep>
-    code`` (the docstring's first paragraph; the code without its docstring)."""
-    pairs = []
+    code`` (the docstring's first paragraph; the code without its docstring).
+
+    No two share a docstring or a code: equal sides score equally against a row, and the
+    hard negative picked among equal scores (an argmax) would then depend on the rounding
+    of each process count's sums, so 1 and 2 processes could train on different negatives.
+    """
+    pairs, seen = [], set()
     for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
         text = path.read_text(encoding="utf-8", errors="replace")
         try:
@@ -44,7 +49,8 @@ def stdlib_pairs(limit: int = 400) -> list[str]:
                 doc = ast.get_docstring(node).split("\n\n")[0]
                 code = "\n".join(lines[node.lineno - 1:node.body[0].lineno - 1]
                                  + lines[node.body[1].lineno - 1:node.end_lineno])
-                if len(doc) < 150 and len(code) < 250:
+                if len(doc) < 150 and len(code) < 250 and not {doc, code} & seen:
+                    seen |= {doc, code}
                     pairs.append(f"{doc}<sep>{code}")
         if len(pairs) >= limit:
             return pairs[:limit]

@@ -92,5 +92,7 @@ def test_resume_on_one_process_with_the_same_global_batch(runs, tmp_path):
     assert main([cfg, "--set", f"training.resume_from={checkpoint}",
                  "--set", f"training.output_dir={resumed}"]) == 0
     expected, got = _losses(reference), _losses(resumed)
-    for step in got:  # 1 rank sums in another order than 2: float rounding only
-        assert got[step] == pytest.approx(expected[step], rel=1e-3), step
+    # 1 rank sums the float32 losses and gradients in another order than 2: the last bits
+    # differ (at most 9.3e-8 relative over these steps, measured); 1e-5 leaves a 100x margin.
+    for step in got:
+        assert got[step] == pytest.approx(expected[step], rel=1e-5), step

@@ -44,12 +44,13 @@ def test_resume_on_one_process_continues_the_same_run(run, tmp_path):
                  "--set", f"training.output_dir={resumed}"]) == 0
     before, after = read_metrics(out), read_metrics(resumed)
     assert [m["step"] for m in after] == [16, 20, 25, 30]
-    # Same samples, weights and optimizer state from step 15 on, so the same losses (up to
-    # the order of float reductions over 2 ranks versus 1).
+    # Same samples, weights and optimizer state from step 15 on, so the same losses up to
+    # the order of float32 reductions over 2 ranks versus 1: at most 7.3e-8 relative here
+    # (measured); 1e-5 leaves a 100x margin.
     for step in (25, 30):
         a = next(m for m in before if m["step"] == step)
         b = next(m for m in after if m["step"] == step)
-        assert b["loss"] == pytest.approx(a["loss"], rel=1e-3)
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)
     assert os.path.isfile(resumed / "checkpoints" / "step-000030" / ".metadata")
 
 

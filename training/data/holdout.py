@@ -1,19 +1,31 @@
-"""Held-out documents: a fixed slice of each component that training never reads.
+"""Held-out documents: a fixed slice of the corpus that training never reads, in any
+component.
 
-``split`` divides every component's documents into a training part and a held-out part and
-packs each on its own (``PackedComponent.select``), so no token of a held-out document is
-ever in a training sequence, as input or as target. The mixture plan is made over the
-training parts only (``Corpus.mixture`` counts ``len(part)``); evaluation reads the first
-``training.eval_sequences`` sequences of the held-out part.
+Documents are held out by *source*: a document's source is its own id, except a bimodal
+pair's, which is the id of the code document it was cut from (``source_id`` in its shard
+metadata). The ``pairs`` component is cut out of the code components' files, so holding out
+per component would leak both ways: a held-out pair would sit inside a training file, and a
+held-out file's pairs would be trained on. Instead every component first chooses sources
+for itself, taking its documents in the order of a hash of their source until they fill the
+sequences asked for (at most half of the component's tokens); then every component holds
+out every document whose source any component chose. So a held-out source's tokens reach no
+training sequence of any component.
 
-Which documents are held out depends on the component's name and its documents' ids,
-nothing else: documents are taken in the order of a hash of (name, id) until they fill the
-sequences asked for. The data seed, the shard layout and the order of documents play no
-part, so runs with different seeds evaluate on the same documents and their eval losses
-compare, and a document keeps its side of the split when the corpus is rebuilt around it.
-At most half of a component's tokens are held out, so a small component still trains on
-most of its data. A document without an ``id`` in its metadata (shards not written by
-``codemix build``) is keyed by its position in the component instead.
+``split`` packs each component's training and held-out documents apart
+(``PackedComponent.select``), so no token of a held-out document is in a training sequence,
+as input or as target. The mixture plan is made over the training parts only
+(``Corpus.mixture`` counts ``len(part)``); evaluation reads the first
+``training.eval_sequences`` sequences of each held-out part.
+
+Which documents are held out depends on the documents' sources and sizes, nothing else: the
+data seed, the shard layout and the order of documents play no part, so runs with different
+seeds evaluate on the same documents and their eval losses compare, and a document keeps its
+side of the split when the corpus is rebuilt around it. The hash ignores the component, so a
+code file and its pairs come up at the same point of their components' orders. A component
+can lose more than half its tokens only to sources the other components chose (a small
+``pairs`` component whose files the code component held out). A document without an ``id``
+(shards not written by ``codemix build``) is its own source, keyed by its component and
+position.
 """
 
 from __future__ import annotations
@@ -51,63 +63,65 @@ class Part:
         return self.sequences[k]
 
 
-def document_key(name: str, doc_id: str) -> int:
-    """The 64-bit hash that orders component ``name``'s documents for holding out."""
-    digest = hashlib.sha256(f"{name}\0{doc_id}".encode("utf-8")).digest()
+def source_key(source: str) -> int:
+    """The 64-bit hash that orders documents of source ``source`` for holding out."""
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "little")
 
 
-def heldout_documents(name: str, packed: PackedComponent, count: int) -> list[np.ndarray]:
-    """The documents of component ``name`` to hold out, per shard (ascending indices).
+def document_sources(name: str, packed: PackedComponent) -> list[list[str]]:
+    """Each document's source, per shard: a pair's ``source_id``, else its ``id``, else
+    ``name:shard:index``."""
+    return [[str(meta.get("source_id", meta.get("id", f"{name}:{k}:{d}")))
+             for d, meta in enumerate(shard.metas())] for k, shard in enumerate(packed.shards)]
 
-    Documents are taken in ``document_key`` order until their stream (tokens plus one EOT
-    each) holds ``count`` sequences of ``packed.seq_len + 1`` tokens, without passing half
-    of the component's stream.
+
+def chosen_sources(packed: PackedComponent, sources: list[list[str]], count: int) -> set[str]:
+    """The sources one component holds out for its own evaluation.
+
+    Its documents are taken in ``source_key`` order (ties in stream order) until their
+    stream (tokens plus one EOT each) holds ``count`` sequences of ``packed.seq_len + 1``
+    tokens, without passing half of the component's stream.
 
     Args:
-        name: the component's name.
         packed: the whole component.
-        count: sequences wanted (``training.eval_sequences``); 0 holds out nothing.
+        sources: ``document_sources`` of it.
+        count: sequences wanted (``training.eval_sequences``); 0 chooses nothing.
     """
-    if count <= 0:
-        return [np.zeros(0, np.int64) for _ in packed.shards]
-    keys, sizes, where = [], [], []
-    for k, shard in enumerate(packed.shards):
-        for d, meta in enumerate(shard.metas()):
-            keys.append(document_key(name, str(meta.get("id", f"{k}:{d}"))))
-        sizes.append(np.diff(shard.offsets) + 1)
-        where.append(np.stack([np.full(shard.num_docs, k), np.arange(shard.num_docs)], 1))
-    if not keys:
-        return [np.zeros(0, np.int64) for _ in packed.shards]
-    sizes_all = np.concatenate(sizes)
-    where_all = np.concatenate(where)
-    order = np.lexsort((np.arange(len(keys)), np.array(keys, dtype=np.uint64)))
-    filled = np.cumsum(sizes_all[order])
+    flat = [source for shard in sources for source in shard]
+    if count <= 0 or not flat:
+        return set()
+    sizes = np.concatenate([np.diff(shard.offsets) + 1 for shard in packed.shards])
+    keys = np.array([source_key(source) for source in flat], dtype=np.uint64)
+    order = np.lexsort((np.arange(len(flat)), keys))
+    filled = np.cumsum(sizes[order])
     need = count * packed.seq_len + 1
     take = min(int(np.searchsorted(filled, need, side="left")) + 1,
                int(np.searchsorted(filled, packed.stream_length // 2, side="right")))
-    held = where_all[order[:take]]
-    return [np.sort(held[held[:, 0] == k, 1]).astype(np.int64)
-            for k in range(len(packed.shards))]
+    return {flat[i] for i in order[:take]}
 
 
 def split(components: Mapping[str, PackedComponent],
           count: int) -> tuple[dict[str, PackedComponent], dict[str, Part]]:
-    """Hold out the documents of ``count`` sequences of every component.
+    """Hold out the sources of ``count`` sequences of every component, from all of them.
 
     Args:
         components: packed components by name (``Corpus.packed``).
-        count: sequences to hold out per component; 0 holds out nothing.
+        count: sequences each component chooses to hold out; 0 holds out nothing.
 
     Returns:
-        ``(train, heldout)`` by name: the component packed over its other documents, and
-        the first ``count`` sequences (fewer if half the component does not fill them) of
-        its held-out documents packed apart. With ``count`` 0 the training part is the
-        whole component, sequence for sequence.
+        ``(train, heldout)`` by name: the component packed over its documents of sources no
+        component chose, and the first ``count`` sequences (fewer if its held-out
+        documents do not fill them) of its other documents packed apart. With ``count`` 0
+        the training part is the whole component, sequence for sequence.
     """
+    sources = {name: document_sources(name, packed) for name, packed in components.items()}
+    held_sources = set().union(*(chosen_sources(packed, sources[name], count)
+                                 for name, packed in components.items()))
     train, heldout = {}, {}
     for name, packed in components.items():
-        held = heldout_documents(name, packed, count)
+        held = [np.array([d for d, source in enumerate(shard) if source in held_sources],
+                         dtype=np.int64) for shard in sources[name]]
         kept = [np.setdiff1d(docs, out) for docs, out in zip(packed.documents, held)]
         train[name] = packed if count <= 0 else packed.select(kept)
         heldout[name] = Part(packed.select(held), count)

@@ -8,7 +8,7 @@ from tokenizers import Tokenizer
 from shards.manifest import resolve
 
 from training.data.corpus import open_corpus
-from training.data.holdout import document_key, heldout_documents, split
+from training.data.holdout import source_key, split
 from training.data.loader import MixtureLoader
 from training.data.sampler import MixtureSampler
 
@@ -39,10 +39,9 @@ def corpus_parts(tiny_manifest):
     return corpus, packed, train, heldout
 
 
-def test_document_keys_are_fixed_and_differ_by_component():
-    assert document_key("code-python", "a") == document_key("code-python", "a")
-    assert document_key("code-python", "a") != document_key("text-docs", "a")
-    assert 0 <= document_key("x", "y") < 2 ** 64
+def test_source_keys_are_fixed_and_differ_by_source():
+    assert source_key("a") == source_key("a") != source_key("b")
+    assert 0 <= source_key("y") < 2 ** 64
 
 
 def test_split_partitions_each_component_by_document(corpus_parts):
@@ -73,9 +72,10 @@ def test_the_same_documents_are_held_out_whatever_the_shard_layout(corpus_parts,
     other = open_corpus(build_manifest(tmp_path, stdlib_texts(), docs_per_shard=7,
                                        tokenizer=tokenizer))
     repacked = other.packed(SEQ_LEN)
+    _, held_again = split(repacked, HELD)
     for name, whole in repacked.items():
         assert len(whole.shards) > len(packed[name].shards)
-        assert (_ids(whole, heldout_documents(name, whole, HELD))
+        assert (_ids(whole, held_again[name].sequences.documents)
                 == _ids(packed[name], heldout[name].sequences.documents))
 
 
@@ -100,3 +100,43 @@ def test_heldout_documents_never_reach_a_training_batch(corpus_parts):
             name, k = sampler.sample(index)
             np.testing.assert_array_equal(batch.inputs[row].numpy(),
                                           train[name][k].tokens[:-1])
+
+
+WINDOW = 8
+"""Tokens per window compared between held-out sources and training sequences."""
+
+
+def _windows(tokens) -> set[tuple[int, ...]]:
+    t = tokens.tolist()
+    return {tuple(t[i:i + WINDOW]) for i in range(len(t) - WINDOW + 1)}
+
+
+def test_no_heldout_source_reaches_a_training_sequence_of_any_component(built_corpus):
+    """On a real build (code components and the pairs cut from them): a source is held
+    out of every component, so none of its documents' tokens (a held-out file's pairs, a
+    held-out pair's file) is in a training sequence, which is all the loader reads."""
+    corpus = open_corpus(str(built_corpus / "manifest.json"))
+    packed = corpus.packed(SEQ_LEN)
+    train, _ = split(packed, HELD)
+    documents = []  # (component, source, tokens, trained)
+    for name, whole in packed.items():
+        trained = [set(docs.tolist()) for docs in train[name].documents]
+        for k, shard in enumerate(whole.shards):
+            for d, (tokens, meta) in enumerate(shard):
+                documents.append((name, meta.get("source_id", meta["id"]), tokens,
+                                  d in trained[k]))
+    held = {source for _, source, _, trained in documents if not trained}
+    # The split did hold out sources with documents in a code component and in pairs.
+    linked = {source for name, source, _, _ in documents if name == "pairs"} & {
+        source for name, source, _, _ in documents if name.startswith("code-")}
+    assert held & linked
+    # Windows only documents of held-out sources have: none may be trained on.
+    elsewhere = set().union(*(_windows(tokens) for _, source, tokens, _ in documents
+                              if source not in held))
+    secret = set().union(*(_windows(tokens) for _, source, tokens, _ in documents
+                           if source in held)) - elsewhere
+    assert any(name == "pairs" and source in held and _windows(tokens) & secret
+               for name, source, tokens, _ in documents)
+    for name, part in train.items():
+        for i in range(len(part)):
+            assert not _windows(part[i].tokens) & secret, (name, i)
