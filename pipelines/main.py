@@ -24,11 +24,13 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 import fsspec
-from apache_beam.options.pipeline_options import (DirectOptions, GoogleCloudOptions,
+from apache_beam.options.pipeline_options import (DebugOptions, DirectOptions,
+                                                  GoogleCloudOptions,
                                                   PipelineOptions, PortableOptions,
                                                   StandardOptions, TestOptions)
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner, SwitchingDirectRunner
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.runners.portability.portable_runner import PortableRunner
 
 from pipelines.accounting import check_balanced
 from pipelines.clustering import ClusteringDidNotConverge
@@ -111,6 +113,32 @@ def check_runner(options: PipelineOptions) -> None:
             "distributed runner (--runner=DataflowRunner, SparkRunner, FlinkRunner)")
 
 
+PORTABLE_DEFAULTS = {
+    # The SDK fuses the pipeline into stages itself, and the job server runs those stages
+    # as given. Left to the job server, Beam's Java fuser (2.62) refuses our graph, a
+    # Flatten output read by two Flattens: "PCollectionNodes [...ReadDrops...] were consumed
+    # but never produced" (apache/beam#34647), on Flink and Spark alike.
+    "pre_optimize": "--experiments=pre_optimize=all",
+    # Keep a worker's Python harness between the engine's tasks. Without it every Spark task
+    # starts a new harness process (imports, grammars: seconds each), hundreds per build.
+    "environment_cache_millis": "--environment_cache_millis=60000",
+}
+
+
+def portable_defaults(beam_args: list[str]) -> list[str]:
+    """The options with ``PORTABLE_DEFAULTS`` added for the portable runners (PortableRunner,
+    FlinkRunner, SparkRunner), each unless the user set it."""
+    options = PipelineOptions(beam_args)
+    cls = _runner_class(options.view_as(StandardOptions).runner or "")
+    if cls is None or not issubclass(cls, PortableRunner):
+        return beam_args
+    chosen = {
+        "pre_optimize": options.view_as(DebugOptions).lookup_experiment("pre_optimize"),
+        "environment_cache_millis": options.view_as(PortableOptions).environment_cache_millis,
+    }
+    return [*beam_args, *(flag for name, flag in PORTABLE_DEFAULTS.items() if not chosen[name])]
+
+
 def _not_run_now(options: PipelineOptions) -> str | None:
     """The line to print when the runner only writes the job down, else None.
 
@@ -160,7 +188,7 @@ def run(argv: list[str] | None = None) -> int:
     args, beam_args = _parser().parse_known_args(argv)
     config = load_config(args.config)
     _check_benchmarks(config)
-    options = PipelineOptions(beam_args)
+    options = PipelineOptions(portable_defaults(beam_args))
     check_runner(options)
     not_run = _not_run_now(options)
     if not_run is None:

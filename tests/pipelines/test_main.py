@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions, PortableOptions
 
-from pipelines.main import _not_run_now
+from pipelines.main import _not_run_now, portable_defaults
 
 TEMPLATE = "--template_location=gs://b/templates/codemix.json"
 
@@ -38,3 +38,22 @@ def test_an_executable_jar_is_written_not_run(runner):
 ])
 def test_every_other_build_runs_now(args):
     assert _not_run_now(PipelineOptions(args)) is None
+
+
+@pytest.mark.parametrize("runner", ["PortableRunner", "portable", "SparkRunner", "FlinkRunner",
+                                    "apache_beam.runners.portability.flink_runner.FlinkRunner"])
+def test_portable_runners_get_sdk_fusion_and_a_kept_harness(runner):
+    options = PipelineOptions(portable_defaults([f"--runner={runner}"]))
+    assert options.view_as(DebugOptions).lookup_experiment("pre_optimize") == "all"
+    assert int(options.view_as(PortableOptions).environment_cache_millis) == 60000
+
+
+def test_a_user_choice_of_either_default_is_kept():
+    args = ["--runner=SparkRunner", "--experiments=pre_optimize=none",
+            "--environment_cache_millis=5"]
+    assert portable_defaults(args) == args
+
+
+@pytest.mark.parametrize("args", [[], ["--runner=DirectRunner"], ["--runner=DataflowRunner"]])
+def test_other_runners_are_left_as_they_are(args):
+    assert portable_defaults(args) == args
