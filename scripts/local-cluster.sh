@@ -183,8 +183,11 @@ rest.port: $ENGINE_PORT
 taskmanager.host: $HOST
 taskmanager.bind-host: $HOST
 taskmanager.numberOfTaskSlots: 1
-taskmanager.memory.process.size: 1600m
-taskmanager.memory.managed.size: 256m
+taskmanager.memory.process.size: 3072m
+taskmanager.memory.managed.size: 1280m
+taskmanager.memory.network.min: 384m
+taskmanager.memory.network.max: 384m
+taskmanager.memory.segment-size: 8kb
 parallelism.default: $WORKERS
 io.tmp.dirs: $STATE/tmp
 blob.server.port: 0
