@@ -81,20 +81,28 @@ def config(corpus: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
     spec = {"output": str(out),
             "components": {"code-python": {"kind": "code", "inputs": [
                 {"url": str(corpus), "format": "folder", "include": ["**/*.py"]}]}},
-            "tokenizer": {"vocab_size": 4096, "sample_docs": 2000}}
+            "tokenizer": {"vocab_size": 4096, "sample_docs": 2000},
+            # Flink's batch planner cannot plan more unrolled rounds (README); the same
+            # setting on every runner keeps the outputs comparable.
+            "dedup": {"max_rounds": 8}}
     path = out.parent / f"{out.name}.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
 
 
-def build(cfg: pathlib.Path, options: list[str], sessions: set[int]) -> dict:
+def build(cfg: pathlib.Path, options: list[str], sessions: set[int], timeout: float) -> dict:
     proc_args = [sys.executable, "-m", "codemix", "build", str(cfg), *options]
     start = time.monotonic()
     proc = subprocess.Popen(proc_args, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     sampler = Sampler(sessions | {proc.pid})
     sampler.start()
-    output, _ = proc.communicate()
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        output = f"timed out after {timeout:.0f} s"
     wall = time.monotonic() - start
     sampler.stop()
     return {"ok": proc.returncode == 0, "wall": wall, "cpu": sampler.cpu_seconds(),
@@ -115,6 +123,7 @@ def main() -> int:
     parser.add_argument("--mb", type=float, default=1024.0, help="corpus size (default 1024)")
     parser.add_argument("--engines", default="spark,flink")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per build")
     parser.add_argument("--work", type=pathlib.Path, default=None,
                         help="folder for the corpus and outputs (default: a temporary one)")
     args = parser.parse_args()
@@ -144,7 +153,7 @@ def main() -> int:
                 print(f"{engine:<10}{workers:>8}  cluster did not start: {err}")
                 continue
         try:
-            result = build(cfg, options, sessions)
+            result = build(cfg, options, sessions, args.timeout)
         finally:
             if engine != "direct":
                 cluster_down(engine)

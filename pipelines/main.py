@@ -127,13 +127,18 @@ PORTABLE_DEFAULTS = {
 
 def portable_defaults(beam_args: list[str]) -> list[str]:
     """The options with ``PORTABLE_DEFAULTS`` added for the portable runners (PortableRunner,
-    FlinkRunner, SparkRunner), each unless the user set it."""
+    FlinkRunner, SparkRunner), each unless the user set it; no SDK fusion for Beam's
+    embedded job service (``--job_endpoint=embed``)."""
     options = PipelineOptions(beam_args)
     cls = _runner_class(options.view_as(StandardOptions).runner or "")
     if cls is None or not issubclass(cls, PortableRunner):
         return beam_args
+    # Beam's embedded job service runs Python's FnApiRunner, which fuses for itself (and
+    # trips on a pipeline fused already): the fusion default is for Java job servers.
+    embedded = options.view_as(PortableOptions).job_endpoint == "embed"
     chosen = {
-        "pre_optimize": options.view_as(DebugOptions).lookup_experiment("pre_optimize"),
+        "pre_optimize": embedded or options.view_as(DebugOptions).lookup_experiment(
+            "pre_optimize"),
         "environment_cache_millis": options.view_as(PortableOptions).environment_cache_millis,
     }
     return [*beam_args, *(flag for name, flag in PORTABLE_DEFAULTS.items() if not chosen[name])]

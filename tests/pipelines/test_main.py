@@ -57,3 +57,8 @@ def test_a_user_choice_of_either_default_is_kept():
 @pytest.mark.parametrize("args", [[], ["--runner=DirectRunner"], ["--runner=DataflowRunner"]])
 def test_other_runners_are_left_as_they_are(args):
     assert portable_defaults(args) == args
+
+
+def test_the_embedded_job_service_fuses_for_itself():
+    args = portable_defaults(["--runner=PortableRunner", "--job_endpoint=embed"])
+    assert PipelineOptions(args).view_as(DebugOptions).lookup_experiment("pre_optimize") is None

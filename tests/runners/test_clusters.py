@@ -134,6 +134,20 @@ def test_flink_cluster_runs_python_work_on_every_task_manager(tmp_path):
     assert len(harness_logs) >= 2  # one harness per task manager at least
 
 
+def test_flink_build_of_the_planted_corpus_is_byte_identical(tmp_path):
+    """The whole build on Flink, with connected components unrolled to 8 rounds: Flink's
+    batch planner walks every path of the plan, and each round doubles them (README)."""
+    config = make_corpus(tmp_path)
+    spec = yaml.safe_load(config.read_text())
+    spec["dedup"] = {"max_rounds": 8}
+    config.write_text(yaml.safe_dump(spec, sort_keys=False))
+    out = config.parent / "out"
+    expected = _direct_then(config, out)
+    with running("flink", 2) as options:
+        assert run([str(config), *options]) == 0
+    assert snapshot(out) == expected
+
+
 def test_the_script_says_one_line_for_each_user_error(tmp_path):
     usage = script("storm", "up")
     assert usage.returncode != 0 and usage.stderr.count("\n") == 1
