@@ -79,7 +79,7 @@ def write_corpus(folder: pathlib.Path, megabytes: float, seed: int = 0) -> tuple
 
 def config(corpus: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
     spec = {"output": str(out),
-            "components": {"code-python": {"kind": "code", "inputs": [
+            "components": {"code-python": {"kind": "code", "weight": 1.0, "inputs": [
                 {"url": str(corpus), "format": "folder", "include": ["**/*.py"]}]}},
             "tokenizer": {"vocab_size": 4096, "sample_docs": 2000},
             # Flink's batch planner cannot plan more unrolled rounds (README); the same
