@@ -78,8 +78,20 @@ def write_corpus(folder: pathlib.Path, docs: int, files: int, seed: int = 0) -> 
 
 
 def to_record(line: str) -> Record:
+    # Cluster harnesses do not load this script's globals: import here.
+    import json  # noqa: PLC0415
+
+    from pipelines.records import Record  # noqa: PLC0415
+
     obj = json.loads(line)
     return Record(id=obj["id"], text=obj["text"], kind="text", lang="en", component="c")
+
+
+def write_summary(kvs: list[tuple[str, int]], path: str) -> None:
+    import json  # noqa: PLC0415 (as in to_record)
+
+    with open(path, "w") as f:
+        json.dump(dict(kvs), f)
 
 
 def direct_options(workers: int) -> list[str]:
@@ -100,7 +112,7 @@ def run(folder: pathlib.Path, options: list[str]) -> dict[str, int]:
                     rows | "R" >> beam.Map(lambda _: ("cluster_rows", 1)),
                     counts | "C" >> beam.Map(lambda kv: (kv[0][1], kv[1]))]
         _ = (outcomes | beam.Flatten() | beam.CombinePerKey(sum) | beam.combiners.ToList()
-             | beam.Map(lambda kvs: summary.write_text(json.dumps(dict(kvs)))))
+             | beam.Map(write_summary, str(summary)))
     return json.loads(summary.read_text())
 
 
