@@ -114,14 +114,14 @@ def check_runner(options: PipelineOptions) -> None:
 
 
 PORTABLE_DEFAULTS = {
+    # Not --environment_cache_millis: it keeps a worker's harness between tasks (faster on
+    # Spark, which otherwise starts one per task), but the engine's retries then go to the
+    # same harness, so one harness killed fails the whole job instead of one task.
     # The SDK fuses the pipeline into stages itself, and the job server runs those stages
     # as given. Left to the job server, Beam's Java fuser (2.62) refuses our graph, a
     # Flatten output read by two Flattens: "PCollectionNodes [...ReadDrops...] were consumed
     # but never produced" (apache/beam#34647), on Flink and Spark alike.
     "pre_optimize": "--experiments=pre_optimize=all",
-    # Keep a worker's Python harness between the engine's tasks. Without it every Spark task
-    # starts a new harness process (imports, grammars: seconds each), hundreds per build.
-    "environment_cache_millis": "--environment_cache_millis=60000",
 }
 
 
@@ -139,7 +139,6 @@ def portable_defaults(beam_args: list[str]) -> list[str]:
     chosen = {
         "pre_optimize": embedded or options.view_as(DebugOptions).lookup_experiment(
             "pre_optimize"),
-        "environment_cache_millis": options.view_as(PortableOptions).environment_cache_millis,
     }
     return [*beam_args, *(flag for name, flag in PORTABLE_DEFAULTS.items() if not chosen[name])]
 
@@ -168,6 +167,19 @@ def _not_run_now(options: PipelineOptions) -> str | None:
     return None
 
 
+class BuildFailed(Exception):
+    """The runner failed the job (a worker lost more often than the engine retries, say):
+    the CLI says so in one line, with the engine's first line of why."""
+
+
+class _JobErrorsUnlogged(logging.Filter):
+    """Drops the portable runner's copy of the job's error messages (it logs each on the
+    root logger as it arrives); the same text ends the ``BuildFailed`` line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
 class _UserErrorsUnlogged(logging.Filter):
     """Drops the log record of a step failing with a user error: Beam logs a failing
     step's exception with its traceback before re-raising it (``DoFnRunner``'s
@@ -178,14 +190,22 @@ class _UserErrorsUnlogged(logging.Filter):
 
 
 @contextlib.contextmanager
-def _user_errors_unlogged() -> Iterator[None]:
-    logger = logging.getLogger("apache_beam.runners.common")
-    quiet = _UserErrorsUnlogged()
-    logger.addFilter(quiet)
+def _errors_said_once() -> Iterator[None]:
+    """Beam's log records of errors that the CLI then says in one line, silenced."""
+    quiet = [(logging.getLogger("apache_beam.runners.common"), _UserErrorsUnlogged()),
+             (logging.getLogger(), _JobErrorsUnlogged())]
+    for logger, fil in quiet:
+        logger.addFilter(fil)
     try:
         yield
+    except RuntimeError as err:
+        first = (str(err).strip().splitlines() or [""])[0]
+        if not (first.startswith("Pipeline ") and " failed in state " in first):
+            raise
+        raise BuildFailed(f"the runner failed the build: {first[:500]}") from None
     finally:
-        logger.removeFilter(quiet)
+        for logger, fil in quiet:
+            logger.removeFilter(fil)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -199,7 +219,7 @@ def run(argv: list[str] | None = None) -> int:
     if not_run is None:
         _discard_old_manifest(config.output)
     start = time.monotonic()
-    with _user_errors_unlogged(), beam.Pipeline(options=options) as pipeline:
+    with _errors_said_once(), beam.Pipeline(options=options) as pipeline:
         build(pipeline, config)
     if not_run is not None:
         print(not_run)

@@ -14,6 +14,13 @@ Here a harness is owned by the control endpoint it serves. It ends by itself whe
 engine closes that endpoint (the harness's control stream ends), so ``StopWorker`` only
 forgets finished processes; the pool kills what is left when it stops. Each harness logs to
 its own file under ``--log-dir``.
+
+A harness that dies (killed, out of memory) is started again for the same endpoint, up to
+``RESTARTS`` times: an engine that asked for it waits for it without a time limit (Beam's
+``ExternalEnvironmentFactory``), so one that died before connecting would hang its task
+for good. One that died in the middle of a bundle has failed that task already, and the
+engine retries the task; its replacement connects to an endpoint nobody waits on any more
+and ends with it.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ from pathlib import Path
 import grpc
 from apache_beam.portability.api import beam_fn_api_pb2, beam_fn_api_pb2_grpc
 
+RESTARTS = 3
+"""How often a harness that died is started again for the same request."""
+
 HARNESS = ("from apache_beam.runners.worker.sdk_worker import SdkHarness; "
            "SdkHarness({control!r}, worker_id={worker_id!r}, state_cache_size=0, "
            "data_buffer_time_limit_ms=-1).run()")
@@ -43,20 +53,36 @@ class WorkerPool(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer):
         self._processes: list[subprocess.Popen] = []
         self._lock = threading.Lock()
         self._serial = itertools.count(1)
+        self._stopping = threading.Event()
 
     def StartWorker(self, request, context):  # noqa: N802 (gRPC's method name)
         command = [sys.executable, "-c", HARNESS.format(
             control=request.control_endpoint.url, worker_id=request.worker_id)]
-        log = self._log_dir / f"harness-{next(self._serial)}.log"
         try:
-            with open(log, "ab") as out:
-                process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL)
+            process = self._start(command)
         except OSError as err:
             return beam_fn_api_pb2.StartWorkerResponse(error=f"cannot start a harness: {err}")
+        threading.Thread(target=self._watch, args=(command, process), daemon=True).start()
+        return beam_fn_api_pb2.StartWorkerResponse()
+
+    def _start(self, command: list[str]) -> subprocess.Popen:
+        log = self._log_dir / f"harness-{next(self._serial)}.log"
+        with open(log, "ab") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL)
         with self._lock:
             self._processes = [p for p in self._processes if p.poll() is None] + [process]
-        return beam_fn_api_pb2.StartWorkerResponse()
+        return process
+
+    def _watch(self, command: list[str], process: subprocess.Popen) -> None:
+        """Start the harness again while it dies (status not 0), ``RESTARTS`` times."""
+        for _ in range(RESTARTS):
+            if process.wait() == 0 or self._stopping.is_set():
+                return
+            try:
+                process = self._start(command)
+            except OSError:
+                return
 
     def StopWorker(self, request, context):  # noqa: N802
         # Ids are not unique across engine processes; a harness exits with its endpoint.
@@ -65,6 +91,7 @@ class WorkerPool(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer):
         return beam_fn_api_pb2.StopWorkerResponse()
 
     def stop_all(self) -> None:
+        self._stopping.set()
         with self._lock:
             for process in self._processes:
                 process.kill()

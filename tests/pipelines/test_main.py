@@ -42,15 +42,14 @@ def test_every_other_build_runs_now(args):
 
 @pytest.mark.parametrize("runner", ["PortableRunner", "portable", "SparkRunner", "FlinkRunner",
                                     "apache_beam.runners.portability.flink_runner.FlinkRunner"])
-def test_portable_runners_get_sdk_fusion_and_a_kept_harness(runner):
+def test_portable_runners_get_sdk_fusion_and_a_harness_per_task(runner):
     options = PipelineOptions(portable_defaults([f"--runner={runner}"]))
     assert options.view_as(DebugOptions).lookup_experiment("pre_optimize") == "all"
-    assert int(options.view_as(PortableOptions).environment_cache_millis) == 60000
+    assert int(options.view_as(PortableOptions).environment_cache_millis) == 0
 
 
-def test_a_user_choice_of_either_default_is_kept():
-    args = ["--runner=SparkRunner", "--experiments=pre_optimize=none",
-            "--environment_cache_millis=5"]
+def test_a_user_choice_of_fusion_is_kept():
+    args = ["--runner=SparkRunner", "--experiments=pre_optimize=none"]
     assert portable_defaults(args) == args
 
 
