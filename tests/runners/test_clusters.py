@@ -194,6 +194,7 @@ def test_the_script_says_one_line_for_each_user_error(tmp_path):
     tools.mkdir()
     for tool in ("bash", "dirname", "mkdir", "rm", "cat", "basename", "sleep", "seq"):
         (tools / tool).symlink_to(shutil.which(tool))
-    no_java = script("spark", "up", env={"PATH": str(tools)})
+    no_java = script("spark", "up", env={"PATH": str(tools),
+                                         "CODEMIX_CLUSTER_DIR": str(tmp_path / "state")})
     assert no_java.returncode != 0
     assert no_java.stderr.strip().count("\n") == 0 and "Java" in no_java.stderr
