@@ -113,34 +113,28 @@ def check_runner(options: PipelineOptions) -> None:
             "distributed runner (--runner=DataflowRunner, SparkRunner, FlinkRunner)")
 
 
-PORTABLE_DEFAULTS = {
-    # Not --environment_cache_millis: it keeps a worker's harness between tasks (faster on
-    # Spark, which otherwise starts one per task), but the engine's retries then go to the
-    # same harness, so one harness killed fails the whole job instead of one task.
-    # The SDK fuses the pipeline into stages itself, and the job server runs those stages
-    # as given. Left to the job server, Beam's Java fuser (2.62) refuses our graph, a
-    # Flatten output read by two Flattens: "PCollectionNodes [...ReadDrops...] were consumed
-    # but never produced" (apache/beam#34647), on Flink and Spark alike.
-    "pre_optimize": "--experiments=pre_optimize=all",
-}
+SDK_FUSION = "--experiments=pre_optimize=all"
+"""Added for Java job servers: the SDK fuses the pipeline into stages itself, and the job
+server runs those stages as given. Left to the job server, Beam's Java fuser (2.62) refuses
+our graph, a Flatten output read by two Flattens: "PCollectionNodes [...ReadDrops...] were
+consumed but never produced" (apache/beam#34647), on Flink and Spark alike. Not added:
+``--environment_cache_millis``, which keeps a worker's harness between tasks (faster on
+Spark, which otherwise starts one per task) but sends the engine's retries to the same
+harness, so one harness killed fails the whole job instead of one task."""
 
 
 def portable_defaults(beam_args: list[str]) -> list[str]:
-    """The options with ``PORTABLE_DEFAULTS`` added for the portable runners (PortableRunner,
-    FlinkRunner, SparkRunner), each unless the user set it; no SDK fusion for Beam's
-    embedded job service (``--job_endpoint=embed``)."""
+    """The options with ``SDK_FUSION`` added for the portable runners (PortableRunner,
+    FlinkRunner, SparkRunner), unless the user chose a ``pre_optimize``; not for Beam's
+    embedded job service (``--job_endpoint=embed``), whose Python FnApiRunner fuses for
+    itself and trips on a pipeline fused already."""
     options = PipelineOptions(beam_args)
     cls = _runner_class(options.view_as(StandardOptions).runner or "")
-    if cls is None or not issubclass(cls, PortableRunner):
+    if (cls is None or not issubclass(cls, PortableRunner)
+            or options.view_as(PortableOptions).job_endpoint == "embed"
+            or options.view_as(DebugOptions).lookup_experiment("pre_optimize") is not None):
         return beam_args
-    # Beam's embedded job service runs Python's FnApiRunner, which fuses for itself (and
-    # trips on a pipeline fused already): the fusion default is for Java job servers.
-    embedded = options.view_as(PortableOptions).job_endpoint == "embed"
-    chosen = {
-        "pre_optimize": embedded or options.view_as(DebugOptions).lookup_experiment(
-            "pre_optimize"),
-    }
-    return [*beam_args, *(flag for name, flag in PORTABLE_DEFAULTS.items() if not chosen[name])]
+    return [*beam_args, SDK_FUSION]
 
 
 def _not_run_now(options: PipelineOptions) -> str | None:
