@@ -38,7 +38,9 @@ def harness_pids(engine: str) -> list[int]:
     """The SDK harness processes the engine's worker pool has started and that still run."""
     pool = pathlib.Path(os.environ.get("CODEMIX_CACHE", pathlib.Path.home() / ".cache/codemix"))
     pool_pid = (pool / "clusters" / engine / "worker-pool.pid").read_text().strip()
-    found = subprocess.run(["pgrep", "-P", pool_pid], capture_output=True, text=True)
+    # Harnesses are forked by the pool's zygote and named for pgrep (pipelines/worker_pool.py).
+    found = subprocess.run(["pgrep", "-x", "-g", pool_pid, "sdk-harness"], capture_output=True,
+                           text=True)
     return [int(pid) for pid in found.stdout.split()]
 
 
