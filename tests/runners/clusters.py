@@ -11,8 +11,11 @@ import contextlib
 import os
 import pathlib
 import shlex
+import shutil
 import subprocess
 from collections.abc import Iterator
+
+import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "local-cluster.sh"
@@ -48,3 +51,21 @@ def snapshot(out: pathlib.Path) -> dict[str, bytes]:
     """Every file of a build's output, by path relative to it."""
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
             if p.is_file()}
+
+
+def direct_then(config: pathlib.Path, out: pathlib.Path) -> dict[str, bytes]:
+    """Build ``config`` on DirectRunner (one process), keep its bytes, empty ``out``."""
+    from pipelines.main import run
+    assert run([str(config)]) == 0
+    expected = snapshot(out)
+    shutil.rmtree(out)
+    return expected
+
+
+def demo_config(folder: pathlib.Path) -> pathlib.Path:
+    """The demo config, writing under ``folder``."""
+    spec = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
+    spec["output"] = str(folder / "out")
+    config = folder / "demo.yaml"
+    config.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return config
