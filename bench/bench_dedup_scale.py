@@ -40,7 +40,6 @@ from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
 from pipelines.config import DedupSpec  # noqa: E402
 from pipelines.deduplicate import Deduplicate  # noqa: E402
-from pipelines.main import portable_defaults  # noqa: E402
 from pipelines.records import Record, record_id  # noqa: E402
 from processes import Sampler, cluster_down, cluster_up  # noqa: E402
 
@@ -137,7 +136,7 @@ def main() -> int:
         sampler.start()
         start = time.perf_counter()
         try:
-            counts = run(folder, portable_defaults(options))
+            counts = run(folder, options)
         finally:
             t_run = time.perf_counter() - start
             sampler.stop()

@@ -24,13 +24,12 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 import fsspec
-from apache_beam.options.pipeline_options import (DebugOptions, DirectOptions,
+from apache_beam.options.pipeline_options import (DirectOptions,
                                                   GoogleCloudOptions,
                                                   PipelineOptions, PortableOptions,
                                                   StandardOptions, TestOptions)
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner, SwitchingDirectRunner
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-from apache_beam.runners.portability.portable_runner import PortableRunner
 
 from pipelines.accounting import check_balanced
 from pipelines.clustering import ClusteringDidNotConverge
@@ -113,30 +112,6 @@ def check_runner(options: PipelineOptions) -> None:
             "distributed runner (--runner=DataflowRunner, SparkRunner, FlinkRunner)")
 
 
-SDK_FUSION = "--experiments=pre_optimize=all"
-"""Added for Java job servers: the SDK fuses the pipeline into stages itself, and the job
-server runs those stages as given. Left to the job server, Beam's Java fuser (2.62) refuses
-our graph, a Flatten output read by two Flattens: "PCollectionNodes [...ReadDrops...] were
-consumed but never produced" (apache/beam#34647), on Flink and Spark alike. Not added:
-``--environment_cache_millis``, which keeps a worker's harness between tasks (faster on
-Spark, which otherwise starts one per task) but sends the engine's retries to the same
-harness, so one harness killed fails the whole job instead of one task."""
-
-
-def portable_defaults(beam_args: list[str]) -> list[str]:
-    """The options with ``SDK_FUSION`` added for the portable runners (PortableRunner,
-    FlinkRunner, SparkRunner), unless the user chose a ``pre_optimize``; not for Beam's
-    embedded job service (``--job_endpoint=embed``), whose Python FnApiRunner fuses for
-    itself and trips on a pipeline fused already."""
-    options = PipelineOptions(beam_args)
-    cls = _runner_class(options.view_as(StandardOptions).runner or "")
-    if (cls is None or not issubclass(cls, PortableRunner)
-            or options.view_as(PortableOptions).job_endpoint == "embed"
-            or options.view_as(DebugOptions).lookup_experiment("pre_optimize") is not None):
-        return beam_args
-    return [*beam_args, SDK_FUSION]
-
-
 def _not_run_now(options: PipelineOptions) -> str | None:
     """The line to print when the runner only writes the job down, else None.
 
@@ -207,7 +182,7 @@ def run(argv: list[str] | None = None) -> int:
     args, beam_args = _parser().parse_known_args(argv)
     config = load_config(args.config)
     _check_benchmarks(config)
-    options = PipelineOptions(portable_defaults(beam_args))
+    options = PipelineOptions(beam_args)
     check_runner(options)
     not_run = _not_run_now(options)
     if not_run is None:

@@ -465,7 +465,8 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
     records, read_drops = pipeline | "ReadSources" >> ReadSources(config)
     drops.append(read_drops)
     # NOTE: counted apart, not through one Flatten: read_drops is a Flatten's output, and a
-    # Flatten's output read by two Flattens is refused by Beam's Java fuser (SDK_FUSION).
+    # Flatten's output read by two Flattens is refused by Beam's Java fuser, which plans the
+    # build on Flink and Spark (apache/beam#34647).
     counts += [count_entering(records, "read"),
                records | "SourceCounts" >> beam.FlatMap(source_counts),
                read_drops | "SourceDropCounts" >> beam.FlatMap(source_counts)]

@@ -75,16 +75,22 @@ def test_spark_retries_a_killed_harness_and_the_bytes_do_not_change(spark, plant
     assert snapshot(out) == expected
 
 
-def test_a_job_the_engine_fails_is_one_line(spark, planted):
-    """With harnesses kept between tasks, Spark's retries go to the killed one and it fails
-    the job: the build says so in one line, no traceback, and publishes nothing."""
-    config, out, _ = planted
+def test_with_harnesses_kept_a_killed_one_is_retried_or_fails_the_build_in_one_line(
+        spark, planted):
+    """With harnesses kept between tasks, Spark's retries may reach the killed one (the job
+    fails) or a new one (Spark releases a failed task's environments when no other task
+    holds them): the build then either gives the same bytes or says it failed in one line,
+    with no traceback and nothing published."""
+    config, out, expected = planted
     shutil.rmtree(out, ignore_errors=True)
     status, output = _build_killing_a_harness(config, [*spark, "--environment_cache_millis=600000"])
+    assert "Traceback" not in output
+    if status == 0:
+        assert snapshot(out) == expected
+        return
     assert status == 2, output
     errors = [line for line in output.splitlines() if line.startswith("codemix: error:")]
     assert len(errors) == 1 and "the runner failed the build" in errors[0], output
-    assert "Traceback" not in output
     assert not (out / "manifest.json").exists()
 
 
