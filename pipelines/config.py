@@ -21,6 +21,7 @@ import fsspec
 
 from configuration.loader import ConfigError, build, read_yaml
 from dedup.lsh import implied_threshold, optimal_params
+from pipelines.parse.pairs import PairRules
 from pipelines.records import KINDS
 from tokenizer.special_tokens import SPECIAL_TOKENS
 from tokenizer.train import DIGITS, SPACE_RUNS, TAB_RUNS, min_vocab_size
@@ -314,6 +315,9 @@ class ComponentSpec:
     """Where the documents come from; empty for a ``pair`` component."""
     pairs_from: tuple[str, ...] = ()
     """For a ``pair`` component: the code components whose functions are paired."""
+    pair_rules: PairRules = PairRules()
+    """For a ``pair`` component: which functions make pairs (CodeSearchNet's rules by
+    default, ``pipelines.parse.pairs``)."""
     weight: float | None = None
     """Share of each mixture epoch's samples (exclusive with ``epochs``)."""
     epochs: float | None = None

@@ -1,0 +1,495 @@
+"""One parse of one document: syntax health, definitions and doc/code pair candidates.
+
+Each code document is parsed once with its language's grammar (``grammars``), giving:
+
+- **health** (``health``): the error ratio and the parse status;
+- **definitions**: every function (methods, constructors, named function expressions) and
+  class-like type, by 1-based inclusive line span, including decorators, ``export`` and
+  ``template`` headers; the top-level ones become the document's syntax spans
+  (``pipelines.spans``);
+- **pair candidates**: each definition with documentation in its language's form
+  (``docs``), the doc read down to its first paragraph and the code without the doc.
+  ``pairs.select_pairs`` applies CodeSearchNet's rules to them.
+
+Per-language extraction is query text (``queries``); the walker here is shared: it merges
+query matches, finds each definition's doc comment by position among the comments, and cuts
+docstrings out of the code.
+
+Pathological input is bounded: a document over ``max_bytes`` is not parsed
+(``too_large``), and a parse that runs past ``timeout_s`` is stopped by tree-sitter's
+progress callback (``timeout``); both are kept unchecked and counted. NOTE: the time limit
+is the one thing here that depends on the machine, so it is set far above any real file's
+parse time (a 500 KB file parses in well under a second); the size cap, which is exact,
+bounds the common case. Deep nesting is safe: nothing here recurses.
+
+Threading: ``Language`` and ``Query`` objects are read-only and cached per process; a
+``Parser`` is stateful, so each ``Parsers`` object owns its own. A Beam DoFn builds one
+``Parsers`` in ``setup()`` (Beam runs one DoFn instance per thread); the module-level
+``analyze`` uses a thread-local ``Parsers``.
+
+Example::
+
+    parsers = Parsers()                       # DoFn.setup
+    result = parsers.analyze(record.text, record.lang, record.path)
+    if result is not None:
+        reason = syntax_verdict(result, max_error_ratio=0.05)
+        pairs = pair_records(record, result, component="pairs")
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import functools
+import inspect
+import re
+import textwrap
+import threading
+import time
+from typing import NamedTuple
+
+import tree_sitter
+
+from pipelines.parse import docs, grammars, health
+from pipelines.parse.queries import SPECS, Spec
+
+MAX_PARSE_BYTES = 2_000_000
+"""Documents larger than this (UTF-8 bytes) are not parsed (``too_large``); four times the
+clean stage's default ``max_chars``."""
+
+PARSE_TIMEOUT_S = 20.0
+"""A parse running longer than this, in seconds, is stopped (``timeout``)."""
+
+_CHUNK = 1 << 20
+"""Bytes handed to tree-sitter per read callback."""
+
+
+@functools.cache
+def _query(name: str) -> tree_sitter.Query | None:
+    """The compiled query of a grammar, built once per process (None: health only)."""
+    text = SPECS[name].query
+    return tree_sitter.Query(grammars.language(name), text) if text else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+class Span(NamedTuple):
+    """A function or class: its name ('' when anonymous) and 1-based inclusive line span."""
+
+    name: str
+    start_line: int
+    end_line: int
+
+
+class Pair(NamedTuple):
+    """A function and its documentation, before ``pairs.select_pairs`` judges it.
+
+    ``docstring`` is the doc's first paragraph, tags and markup stripped; ``code`` is the
+    whole definition, dedented, without the doc.
+    """
+
+    name: str
+    start_line: int
+    end_line: int
+    docstring: str
+    code: str
+    constructor: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ParseResult:
+    """What one parse tells about a document; lists are ordered by position in the file.
+
+    Attributes:
+        lang: grammar the document was parsed with (``grammars.GRAMMARS`` key).
+        num_bytes: UTF-8 size of the document.
+        error_bytes: bytes covered by ERROR nodes plus one per MISSING token (at most
+            ``num_bytes``).
+        error_ratio: ``error_bytes / num_bytes`` (0.0 for an empty or unparsed document).
+        has_error: the tree contains any ERROR or MISSING node (tree-sitter's own flag).
+        extracted: False when definitions were not looked for: the error regions were too
+            large (see ``health.MAX_ERROR_NODES``) or the document was not parsed.
+        functions: every function, method, constructor and named function expression.
+        classes: every class-like type (C: struct with a body; Java: class, interface,
+            enum, record; Rust: struct, enum, trait, impl; ...).
+        pairs: definitions with a doc, as candidates for ``pairs.select_pairs``.
+        header_lines: lines of a leading comment block that reads like a license or
+            copyright notice (0 when the file has none).
+        status: ``health.PARSED``, ``health.TIMEOUT`` or ``health.TOO_LARGE``.
+    """
+
+    lang: str
+    num_bytes: int
+    error_bytes: int
+    error_ratio: float
+    has_error: bool
+    extracted: bool
+    functions: tuple[Span, ...]
+    classes: tuple[Span, ...]
+    pairs: tuple[Pair, ...]
+    header_lines: int = 0
+    status: str = health.PARSED
+
+    @property
+    def num_functions(self) -> int:
+        return len(self.functions)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def _unparsed(lang: str, num_bytes: int, status: str) -> ParseResult:
+    return ParseResult(lang=lang, num_bytes=num_bytes, error_bytes=0, error_ratio=0.0,
+                       has_error=False, extracted=False, functions=(), classes=(), pairs=(),
+                       status=status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsers
+
+
+class Parsers:
+    """Lazily built tree-sitter parsers, one per grammar; not thread-safe, build one per
+    thread (in ``DoFn.setup``).
+
+    Args:
+        languages: languages to build now (default: none, each is built on first use). Names
+            are validated, so a typo fails at construction, not an hour into a run.
+        max_bytes: documents larger than this many UTF-8 bytes are not parsed
+            (``too_large``); default ``MAX_PARSE_BYTES``.
+        timeout_s: a parse running longer than this many seconds is stopped (``timeout``);
+            default ``PARSE_TIMEOUT_S``.
+    """
+
+    def __init__(self, languages: tuple[str, ...] | list[str] = (), *,
+                 max_bytes: int = MAX_PARSE_BYTES, timeout_s: float = PARSE_TIMEOUT_S) -> None:
+        if max_bytes <= 0 or timeout_s <= 0:
+            raise ValueError("max_bytes and timeout_s must be positive")
+        self._parsers: dict[str, tree_sitter.Parser] = {}
+        self._max_bytes = max_bytes
+        self._timeout_s = timeout_s
+        for lang in languages:
+            if self.get(lang) is None:
+                raise ValueError(f"no tree-sitter grammar for {lang!r}; "
+                                 f"known: {grammars.LANGUAGES}")
+
+    def get(self, lang: str, path: str = "") -> tree_sitter.Parser | None:
+        """The parser for ``lang`` (a file at ``path``), or None when it has no grammar."""
+        name = grammars.grammar_name(lang, path)
+        if name is None:
+            return None
+        parser = self._parsers.get(name)
+        if parser is None:
+            parser = self._parsers[name] = tree_sitter.Parser(grammars.language(name))
+        return parser
+
+    def parse(self, source: bytes, lang: str, path: str = "") -> tree_sitter.Tree | None:
+        """The tree of ``source``, or None when the parse ran past the time limit (or
+        ``lang`` has no grammar)."""
+        parser = self.get(lang, path)
+        if parser is None:
+            return None
+        deadline = time.monotonic() + self._timeout_s
+        try:
+            # NOTE: tree-sitter honours the progress callback only for sources read through
+            # a callback, hence the reader over ``source``.
+            return parser.parse(lambda offset, _point: source[offset:offset + _CHUNK],
+                                progress_callback=lambda _offset, _errors: time.monotonic() > deadline)
+        except ValueError:  # "Parsing failed": the callback stopped it
+            parser.reset()  # else the next parse would resume this one
+            return None
+
+    def analyze(self, text: str, lang: str, path: str = "") -> ParseResult | None:
+        """Parse ``text`` as ``lang``; see the module-level ``analyze``."""
+        name = grammars.grammar_name(lang, path)
+        if name is None:
+            return None
+        source = text.encode("utf-8", "surrogatepass")
+        if len(source) > self._max_bytes:
+            return _unparsed(name, len(source), health.TOO_LARGE)
+        tree = self.parse(source, name)
+        if tree is None:
+            return _unparsed(name, len(source), health.TIMEOUT)
+        return _analyze_tree(tree, source, name)
+
+
+_local = threading.local()
+
+
+def get_parser(lang: str) -> tree_sitter.Parser | None:
+    """This thread's parser for ``lang`` (None when it has no grammar)."""
+    return _thread_parsers().get(lang)
+
+
+def _thread_parsers() -> Parsers:
+    parsers = getattr(_local, "parsers", None)
+    if parsers is None:
+        parsers = _local.parsers = Parsers()
+    return parsers
+
+
+def analyze(text: str, lang: str, path: str = "", *,
+            parsers: Parsers | None = None) -> ParseResult | None:
+    """Parse a document and measure it; never raises on any text.
+
+    Args:
+        text: the document (lone surrogates from ``surrogateescape`` decoding are kept).
+        lang: language name, see ``grammars.canonical_language``.
+        path: the file's path; only its ``.tsx`` suffix matters (``grammars.grammar_name``).
+        parsers: the ``Parsers`` to use (a DoFn passes its own); default: this thread's.
+
+    Returns:
+        A ``ParseResult``, or None when ``lang`` has no grammar.
+    """
+    return (parsers or _thread_parsers()).analyze(text, lang, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The shared walker
+
+
+def _decode(data: bytes) -> str:
+    # Node boundaries fall on code points for valid UTF-8; around invalid bytes (lone
+    # surrogates) tree-sitter may split a sequence, hence the fallback.
+    try:
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace")
+
+
+def _text(source: bytes, node: tree_sitter.Node) -> str:
+    return _decode(source[node.start_byte:node.end_byte])
+
+
+def _analyze_tree(tree: tree_sitter.Tree, source: bytes, lang: str) -> ParseResult:
+    root = tree.root_node
+    spec = SPECS[lang]
+    num_bytes = len(source)
+    error_bytes, error_nodes = health.error_extent(root)
+    error_bytes = min(num_bytes, error_bytes)
+    query = _query(lang)
+    extracted = query is not None and error_nodes <= health.MAX_ERROR_NODES
+
+    # (kind, start, end) -> [node, name pattern index, name, doc node]
+    found: dict[tuple[str, int, int], list] = {}
+    comments: list[tree_sitter.Node] = []
+    matches = tree_sitter.QueryCursor(query).matches(root) if extracted else []
+    for pattern, captures in matches:
+        comment = captures.get("comment")
+        if comment:
+            comments.append(comment[0])
+            continue
+        for kind in ("function", "class"):
+            nodes = captures.get(kind)
+            if not nodes:
+                continue
+            node = nodes[0]
+            entry = found.setdefault((kind, node.start_byte, node.end_byte),
+                                     [node, None, "", None])
+            names = captures.get("name")
+            if names and (entry[1] is None or pattern < entry[1]):
+                entry[1] = pattern
+                entry[2] = _text(source, names[0])
+            doc = captures.get("doc")
+            if doc and entry[3] is None:
+                entry[3] = doc[0]
+
+    comments.sort(key=lambda c: c.start_byte)
+    finder = _DocFinder(source, spec, comments)
+    functions: list[tuple[int, int, Span]] = []
+    classes: list[tuple[int, int, Span]] = []
+    pairs: list[tuple[int, int, Pair]] = []
+    for (kind, _, _), (node, _, name, doc) in found.items():
+        outer = node
+        while outer.parent is not None and outer.parent.type in spec.wrappers:
+            outer = outer.parent
+        span = Span(name, outer.start_point.row + 1, outer.end_point.row + 1)
+        order = (outer.start_byte, -outer.end_byte)
+        if kind == "class":
+            classes.append((*order, span))
+            continue
+        functions.append((*order, span))
+        if not spec.docs:
+            continue
+        pair = (_docstring_pair(source, node, outer, doc) if doc is not None
+                else finder.pair(outer))
+        if pair is not None:
+            docstring, code = pair
+            constructor = name in spec.constructors or node.type in spec.constructor_types
+            pairs.append((*order, Pair(name, span.start_line, span.end_line, docstring, code,
+                                       constructor)))
+
+    return ParseResult(
+        lang=lang,
+        num_bytes=num_bytes,
+        error_bytes=error_bytes,
+        error_ratio=error_bytes / num_bytes if num_bytes else 0.0,
+        has_error=root.has_error,
+        extracted=extracted,
+        functions=tuple(s for *_, s in sorted(functions)),
+        classes=tuple(s for *_, s in sorted(classes)),
+        pairs=tuple(p for *_, p in sorted(pairs)),
+        header_lines=_license_header_lines(root, source),
+    )
+
+
+def _license_header_lines(root: tree_sitter.Node, source: bytes) -> int:
+    """Lines of the comments that open the file (one block, or a run of line comments with no
+    blank line between them), when they read like a license; else 0."""
+    comments: list[tree_sitter.Node] = []
+    for child in root.children:
+        if not child.type.endswith("comment"):
+            break
+        if comments and child.start_point.row - _last_row(comments[-1]) > 1:
+            break
+        comments.append(child)
+    if not comments or comments[0].start_point.row > 1:
+        return 0
+    text = _decode(source[comments[0].start_byte:comments[-1].end_byte])
+    return _last_row(comments[-1]) + 1 if _LICENSE.search(text) else 0
+
+
+def _last_row(node: tree_sitter.Node) -> int:
+    """0-based row of a node's last character (some grammars end a line comment after its
+    newline, at column 0 of the next row)."""
+    end = node.end_point
+    return end.row - 1 if end.column == 0 and end.row > node.start_point.row else end.row
+
+
+def _line_start(source: bytes, pos: int) -> int:
+    return source.rfind(b"\n", 0, pos) + 1
+
+
+def _line_end(source: bytes, pos: int) -> int:
+    """Offset just past the newline ending the line that holds ``pos`` (or the end)."""
+    end = source.find(b"\n", pos)
+    return len(source) if end < 0 else end + 1
+
+
+def _code_start(source: bytes, start: int) -> int:
+    """``start``, moved back to its line start when only indentation precedes it, so that
+    dedenting keeps the relative indentation of the definition's lines."""
+    line = _line_start(source, start)
+    return line if not source[line:start].strip() else start
+
+
+def _clean_code(raw: bytes) -> str:
+    return textwrap.dedent(_decode(raw)).strip("\n")
+
+
+def _docstring_pair(source: bytes, node: tree_sitter.Node, outer: tree_sitter.Node,
+                    doc: tree_sitter.Node) -> tuple[str, str] | None:
+    """(docstring, code without it) for a function whose body starts with a string literal."""
+    text = _string_literal(source, doc)
+    if text is None:
+        return None
+    stmt = doc.parent  # the expression_statement holding the string
+    cut_start, cut_end = stmt.start_byte, stmt.end_byte
+    # A docstring alone on its lines takes those lines with it; one sharing a line with
+    # code (`def f(): "doc"; return 1`) leaves the code.
+    line_start, line_end = _line_start(source, cut_start), _line_end(source, cut_end)
+    if not source[line_start:cut_start].strip() and not source[cut_end:line_end].strip():
+        cut_start, cut_end = line_start, line_end
+    else:
+        while source[cut_end:cut_end + 1] in (b";", b" ", b"\t"):
+            cut_end += 1
+    cut_start = max(cut_start, node.start_byte)
+    cut_end = min(cut_end, outer.end_byte)
+    code = source[_code_start(source, outer.start_byte):cut_start] + source[cut_end:outer.end_byte]
+    return docs.first_paragraph(text, "python"), _clean_code(code)
+
+
+_STRING_PREFIX = re.compile(rb"^([A-Za-z]*)('''|\"\"\"|'|\")")
+
+
+def _string_literal(source: bytes, string: tree_sitter.Node) -> str | None:
+    """A Python string node's text, quotes stripped and indentation cleaned as ``help()`` does,
+    or None when it cannot be a docstring (bytes, f-strings, template strings)."""
+    raw = source[string.start_byte:string.end_byte]
+    match = _STRING_PREFIX.match(raw)
+    if match is None or set(match.group(1).lower()) & set(b"bft"):
+        return None
+    quote = match.group(2)
+    body = raw[match.end():]
+    if body.endswith(quote) and len(body) >= len(quote):
+        body = body[:-len(quote)]
+    return inspect.cleandoc(_decode(body))
+
+
+_LICENSE = re.compile(r"copyright|spdx-license|licensed under|license, version|\(c\) \d{4}",
+                      re.IGNORECASE)
+
+
+class _DocFinder:
+    """Finds the doc comment above a definition, by position among the file's comments.
+
+    A doc is one block comment or a run of line comments, each alone on its line, ending on
+    the line above the definition (or above its decorations). In a language with a
+    dedicated doc form (``/**``, ``///``), ordinary comments between the doc and the
+    definition are stepped over; where every comment is a doc (C, Go, Ruby), they are part
+    of the run.
+    """
+
+    def __init__(self, source: bytes, spec: Spec, comments: list[tree_sitter.Node]) -> None:
+        self._source = source
+        self._spec = spec
+        self._form = docs.DOC_FORMS.get(spec.docs)
+        self._comments = comments
+        self._ends = [c.end_byte for c in comments]
+
+    def pair(self, outer: tree_sitter.Node) -> tuple[str, str] | None:
+        """(doc's first paragraph, code) for a definition, or None when it has no doc."""
+        source = self._source
+        decorations = []  # nearest first
+        prev = outer.prev_sibling
+        while prev is not None and prev.type in self._spec.decorations:
+            decorations.append(prev)
+            prev = prev.prev_sibling
+        decorations.reverse()
+        attributes = [docs.rust_doc_attribute(_text(source, d)) for d in decorations]
+        last = max((i for i, text in enumerate(attributes) if text is not None), default=-1)
+        if last >= 0:
+            raw = inspect.cleandoc("\n".join(t for t in attributes if t is not None))
+            # The decorations below the doc attributes belong to the code, the doc does not.
+            code_start = decorations[last + 1].start_byte if last + 1 < len(decorations) \
+                else outer.start_byte
+        else:
+            if self._form is None:
+                return None
+            anchor = decorations[0] if decorations else outer
+            found = self._comments_above(anchor)
+            if not found:
+                return None
+            raw = docs.comments_text([_text(source, c) for c in found])
+            code_start = anchor.start_byte
+        if _LICENSE.search(raw):
+            return None
+        doc = docs.first_paragraph(raw, self._spec.docs)
+        return doc, _clean_code(source[_code_start(source, code_start):outer.end_byte])
+
+    def _comments_above(self, anchor: tree_sitter.Node) -> list[tree_sitter.Node]:
+        source, form = self._source, self._form
+        doc: list[tree_sitter.Node] = []
+        below_row, below_start = anchor.start_point.row, anchor.start_byte
+        i = bisect.bisect_right(self._ends, below_start) - 1
+        while i >= 0:
+            comment = self._comments[i]
+            if (_last_row(comment) < below_row - 1
+                    or source[comment.end_byte:below_start].strip()
+                    or source[_line_start(source, comment.start_byte):comment.start_byte].strip()):
+                break  # a blank line, code, or code before the comment on its line
+            text = _text(source, comment)
+            if form.is_doc(text):
+                if doc and not (form.is_line(text) and form.is_line(_text(source, doc[-1]))):
+                    break  # one block comment, or one run of line comments
+                doc.append(comment)
+                if not form.is_line(text):
+                    break
+            elif doc:
+                break  # an ordinary comment above the doc ends it
+            below_row, below_start = comment.start_point.row, comment.start_byte
+            i -= 1
+        return doc[::-1]

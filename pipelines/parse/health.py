@@ -1,0 +1,62 @@
+"""Syntax health: how much of a document its grammar could not read, and the verdict.
+
+``error_ratio`` is the share of the document's UTF-8 bytes covered by ``ERROR`` nodes, plus
+one byte per ``MISSING`` token, so a file whose only fault is a missing ``)`` still scores
+above zero. Unlike a yes/no ``has_error`` this tolerates one bad macro in a 5,000-line C
+file while dropping truncated files, templates and files in the wrong language.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import tree_sitter
+
+if TYPE_CHECKING:
+    from pipelines.parse.analysis import ParseResult
+
+SYNTAX_ERROR = "syntax_error"
+"""The drop reason ``syntax_verdict`` returns."""
+
+MAX_ERROR_NODES = 10_000
+"""Definitions and pairs are not extracted from a tree whose ERROR regions hold more than
+this many nodes (``ParseResult.extracted`` is False). Query matching is quadratic in the
+width of some error nodes (200 KB of ``(`` takes ~40 s); a tree that broken is not this
+language, or not code, and its error ratio drops it anyway."""
+
+PARSED = "parsed"
+TIMEOUT = "timeout"
+TOO_LARGE = "too_large"
+STATUSES = (PARSED, TIMEOUT, TOO_LARGE)
+"""``ParseResult.status``: ``parsed`` (a tree, whatever its errors), ``timeout`` (the parse
+ran past its time limit) or ``too_large`` (over the size cap, not parsed). The last two
+have no health score: such documents are kept unchecked and counted."""
+
+
+def error_extent(root: tree_sitter.Node) -> tuple[int, int]:
+    """(bytes under ERROR nodes plus one per MISSING node, nodes under ERROR nodes);
+    iterative, so deep trees are fine."""
+    if not root.has_error:
+        return 0, 0
+    covered = nodes = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_error:
+            # Outermost ERROR only: its descendants are inside its range already.
+            covered += max(1, node.end_byte - node.start_byte)
+            nodes += node.descendant_count
+        elif node.is_missing:
+            covered += 1
+        elif node.has_error:
+            stack.extend(node.children)
+    return covered, nodes
+
+
+def syntax_verdict(result: ParseResult, max_error_ratio: float) -> str | None:
+    """None to keep a document, or ``"syntax_error"`` when its error ratio is above
+    ``max_error_ratio`` (a share of bytes, 0 to 1; 0 drops any file with an error). A
+    document that was not parsed (``timeout``, ``too_large``) has no score and is kept."""
+    if not 0.0 <= max_error_ratio <= 1.0:
+        raise ValueError(f"max_error_ratio must be in [0, 1], got {max_error_ratio!r}")
+    return SYNTAX_ERROR if result.error_ratio > max_error_ratio else None
