@@ -471,8 +471,15 @@ class _DocFinder:
         return doc, _clean_code(source[_code_start(source, code_start):outer.end_byte])
 
     def _comments_above(self, anchor: tree_sitter.Node) -> list[tree_sitter.Node]:
+        """The doc comment nodes above ``anchor``, in file order (empty: no doc).
+
+        The comments directly above (each alone on its line, no blank line between) fall
+        into groups: one block comment, or one run of line comments of the same kind. With
+        a dedicated doc form the nearest doc group is the doc; where every comment is a doc,
+        the topmost group is, and the ones below it are notes between doc and definition.
+        """
         source, form = self._source, self._form
-        doc: list[tree_sitter.Node] = []
+        groups: list[tuple[bool, bool, list[tree_sitter.Node]]] = []  # (line, doc, nodes)
         below_row, below_start = anchor.start_point.row, anchor.start_byte
         i = bisect.bisect_right(self._ends, below_start) - 1
         while i >= 0:
@@ -482,14 +489,15 @@ class _DocFinder:
                     or source[_line_start(source, comment.start_byte):comment.start_byte].strip()):
                 break  # a blank line, code, or code before the comment on its line
             text = _text(source, comment)
-            if form.is_doc(text):
-                if doc and not (form.is_line(text) and form.is_line(_text(source, doc[-1]))):
-                    break  # one block comment, or one run of line comments
-                doc.append(comment)
-                if not form.is_line(text):
-                    break
-            elif doc:
-                break  # an ordinary comment above the doc ends it
+            line, doc = form.is_line(text), form.is_doc(text)
+            if groups and line and groups[-1][:2] == (True, doc):
+                groups[-1][2].append(comment)
+            else:
+                groups.append((line, doc, [comment]))
             below_row, below_start = comment.start_point.row, comment.start_byte
             i -= 1
-        return doc[::-1]
+        docs_found = [nodes for _, doc, nodes in groups if doc]
+        if not docs_found:
+            return []
+        nodes = docs_found[0] if form.prefixes else docs_found[-1]
+        return nodes[::-1]

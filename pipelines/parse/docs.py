@@ -120,6 +120,7 @@ _INTRA_LINK = re.compile(r"\[(`[^`\[\]]+`)\]")
 _REST_ROLE = re.compile(r":[\w:+-]+:`([^`]*)`")
 _CODE_SPAN = re.compile(r"``?([^`]+)``?")
 _REST_LINK = re.compile(r"`([^`<]+?)\s*<[^>]*>`_")
+_RDOC = re.compile(r"(?<![\w+*])([+*_])(\w[\w.:#?!]*)\1(?![\w+*])")
 
 
 def first_paragraph(text: str, form: str) -> str:
@@ -144,7 +145,10 @@ def first_paragraph(text: str, form: str) -> str:
                 break
             continue
         lines.append(line)
-    return strip_markup("\n".join(lines))
+    text = "\n".join(lines)
+    if form == "ruby":
+        text = _RDOC.sub(r"\2", text)  # RDoc's +code+, *bold* and _emphasis_ words
+    return strip_markup(text)
 
 
 def strip_markup(text: str) -> str:

@@ -10,7 +10,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from code_samples import BROKEN, VALID
 from pipelines.accounting import Drop
 from pipelines.config import parse_config
-from pipelines.parse import analyze, pair_records
+from pipelines.parse import PairRules, analyze, pair_records
 from pipelines.parse.transform import ParseCode, parse_stats
 from pipelines.records import Record, record_id
 from pipelines.spans import parse_ranges
@@ -24,11 +24,12 @@ DOCUMENTED = '''def scale(values, factor):
 '''
 
 
-def _config():
+def _config(**pair_rules):
     code = {"kind": "code", "weight": 0.3, "inputs": [{"url": "x", "format": "folder"}]}
     return parse_config({"output": "out", "components": {
         "code": code, "prose": {**code, "kind": "text"},
-        "pairs": {"kind": "pair", "weight": 0.1, "pairs_from": ["code"]}}},
+        "pairs": {"kind": "pair", "weight": 0.1, "pairs_from": ["code"],
+                  "pair_rules": pair_rules}}},
         check_paths=False)
 
 
@@ -62,6 +63,15 @@ def test_parse_code_routes_every_document_and_counts_per_language():
             (("parse", "parsed", "rust"), 1), (("parse", "bytes", "rust"), len(BROKEN["rust"])),
             (("parse", "unparsed", "r"), 1), (("parse", "unparsed", "cobol"), 1)]),
             label="counts")
+
+
+def test_pair_rules_come_from_the_pair_component():
+    assert _config(min_code_lines=7).component("pairs").pair_rules == PairRules(
+        min_code_lines=7)
+    good = _rec(DOCUMENTED, "python", "a.py")
+    with TestPipeline() as p:
+        _, _, pairs, _ = p | beam.Create([good]) | ParseCode(_config(min_code_lines=7))
+        assert_that(pairs, equal_to([]))
 
 
 def test_parse_stats_reports_pairs_per_mb_and_unparsed_languages():
