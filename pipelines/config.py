@@ -21,6 +21,7 @@ import fsspec
 
 from configuration.loader import ConfigError, build, read_yaml
 from dedup.lsh import implied_threshold, optimal_params
+from pipelines.parse.analysis import MAX_PARSE_BYTES, PARSE_TIMEOUT_S
 from pipelines.parse.pairs import PairRules
 from pipelines.records import KINDS
 from tokenizer.special_tokens import SPECIAL_TOKENS
@@ -228,6 +229,13 @@ class FilterSpec:
     max_error_ratio: float = 0.02
     """Code whose share of bytes under tree-sitter ERROR nodes exceeds this is
     ``syntax_error``; languages without a grammar are not checked."""
+    parse_max_bytes: int = MAX_PARSE_BYTES
+    """Code larger than this many UTF-8 bytes is not parsed: kept unchecked, counted as
+    ``too_large`` in stats.json's ``parse`` section."""
+    parse_timeout_s: float = PARSE_TIMEOUT_S
+    """A parse running longer than this many seconds is stopped: the document is kept
+    unchecked, counted as ``timeout``. Far above any real file's parse time, because it is
+    the one limit that depends on the machine."""
 
     def __post_init__(self) -> None:
         for name in ("min_alnum_fraction", "min_comment_fraction", "max_comment_fraction",
@@ -242,6 +250,8 @@ class FilterSpec:
                           ("min_mean_word_chars", "max_mean_word_chars")):
             if getattr(self, low) > getattr(self, high):
                 raise ValueError(f"need {low} <= {high}")
+        if self.parse_max_bytes <= 0 or self.parse_timeout_s <= 0:
+            raise ValueError("parse_max_bytes and parse_timeout_s must be positive")
 
 
 PII_KINDS = ("email", "ip_address", "key", "password")

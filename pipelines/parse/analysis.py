@@ -17,7 +17,8 @@ docstrings out of the code.
 
 Pathological input is bounded: a document over ``max_bytes`` is not parsed
 (``too_large``), and a parse that runs past ``timeout_s`` is stopped by tree-sitter's
-progress callback (``timeout``); both are kept unchecked and counted. NOTE: the time limit
+progress callback (``timeout``); both are kept unchecked and counted (the components'
+``filters.parse_max_bytes`` and ``filters.parse_timeout_s``). NOTE: the time limit
 is the one thing here that depends on the machine, so it is set far above any real file's
 parse time (a 500 KB file parses in well under a second); the size cap, which is exact,
 bounds the common case. Deep nesting is safe: nothing here recurses.
@@ -158,19 +159,10 @@ class Parsers:
     Args:
         languages: languages to build now (default: none, each is built on first use). Names
             are validated, so a typo fails at construction, not an hour into a run.
-        max_bytes: documents larger than this many UTF-8 bytes are not parsed
-            (``too_large``); default ``MAX_PARSE_BYTES``.
-        timeout_s: a parse running longer than this many seconds is stopped (``timeout``);
-            default ``PARSE_TIMEOUT_S``.
     """
 
-    def __init__(self, languages: tuple[str, ...] | list[str] = (), *,
-                 max_bytes: int = MAX_PARSE_BYTES, timeout_s: float = PARSE_TIMEOUT_S) -> None:
-        if max_bytes <= 0 or timeout_s <= 0:
-            raise ValueError("max_bytes and timeout_s must be positive")
+    def __init__(self, languages: tuple[str, ...] | list[str] = ()) -> None:
         self._parsers: dict[str, tree_sitter.Parser] = {}
-        self._max_bytes = max_bytes
-        self._timeout_s = timeout_s
         for lang in languages:
             if self.get(lang) is None:
                 raise ValueError(f"no tree-sitter grammar for {lang!r}; "
@@ -186,13 +178,14 @@ class Parsers:
             parser = self._parsers[name] = tree_sitter.Parser(grammars.language(name))
         return parser
 
-    def parse(self, source: bytes, lang: str, path: str = "") -> tree_sitter.Tree | None:
-        """The tree of ``source``, or None when the parse ran past the time limit (or
+    def parse(self, source: bytes, lang: str, path: str = "",
+              timeout_s: float = PARSE_TIMEOUT_S) -> tree_sitter.Tree | None:
+        """The tree of ``source``, or None when the parse ran past ``timeout_s`` seconds (or
         ``lang`` has no grammar)."""
         parser = self.get(lang, path)
         if parser is None:
             return None
-        deadline = time.monotonic() + self._timeout_s
+        deadline = time.monotonic() + timeout_s
         try:
             # NOTE: tree-sitter honours the progress callback only for sources read through
             # a callback, hence the reader over ``source``.
@@ -202,15 +195,17 @@ class Parsers:
             parser.reset()  # else the next parse would resume this one
             return None
 
-    def analyze(self, text: str, lang: str, path: str = "") -> ParseResult | None:
+    def analyze(self, text: str, lang: str, path: str = "", *,
+                max_bytes: int = MAX_PARSE_BYTES,
+                timeout_s: float = PARSE_TIMEOUT_S) -> ParseResult | None:
         """Parse ``text`` as ``lang``; see the module-level ``analyze``."""
         name = grammars.grammar_name(lang, path)
         if name is None:
             return None
         source = text.encode("utf-8", "surrogatepass")
-        if len(source) > self._max_bytes:
+        if len(source) > max_bytes:
             return _unparsed(name, len(source), health.TOO_LARGE)
-        tree = self.parse(source, name)
+        tree = self.parse(source, name, timeout_s=timeout_s)
         if tree is None:
             return _unparsed(name, len(source), health.TIMEOUT)
         return _analyze_tree(tree, source, name)
@@ -231,8 +226,9 @@ def _thread_parsers() -> Parsers:
     return parsers
 
 
-def analyze(text: str, lang: str, path: str = "", *,
-            parsers: Parsers | None = None) -> ParseResult | None:
+def analyze(text: str, lang: str, path: str = "", *, parsers: Parsers | None = None,
+            max_bytes: int = MAX_PARSE_BYTES,
+            timeout_s: float = PARSE_TIMEOUT_S) -> ParseResult | None:
     """Parse a document and measure it; never raises on any text.
 
     Args:
@@ -240,11 +236,16 @@ def analyze(text: str, lang: str, path: str = "", *,
         lang: language name, see ``grammars.canonical_language``.
         path: the file's path; only its ``.tsx`` suffix matters (``grammars.grammar_name``).
         parsers: the ``Parsers`` to use (a DoFn passes its own); default: this thread's.
+        max_bytes: a document larger than this many UTF-8 bytes is not parsed
+            (``too_large``); default ``MAX_PARSE_BYTES``.
+        timeout_s: a parse running longer than this many seconds is stopped
+            (``timeout``); default ``PARSE_TIMEOUT_S``.
 
     Returns:
         A ``ParseResult``, or None when ``lang`` has no grammar.
     """
-    return (parsers or _thread_parsers()).analyze(text, lang, path)
+    return (parsers or _thread_parsers()).analyze(text, lang, path, max_bytes=max_bytes,
+                                                  timeout_s=timeout_s)
 
 
 # ---------------------------------------------------------------------------------------------

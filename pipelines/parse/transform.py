@@ -16,7 +16,7 @@ from typing import Any
 import apache_beam as beam
 
 from pipelines.accounting import Drop
-from pipelines.config import BuildConfig
+from pipelines.config import BuildConfig, FilterSpec
 from pipelines.parse.analysis import Parsers
 from pipelines.parse.health import PARSED, syntax_verdict
 from pipelines.parse.pairs import PairRules, pair_records
@@ -34,10 +34,10 @@ COUNTS = "counts"
 class _ParseDoFn(beam.DoFn):
     """Syntax health, spans and bimodal pairs; grammars are built once per worker."""
 
-    def __init__(self, max_error_ratio: dict[str, float],
+    def __init__(self, filters: dict[str, FilterSpec],
                  pair_components: dict[str, list[tuple[str, PairRules]]],
                  loss_mask: dict[str, tuple[str, ...]]):
-        self._max_error_ratio = max_error_ratio
+        self._filters = filters
         self._pair_components = pair_components
         self._loss_mask = loss_mask
 
@@ -48,7 +48,10 @@ class _ParseDoFn(beam.DoFn):
         if record.kind != "code":
             yield record
             return
-        result = self._parsers.analyze(record.text, record.lang, record.path)
+        filters = self._filters[record.component]
+        result = self._parsers.analyze(record.text, record.lang, record.path,
+                                       max_bytes=filters.parse_max_bytes,
+                                       timeout_s=filters.parse_timeout_s)
         if result is None:
             yield beam.pvalue.TaggedOutput(COUNTS, (("parse", "unparsed", record.lang), 1))
             yield record
@@ -59,7 +62,7 @@ class _ParseDoFn(beam.DoFn):
             return
         yield beam.pvalue.TaggedOutput(COUNTS, (("parse", "bytes", record.lang),
                                                 result.num_bytes))
-        reason = syntax_verdict(result, self._max_error_ratio[record.component])
+        reason = syntax_verdict(result, filters.max_error_ratio)
         if reason:
             yield beam.pvalue.TaggedOutput(DROPPED, Drop.of(record, "parse", reason))
             return
@@ -82,7 +85,7 @@ class ParseCode(beam.PTransform):
 
     def __init__(self, config: BuildConfig):
         super().__init__()
-        self._max_error_ratio = {c.name: c.filters.max_error_ratio for c in config.components}
+        self._filters = {c.name: c.filters for c in config.components}
         self._loss_mask = {c.name: c.loss_mask for c in config.components}
         self._pair_components: dict[str, list[tuple[str, PairRules]]] = {}
         for comp in config.components:
@@ -92,7 +95,7 @@ class ParseCode(beam.PTransform):
 
     def expand(self, records):
         out = records | "Parse" >> beam.ParDo(
-            _ParseDoFn(self._max_error_ratio, self._pair_components,
+            _ParseDoFn(self._filters, self._pair_components,
                        self._loss_mask)).with_outputs(DROPPED, PAIRS, COUNTS, main="records")
         return out.records, out[DROPPED], out[PAIRS], out[COUNTS]
 
