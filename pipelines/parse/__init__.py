@@ -3,7 +3,7 @@
 Modules, one concern each:
 
 - ``grammars``: which grammar wheel parses which language, loaded once per process;
-- ``queries``: per-language query text (definitions, names, comments);
+- ``definitions``: per-language tables of what a definition is, for one shared walker;
 - ``health``: the error ratio and the syntax verdict;
 - ``docs``: doc comments in each language's own form, read to their first paragraph;
 - ``analysis``: one parse of one document, the shared walker, ``ParseResult``;

@@ -11,9 +11,9 @@ Each code document is parsed once with its language's grammar (``grammars``), gi
   (``docs``), the doc read down to its first paragraph and the code without the doc.
   ``pairs.select_pairs`` applies CodeSearchNet's rules to them.
 
-Per-language extraction is query text (``queries``); the walker here is shared: it merges
-query matches, finds each definition's doc comment by position among the comments, and cuts
-docstrings out of the code.
+Per-language extraction is a table of node types (``definitions``); the walker here is
+shared: it visits the levels where definitions live, finds each definition's doc comment
+by position among the comments, and cuts docstrings out of the code.
 
 Pathological input is bounded: a document over ``max_bytes`` is not parsed
 (``too_large``), and a parse that runs past ``timeout_s`` is stopped by tree-sitter's
@@ -23,7 +23,7 @@ is the one thing here that depends on the machine, so it is set far above any re
 parse time (a 500 KB file parses in well under a second); the size cap, which is exact,
 bounds the common case. Deep nesting is safe: nothing here recurses.
 
-Threading: ``Language`` and ``Query`` objects are read-only and cached per process; a
+Threading: ``Language`` objects are read-only and cached per process; a
 ``Parser`` is stateful, so each ``Parsers`` object owns its own. A Beam DoFn builds one
 ``Parsers`` in ``setup()`` (Beam runs one DoFn instance per thread); the module-level
 ``analyze`` uses a thread-local ``Parsers``.
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import functools
 import inspect
 import re
 import textwrap
@@ -52,7 +51,7 @@ from typing import NamedTuple
 import tree_sitter
 
 from pipelines.parse import docs, grammars, health
-from pipelines.parse.queries import SPECS, Spec
+from pipelines.parse.definitions import SPECS, Spec
 
 MAX_PARSE_BYTES = 2_000_000
 """Documents larger than this (UTF-8 bytes) are not parsed (``too_large``); four times the
@@ -63,13 +62,6 @@ PARSE_TIMEOUT_S = 20.0
 
 _CHUNK = 1 << 20
 """Bytes handed to tree-sitter per read callback."""
-
-
-@functools.cache
-def _query(name: str) -> tree_sitter.Query | None:
-    """The compiled query of a grammar, built once per process (None: health only)."""
-    text = SPECS[name].query
-    return tree_sitter.Query(grammars.language(name), text) if text else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,9 +102,10 @@ class ParseResult:
             ``num_bytes``).
         error_ratio: ``error_bytes / num_bytes`` (0.0 for an empty or unparsed document).
         has_error: the tree contains any ERROR or MISSING node (tree-sitter's own flag).
-        extracted: False when definitions were not looked for: the error regions were too
-            large (see ``health.MAX_ERROR_NODES``) or the document was not parsed.
-        functions: every function, method, constructor and named function expression.
+        extracted: whether definitions were looked for: False for the health-only
+            languages (JSON, YAML, ...) and for documents that were not parsed.
+        functions: every function, method, constructor and named function expression at
+            the top level or in a class, namespace or module (not inside a function body).
         classes: every class-like type (C: struct with a body; Java: class, interface,
             enum, record; Rust: struct, enum, trait, impl; ...).
         pairs: definitions with a doc, as candidates for ``pairs.select_pairs``.
@@ -269,44 +262,22 @@ def _analyze_tree(tree: tree_sitter.Tree, source: bytes, lang: str) -> ParseResu
     root = tree.root_node
     spec = SPECS[lang]
     num_bytes = len(source)
-    error_bytes, error_nodes = health.error_extent(root)
-    error_bytes = min(num_bytes, error_bytes)
-    query = _query(lang)
-    extracted = query is not None and error_nodes <= health.MAX_ERROR_NODES
-
-    # (kind, start, end) -> [node, name pattern index, name, doc node]
-    found: dict[tuple[str, int, int], list] = {}
-    comments: list[tree_sitter.Node] = []
-    matches = tree_sitter.QueryCursor(query).matches(root) if extracted else []
-    for pattern, captures in matches:
-        comment = captures.get("comment")
-        if comment:
-            comments.append(comment[0])
-            continue
-        for kind in ("function", "class"):
-            nodes = captures.get(kind)
-            if not nodes:
-                continue
-            node = nodes[0]
-            entry = found.setdefault((kind, node.start_byte, node.end_byte),
-                                     [node, None, "", None])
-            names = captures.get("name")
-            if names and (entry[1] is None or pattern < entry[1]):
-                entry[1] = pattern
-                entry[2] = _text(source, names[0])
-            doc = captures.get("doc")
-            if doc and entry[3] is None:
-                entry[3] = doc[0]
+    error_bytes = min(num_bytes, health.error_extent(root))
+    extracted = bool(spec.functions or spec.classes)
+    definitions, comments = _walk(root, spec) if extracted else ([], [])
 
     comments.sort(key=lambda c: c.start_byte)
     finder = _DocFinder(source, spec, comments)
     functions: list[tuple[int, int, Span]] = []
     classes: list[tuple[int, int, Span]] = []
     pairs: list[tuple[int, int, Pair]] = []
-    for (kind, _, _), (node, _, name, doc) in found.items():
+    for kind, node, named in definitions:
+        name = _name(named, source)
         outer = node
-        while outer.parent is not None and outer.parent.type in spec.wrappers:
-            outer = outer.parent
+        if spec.wrappers:
+            parent = outer.parent
+            while parent is not None and parent.type in spec.wrappers:
+                outer, parent = parent, parent.parent
         span = Span(name, outer.start_point.row + 1, outer.end_point.row + 1)
         order = (outer.start_byte, -outer.end_byte)
         if kind == "class":
@@ -315,8 +286,11 @@ def _analyze_tree(tree: tree_sitter.Tree, source: bytes, lang: str) -> ParseResu
         functions.append((*order, span))
         if not spec.docs:
             continue
-        pair = (_docstring_pair(source, node, outer, doc) if doc is not None
-                else finder.pair(outer))
+        if spec.docs == "python":
+            doc = _python_docstring(node)
+            pair = _docstring_pair(source, node, outer, doc) if doc is not None else None
+        else:
+            pair = finder.pair(outer)
         if pair is not None:
             docstring, code = pair
             constructor = name in spec.constructors or node.type in spec.constructor_types
@@ -337,16 +311,103 @@ def _analyze_tree(tree: tree_sitter.Tree, source: bytes, lang: str) -> ParseResu
     )
 
 
+def _walk(root: tree_sitter.Node, spec: Spec
+          ) -> tuple[list[tuple[str, tree_sitter.Node, tree_sitter.Node]],
+                     list[tree_sitter.Node]]:
+    """The definitions and comments at the levels ``definitions`` describes: ``(kind, node,
+    node that holds the name)`` (the name holder differs for ``const f = () => ...``) and
+    comment nodes, unordered. Iterative: deep trees are fine."""
+    definitions: list[tuple[str, tree_sitter.Node, tree_sitter.Node]] = []
+    comments: list[tree_sitter.Node] = []
+    stack = [root]
+    while stack:
+        for child in stack.pop().children:
+            kind = child.type
+            if kind in spec.functions:
+                if not spec.needs_body or child.child_by_field_name("body") is not None:
+                    definitions.append(("function", child, child))
+            elif kind in spec.classes:
+                if not spec.needs_body or child.child_by_field_name("body") is not None:
+                    definitions.append(("class", child, child))
+                    stack.append(child)
+            elif kind in spec.function_values:
+                name_field, value_field = spec.function_values[kind]
+                value = child.child_by_field_name(value_field)
+                if value is not None and value.type in spec.function_expressions:
+                    definitions.append(("function", value, child))
+            elif kind in spec.containers or child.is_error:
+                # An ERROR node is entered too: a file broken after its first definitions
+                # still has them.
+                stack.append(child)
+            elif kind in spec.comments:
+                comments.append(child)
+    return definitions, comments
+
+
+_NAME_FIELDS = ("name", "left")
+
+
+def _name(node: tree_sitter.Node, source: bytes) -> str:
+    """A definition's name ('' when it has none); see ``definitions`` for the rules."""
+    for field in _NAME_FIELDS:
+        named = node.child_by_field_name(field)
+        if named is not None:
+            return _text(source, named)
+    declarator = node.child_by_field_name("declarator")
+    if declarator is not None:
+        while (inner := _inner_declarator(declarator)) is not None:
+            declarator = inner
+        return _text(source, declarator)
+    named = node.child_by_field_name("type")  # Rust ``impl Type``
+    if named is not None:
+        return _text(source, named)
+    for child in node.named_children:
+        if child.type in ("signature", "type_head"):  # Julia: the call or type it heads
+            while child.named_child_count and not child.type.endswith("identifier") \
+                    and child.type != "field_expression":
+                child = child.named_child(0)
+            return _text(source, child)
+        named = child.child_by_field_name("name")  # Go: ``type T struct``'s type_spec
+        if named is not None:
+            return _text(source, named)
+    return ""
+
+
+def _inner_declarator(declarator: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The declarator inside a C/C++ declarator (``*f``, ``&f``, ``f(...)``), if any."""
+    inner = declarator.child_by_field_name("declarator")
+    if inner is not None:
+        return inner
+    for child in declarator.named_children:
+        if child.type.endswith("declarator"):
+            return child
+    return None
+
+
+def _python_docstring(function: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The string literal that opens a Python function's body, if any."""
+    body = function.child_by_field_name("body")
+    statement = body.named_child(0) if body is not None and body.named_child_count else None
+    while statement is not None and statement.type == "comment":
+        statement = statement.next_named_sibling
+    if (statement is not None and statement.type == "expression_statement"
+            and statement.named_child_count == 1):
+        string = statement.named_child(0)
+        if string.type == "string":
+            return string
+    return None
+
+
 def _license_header_lines(root: tree_sitter.Node, source: bytes) -> int:
     """Lines of the comments that open the file (one block, or a run of line comments with no
     blank line between them), when they read like a license; else 0."""
     comments: list[tree_sitter.Node] = []
-    for child in root.children:
-        if not child.type.endswith("comment"):
-            break
+    child = root.child(0) if root.child_count else None
+    while child is not None and child.type.endswith("comment"):
         if comments and child.start_point.row - _last_row(comments[-1]) > 1:
             break
         comments.append(child)
+        child = child.next_sibling
     if not comments or comments[0].start_point.row > 1:
         return 0
     text = _decode(source[comments[0].start_byte:comments[-1].end_byte])
@@ -378,7 +439,15 @@ def _code_start(source: bytes, start: int) -> int:
 
 
 def _clean_code(raw: bytes) -> str:
-    return textwrap.dedent(_decode(raw)).strip("\n")
+    """A definition's code, dedented and without blank lines around it. Its first line is
+    the least indented of valid code, so cutting that line's indentation from every line is
+    ``textwrap.dedent`` at a fraction of the cost; anything else goes to ``dedent``."""
+    text = _decode(raw).strip("\n")
+    indent = text[:len(text) - len(text.lstrip(" \t"))]
+    lines = text.split("\n")
+    if all(line.startswith(indent) or not line.strip(" \t") for line in lines):
+        return "\n".join(line[len(indent):] if line.strip(" \t") else "" for line in lines)
+    return textwrap.dedent(text).strip("\n")
 
 
 def _docstring_pair(source: bytes, node: tree_sitter.Node, outer: tree_sitter.Node,
@@ -445,11 +514,12 @@ class _DocFinder:
         """(doc's first paragraph, code) for a definition, or None when it has no doc."""
         source = self._source
         decorations = []  # nearest first
-        prev = outer.prev_sibling
-        while prev is not None and prev.type in self._spec.decorations:
-            decorations.append(prev)
-            prev = prev.prev_sibling
-        decorations.reverse()
+        if self._spec.decorations:
+            prev = outer.prev_sibling
+            while prev is not None and prev.type in self._spec.decorations:
+                decorations.append(prev)
+                prev = prev.prev_sibling
+            decorations.reverse()
         attributes = [docs.rust_doc_attribute(_text(source, d)) for d in decorations]
         last = max((i for i, text in enumerate(attributes) if text is not None), default=-1)
         if last >= 0:
@@ -483,6 +553,8 @@ class _DocFinder:
         groups: list[tuple[bool, bool, list[tree_sitter.Node]]] = []  # (line, doc, nodes)
         below_row, below_start = anchor.start_point.row, anchor.start_byte
         i = bisect.bisect_right(self._ends, below_start) - 1
+        if i < 0 or self._comments[i].end_point.row < below_row - 1:
+            return []  # most definitions: no comment ends on the line above
         while i >= 0:
             comment = self._comments[i]
             if (_last_row(comment) < below_row - 1

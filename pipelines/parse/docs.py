@@ -65,7 +65,7 @@ DOC_FORMS: dict[str, DocForm] = {
     "ruby": DocForm(line_prefix="#"),
     "doxygen": DocForm(),
 }
-"""Doc form name (``queries.Spec.docs``) -> its ``DocForm``."""
+"""Doc form name (``definitions.Spec.docs``) -> its ``DocForm``."""
 
 
 _BLOCK_LINE = re.compile(r"^\s*\*(?!/) ?")
@@ -154,12 +154,17 @@ def first_paragraph(text: str, form: str) -> str:
 def strip_markup(text: str) -> str:
     """Inline markup removed, its text kept: Javadoc inline tags, C# references, HTML/XML
     tags, Markdown links and code spans, reST roles, literals and links."""
-    text = _INLINE_TAG.sub(lambda m: m.group(1).split("#")[-1].strip(), text)
-    text = _XML_REF.sub(lambda m: m.group(1).split(":")[-1], text)
-    text = _HTML_TAG.sub("", text)
-    text = _MD_LINK.sub(r"\1", text)
-    text = _INTRA_LINK.sub(r"\1", text)
-    text = _REST_LINK.sub(r"\1", text)
-    text = _REST_ROLE.sub(r"\1", text)
-    text = _CODE_SPAN.sub(r"\1", text)
+    # Each pass only where its marker occurs: most docs are plain text.
+    if "{@" in text:
+        text = _INLINE_TAG.sub(lambda m: m.group(1).split("#")[-1].strip(), text)
+    if "<" in text:
+        text = _XML_REF.sub(lambda m: m.group(1).split(":")[-1], text)
+        text = _HTML_TAG.sub("", text)
+    if "[" in text:
+        text = _MD_LINK.sub(r"\1", text)
+        text = _INTRA_LINK.sub(r"\1", text)
+    if "`" in text:
+        text = _REST_LINK.sub(r"\1", text)
+        text = _REST_ROLE.sub(r"\1", text)
+        text = _CODE_SPAN.sub(r"\1", text)
     return "\n".join(" ".join(line.split()) for line in text.splitlines()).strip()

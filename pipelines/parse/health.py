@@ -18,12 +18,6 @@ if TYPE_CHECKING:
 SYNTAX_ERROR = "syntax_error"
 """The drop reason ``syntax_verdict`` returns."""
 
-MAX_ERROR_NODES = 10_000
-"""Definitions and pairs are not extracted from a tree whose ERROR regions hold more than
-this many nodes (``ParseResult.extracted`` is False). Query matching is quadratic in the
-width of some error nodes (200 KB of ``(`` takes ~40 s); a tree that broken is not this
-language, or not code, and its error ratio drops it anyway."""
-
 PARSED = "parsed"
 TIMEOUT = "timeout"
 TOO_LARGE = "too_large"
@@ -33,24 +27,23 @@ ran past its time limit) or ``too_large`` (over the size cap, not parsed). The l
 have no health score: such documents are kept unchecked and counted."""
 
 
-def error_extent(root: tree_sitter.Node) -> tuple[int, int]:
-    """(bytes under ERROR nodes plus one per MISSING node, nodes under ERROR nodes);
-    iterative, so deep trees are fine."""
+def error_extent(root: tree_sitter.Node) -> int:
+    """Bytes under ERROR nodes plus one per MISSING node; iterative, so deep trees are
+    fine, and it enters only the subtrees that hold an error."""
     if not root.has_error:
-        return 0, 0
-    covered = nodes = 0
+        return 0
+    covered = 0
     stack = [root]
     while stack:
         node = stack.pop()
         if node.is_error:
             # Outermost ERROR only: its descendants are inside its range already.
             covered += max(1, node.end_byte - node.start_byte)
-            nodes += node.descendant_count
         elif node.is_missing:
             covered += 1
         elif node.has_error:
             stack.extend(node.children)
-    return covered, nodes
+    return covered
 
 
 def syntax_verdict(result: ParseResult, max_error_ratio: float) -> str | None:

@@ -1,7 +1,9 @@
 """One documented file per pair language, each with the cases CodeSearchNet's rules must
 handle: a decorated or annotated function, nested and overloaded definitions, an ordinary
 comment between a doc and its definition, unicode identifiers, and the skips (a test, a
-constructor, a trivial accessor, an override without a doc of its own).
+constructor, a trivial accessor, an override without a doc of its own). Nested means
+methods of classes in modules, namespaces and classes; a function defined inside another
+function's body is not a pair (Python's ``key`` below), as in CodeSearchNet.
 
 ``PAIRS[lang]`` is (source, expected pairs as (name, docstring) in file order).
 """
@@ -66,7 +68,6 @@ PAIRS: dict[str, tuple[str, list[tuple[str, str]]]] = {
                 return True
         '''), [("fibonacci", "Return the n-th Fibonacci number, memoised."),
                ("outer", "Sort the items by key, stably, in place."),
-               ("key", "Key of one item for the sort order."),
                ("berechne_fläche", "Compute the area spanned by two sizes.")]),
     "java": (_src("""
         package demo;
