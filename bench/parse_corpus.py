@@ -67,7 +67,7 @@ public static double {f}(java.util.List<Double> items, double factor) {{
             {w1} -= {n};
         }}
     }}
-    return {w1};
+{extra}    return {w1};
 }}
 """, "public class {C} {{\n", "}}\n"),
     "go": ("""
@@ -83,7 +83,7 @@ func {F}(items []float64, factor float64) float64 {{
 			{w1} -= {n}
 		}}
 	}}
-	return {w1}
+{extra}	return {w1}
 }}
 
 // {C} holds a {w2} and its {w1}.
@@ -109,7 +109,7 @@ pub fn {f}(items: &[f64], factor: f64) -> f64 {{
             {w1} -= {n}.0;
         }}
     }}
-    {w1}
+{extra}    {w1}
 }}
 
 pub struct {C} {{
@@ -131,7 +131,7 @@ export function {f}(items: number[], factor: number): number {{
       {w1} -= {n};
     }}
   }}
-  return {w1};
+{extra}  return {w1};
 }}
 
 export class {C}<T> {{
@@ -156,7 +156,7 @@ export class {C}<T> {{
         {w1} -= {n}
       end
     end
-    {w1}
+{extra}    {w1}
   end
 """, "module {C}\n", "end\n"),
     "php": ("""
@@ -174,7 +174,7 @@ export class {C}<T> {{
                 ${w1} -= {n};
             }}
         }}
-        return ${w1};
+{extra}        return ${w1};
     }}
 """, "<?php\nnamespace Bench;\n\nclass {C} {{\n", "}}\n"),
     "csharp": ("""
@@ -192,10 +192,69 @@ export class {C}<T> {{
                 {w1} -= {n};
             }}
         }}
-        return {w1};
+{extra}        return {w1};
     }}
 """, "using System;\nnamespace Bench {{\npublic class {C} {{\n", "}}\n}}\n"),
 }
+
+_EXTRA = {
+    "java": """    int {w2}Count = 0;
+    while ({w2}Count < items.size() && {w1} < {n} * 100) {{
+        {w2}Count += 1;
+        if ({w2}Count % 3 == 0) {{
+            {w1} = {w1} / 2 + {n};
+        }}
+    }}
+""",
+    "csharp": """        int {w2}Count = 0;
+        while ({w2}Count < items.Count && {w1} < {n} * 100) {{
+            {w2}Count += 1;
+            if ({w2}Count % 3 == 0) {{
+                {w1} = {w1} / 2 + {n};
+            }}
+        }}
+""",
+    "typescript": """  let {w2}Count = 0;
+  while ({w2}Count < items.length && {w1} < {n} * 100) {{
+    {w2}Count += 1;
+    if ({w2}Count % 3 === 0) {{
+      {w1} = {w1} / 2 + {n};
+    }}
+  }}
+""",
+    "php": """        ${w2}Count = 0;
+        while (${w2}Count < count($items) && ${w1} < {n} * 100) {{
+            ${w2}Count += 1;
+            if (${w2}Count % 3 === 0) {{
+                ${w1} = intdiv(${w1}, 2) + {n};
+            }}
+        }}
+""",
+    "go": """	{w2}Count := 0
+	for {w2}Count < len(items) && {w1} < {n}*100 {{
+		{w2}Count++
+		if {w2}Count%3 == 0 {{
+			{w1} = {w1}/2 + {n}
+		}}
+	}}
+""",
+    "rust": """    let mut {w2}_count = 0;
+    while {w2}_count < items.len() && {w1} < ({n} * 100) as f64 {{
+        {w2}_count += 1;
+        if {w2}_count % 3 == 0 {{
+            {w1} = {w1} / 2.0 + {n}.0;
+        }}
+    }}
+""",
+    "ruby": """    {w2}_count = 0
+    while {w2}_count < items.size && {w1} < {n} * 100
+      {w2}_count += 1
+      {w1} = {w1} / 2 + {n} if ({w2}_count % 3).zero?
+    end
+""",
+}
+"""A second loop per function body, so that functions are as long as real code's
+(about 20 lines) rather than a third of that."""
 
 GENERATED = tuple(sorted(_TEMPLATES))
 """Languages whose benchmark code is generated."""
@@ -223,9 +282,10 @@ def generated_code(lang: str, budget: int, seed: int = 0, functions_per_file: in
         for _ in range(functions_per_file):
             w1, w2 = rng.sample(_WORDS, 2)
             k += 1
-            function = body.format(f=f"{w1}_{w2}_{k}", F=f"{w1.title()}{w2.title()}{k}",
-                                   C=f"{w2.title()}{k}", w1=w1, w2=w2, W1=w1.title(),
-                                   W2=w2.title(), n=rng.randrange(1, 100))
+            names = dict(f=f"{w1}_{w2}_{k}", F=f"{w1.title()}{w2.title()}{k}",
+                         C=f"{w2.title()}{k}", w1=w1, w2=w2, W1=w1.title(), W2=w2.title(),
+                         n=rng.randrange(1, 100))
+            function = body.format(extra=_EXTRA[lang].format(**names), **names)
             parts.append(function if rng.random() < documented else _undocumented(function))
         parts.append(tail.format())
         text = "".join(parts)

@@ -493,6 +493,20 @@ _LICENSE = re.compile(r"copyright|spdx-license|licensed under|license, version|\
                       re.IGNORECASE)
 
 
+def _doc_attributes(source: bytes, decorations: list[tree_sitter.Node],
+                    outer: tree_sitter.Node) -> tuple[str | None, int]:
+    """(the text of the ``#[doc = "..."]`` attributes among a definition's decorations,
+    where its code starts: after the last of them), or (None, 0) when there are none."""
+    texts = [docs.rust_doc_attribute(_text(source, d)) for d in decorations]
+    last = max((i for i, text in enumerate(texts) if text is not None), default=-1)
+    if last < 0:
+        return None, 0
+    raw = inspect.cleandoc("\n".join(t for t in texts if t is not None))
+    # The decorations below the doc attributes belong to the code, the doc does not.
+    start = decorations[last + 1].start_byte if last + 1 < len(decorations) else outer.start_byte
+    return raw, start
+
+
 class _DocFinder:
     """Finds the doc comment above a definition, by position among the file's comments.
 
@@ -513,23 +527,10 @@ class _DocFinder:
     def pair(self, outer: tree_sitter.Node) -> tuple[str, str] | None:
         """(doc's first paragraph, code) for a definition, or None when it has no doc."""
         source = self._source
-        decorations = []  # nearest first
-        if self._spec.decorations:
-            prev = outer.prev_sibling
-            while prev is not None and prev.type in self._spec.decorations:
-                decorations.append(prev)
-                prev = prev.prev_sibling
-            decorations.reverse()
-        attributes = [docs.rust_doc_attribute(_text(source, d)) for d in decorations]
-        last = max((i for i, text in enumerate(attributes) if text is not None), default=-1)
-        if last >= 0:
-            raw = inspect.cleandoc("\n".join(t for t in attributes if t is not None))
-            # The decorations below the doc attributes belong to the code, the doc does not.
-            code_start = decorations[last + 1].start_byte if last + 1 < len(decorations) \
-                else outer.start_byte
-        else:
-            if self._form is None:
-                return None
+        decorations = self._decorations(outer) if self._spec.decorations else []
+        raw, code_start = _doc_attributes(source, decorations, outer) if decorations \
+            else (None, 0)
+        if raw is None:
             anchor = decorations[0] if decorations else outer
             found = self._comments_above(anchor)
             if not found:
@@ -540,6 +541,15 @@ class _DocFinder:
             return None
         doc = docs.first_paragraph(raw, self._spec.docs)
         return doc, _clean_code(source[_code_start(source, code_start):outer.end_byte])
+
+    def _decorations(self, outer: tree_sitter.Node) -> list[tree_sitter.Node]:
+        """The decoration siblings right above a definition, in file order."""
+        found = []
+        prev = outer.prev_sibling
+        while prev is not None and prev.type in self._spec.decorations:
+            found.append(prev)
+            prev = prev.prev_sibling
+        return found[::-1]
 
     def _comments_above(self, anchor: tree_sitter.Node) -> list[tree_sitter.Node]:
         """The doc comment nodes above ``anchor``, in file order (empty: no doc).
