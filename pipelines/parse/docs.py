@@ -68,7 +68,7 @@ DOC_FORMS: dict[str, DocForm] = {
 """Doc form name (``definitions.Spec.docs``) -> its ``DocForm``."""
 
 
-_BLOCK_LINE = re.compile(r"^\s*\*(?!/) ?")
+_BLOCK_LINE = re.compile(r"^[ \t]*\*(?!/) ?", re.MULTILINE)
 
 
 def comment_text(comment: str) -> str:
@@ -81,8 +81,7 @@ def comment_text(comment: str) -> str:
     if comment.startswith("#"):
         return comment.lstrip("#").removeprefix(" ").rstrip("\r\n")
     text = comment.removeprefix("/*").removesuffix("*/").lstrip("*!")
-    lines = [_BLOCK_LINE.sub("", line) for line in text.splitlines()]
-    return "\n".join(lines).strip()
+    return _BLOCK_LINE.sub("", text.replace("\r\n", "\n")).strip()
 
 
 def comments_text(comments: list[str]) -> str:
