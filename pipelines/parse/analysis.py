@@ -4,8 +4,9 @@ Each code document is parsed once with its language's grammar (``grammars``), gi
 
 - **health** (``health``): the error ratio and the parse status;
 - **definitions**: every function (methods, constructors, named function expressions) and
-  class-like type, by 1-based inclusive line span, including decorators, ``export`` and
-  ``template`` headers; the top-level ones become the document's syntax spans
+  class-like type at the top level and in classes, namespaces and modules (``definitions``
+  says why not deeper), by 1-based inclusive line span, including decorators, ``export``
+  and ``template`` headers; the top-level ones become the document's syntax spans
   (``pipelines.spans``);
 - **pair candidates**: each definition with documentation in its language's form
   (``docs``), the doc read down to its first paragraph and the code without the doc.
