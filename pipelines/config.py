@@ -363,6 +363,8 @@ class ComponentSpec:
             raise ValueError("needs at least one input")
         elif self.pairs_from:
             raise ValueError("pairs_from is only for a pair component")
+        if self.kind != "pair" and self.pair_rules != PairRules():
+            raise ValueError("pair_rules is only for a pair component")
 
 
 IMPLIED_THRESHOLD_RANGE = (0.5, 0.95)

@@ -19,12 +19,15 @@ SYNTAX_ERROR = "syntax_error"
 """The drop reason ``syntax_verdict`` returns."""
 
 PARSED = "parsed"
+"""``ParseResult.status`` of a document that has a tree, whatever its errors."""
+
 TIMEOUT = "timeout"
+"""``ParseResult.status`` of a document whose parse ran past its time limit: no health
+score, kept unchecked and counted."""
+
 TOO_LARGE = "too_large"
-STATUSES = (PARSED, TIMEOUT, TOO_LARGE)
-"""``ParseResult.status``: ``parsed`` (a tree, whatever its errors), ``timeout`` (the parse
-ran past its time limit) or ``too_large`` (over the size cap, not parsed). The last two
-have no health score: such documents are kept unchecked and counted."""
+"""``ParseResult.status`` of a document over the size cap, not parsed: no health score,
+kept unchecked and counted."""
 
 
 def error_extent(root: tree_sitter.Node) -> int:

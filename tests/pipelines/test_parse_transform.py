@@ -4,11 +4,13 @@ section, with exact, complete expected outputs."""
 from __future__ import annotations
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from code_samples import BROKEN, VALID
 from pipelines.accounting import Drop
+from configuration.loader import ConfigError
 from pipelines.config import parse_config
 from pipelines.parse import PairRules, analyze, pair_records
 from pipelines.parse.transform import ParseCode, parse_stats
@@ -72,6 +74,13 @@ def test_pair_rules_come_from_the_pair_component():
     with TestPipeline() as p:
         _, _, pairs, _ = p | beam.Create([good]) | ParseCode(_config(min_code_lines=7))
         assert_that(pairs, equal_to([]))
+
+
+def test_pair_rules_belong_to_pair_components_only():
+    with pytest.raises(ConfigError, match="pair_rules is only for a pair component"):
+        parse_config({"output": "out", "components": {"code": {
+            "kind": "code", "weight": 1.0, "inputs": [{"url": "x", "format": "folder"}],
+            "pair_rules": {"min_code_lines": 2}}}}, check_paths=False)
 
 
 def test_parse_stats_reports_pairs_per_mb_and_unparsed_languages():
