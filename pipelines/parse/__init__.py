@@ -7,6 +7,7 @@ Modules, one concern each:
 - ``health``: the error ratio and the syntax verdict;
 - ``docs``: doc comments in each language's own form, read to their first paragraph;
 - ``analysis``: one parse of one document, the shared walker, ``ParseResult``;
+- ``candidates``: a definition's doc found and cut out of its code;
 - ``pairs``: CodeSearchNet's rules for which candidates become pairs;
 - ``transform``: the Beam composite ``ParseCode`` (imported from there, not here, so the
   pure modules load without Beam).
