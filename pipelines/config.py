@@ -21,6 +21,8 @@ import fsspec
 
 from configuration.loader import ConfigError, build, read_yaml
 from dedup.lsh import implied_threshold, optimal_params
+from pipelines.parse.analysis import MAX_PARSE_BYTES, PARSE_TIMEOUT_S
+from pipelines.parse.pairs import PairRules
 from pipelines.records import KINDS
 from tokenizer.special_tokens import SPECIAL_TOKENS
 from tokenizer.train import DIGITS, SPACE_RUNS, TAB_RUNS, min_vocab_size
@@ -227,6 +229,13 @@ class FilterSpec:
     max_error_ratio: float = 0.02
     """Code whose share of bytes under tree-sitter ERROR nodes exceeds this is
     ``syntax_error``; languages without a grammar are not checked."""
+    parse_max_bytes: int = MAX_PARSE_BYTES
+    """Code larger than this many UTF-8 bytes is not parsed: kept unchecked, counted as
+    ``too_large`` in stats.json's ``parse`` section."""
+    parse_timeout_s: float = PARSE_TIMEOUT_S
+    """A parse running longer than this many seconds is stopped: the document is kept
+    unchecked, counted as ``timeout``. Far above any real file's parse time, because it is
+    the one limit that depends on the machine."""
 
     def __post_init__(self) -> None:
         for name in ("min_alnum_fraction", "min_comment_fraction", "max_comment_fraction",
@@ -241,6 +250,8 @@ class FilterSpec:
                           ("min_mean_word_chars", "max_mean_word_chars")):
             if getattr(self, low) > getattr(self, high):
                 raise ValueError(f"need {low} <= {high}")
+        if self.parse_max_bytes <= 0 or self.parse_timeout_s <= 0:
+            raise ValueError("parse_max_bytes and parse_timeout_s must be positive")
 
 
 PII_KINDS = ("email", "ip_address", "key", "password")
@@ -314,6 +325,9 @@ class ComponentSpec:
     """Where the documents come from; empty for a ``pair`` component."""
     pairs_from: tuple[str, ...] = ()
     """For a ``pair`` component: the code components whose functions are paired."""
+    pair_rules: PairRules = PairRules()
+    """For a ``pair`` component: which functions make pairs (CodeSearchNet's rules by
+    default, ``pipelines.parse.pairs``)."""
     weight: float | None = None
     """Share of each mixture epoch's samples (exclusive with ``epochs``)."""
     epochs: float | None = None
@@ -349,6 +363,8 @@ class ComponentSpec:
             raise ValueError("needs at least one input")
         elif self.pairs_from:
             raise ValueError("pairs_from is only for a pair component")
+        if self.kind != "pair" and self.pair_rules != PairRules():
+            raise ValueError("pair_rules is only for a pair component")
 
 
 IMPLIED_THRESHOLD_RANGE = (0.5, 0.95)

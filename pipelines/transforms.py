@@ -30,10 +30,10 @@ from pipelines.deduplicate import Deduplicate
 from pipelines.droplog import DROP_LOG_DIR, WriteDropLog
 from pipelines.sidefile import WriteSideFile, write_part
 from pipelines.ingest import ReadSources, source_counts
-from pipelines.parse import Parsers, pair_records, syntax_verdict
+from pipelines.parse.transform import ParseCode, parse_stats
 from pipelines.pii import RedactRecords
 from pipelines.records import Record
-from pipelines.spans import assemble, cut, document_ranges, parse_ranges
+from pipelines.spans import assemble, cut, document_ranges
 from pipelines.stage import DROPPED, count_entering
 from shards.format import dtype_for_vocab, file_sha256, write_bytes_atomic, write_shard
 from shards.manifest import (MANIFEST_NAME, MANIFEST_VERSION, ComponentEntry, Manifest,
@@ -47,62 +47,6 @@ from tokenizer.train import train_bpe
 
 TOKENIZER_NAME = "tokenizer.json"
 STATS_NAME = "stats.json"
-
-
-# ----------------------------------------------------------------------------------- parse
-
-PAIRS = "pairs"
-
-
-class _ParseDoFn(beam.DoFn):
-    """Syntax health and bimodal pairs; grammars are built once per worker."""
-
-    def __init__(self, max_error_ratio: dict[str, float], pair_components: dict[str, list[str]],
-                 loss_mask: dict[str, tuple[str, ...]]):
-        self._max_error_ratio = max_error_ratio
-        self._pair_components = pair_components
-        self._loss_mask = loss_mask
-
-    def setup(self) -> None:
-        self._parsers = Parsers()
-
-    def process(self, record: Record) -> Iterator[Any]:
-        result = self._parsers.analyze(record.text, record.lang) if record.kind == "code" else None
-        if result is None:
-            yield record
-            return
-        reason = syntax_verdict(result, self._max_error_ratio[record.component])
-        if reason:
-            yield beam.pvalue.TaggedOutput(DROPPED, Drop.of(record, "parse", reason))
-            return
-        ranges = parse_ranges(record.text, result, self._loss_mask[record.component])
-        yield record.replace(meta={**record.meta, **ranges}) if ranges else record
-        for component in self._pair_components.get(record.component, ()):
-            for pair in pair_records(record, result, component):
-                yield beam.pvalue.TaggedOutput(PAIRS, pair)
-
-
-class ParseCode(beam.PTransform):
-    """tree-sitter parse: drop broken code, extract function/docstring pairs.
-
-    Returns ``(records, drops, pairs)``.
-    """
-
-    def __init__(self, config: BuildConfig):
-        super().__init__()
-        self._max_error_ratio = {c.name: c.filters.max_error_ratio for c in config.components}
-        self._loss_mask = {c.name: c.loss_mask for c in config.components}
-        self._pair_components: dict[str, list[str]] = {}
-        for comp in config.components:
-            for source in comp.pairs_from:
-                self._pair_components.setdefault(source, []).append(comp.name)
-
-    def expand(self, records):
-        out = records | "Parse" >> beam.ParDo(
-            _ParseDoFn(self._max_error_ratio, self._pair_components,
-                       self._loss_mask)).with_outputs(
-                DROPPED, PAIRS, main="records")
-        return out.records, out[DROPPED], out[PAIRS]
 
 
 # ------------------------------------------------------------------------------- tokenizer
@@ -403,7 +347,8 @@ def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest,
                 side_files: dict[str, list[str]]) -> dict[str, Any]:
     """stats.json: the funnel per component and source, tokens and languages, the dedup
     counters, the documents each encoder path took (``encoder``: ``fast``, ``fallback``
-    and ``fallback_reasons``), and the side files (drop log, clusters)."""
+    and ``fallback_reasons``), the parse stage's per-language counts (``parse``,
+    ``pipelines.parse.transform.parse_stats``), and the side files (drop log, clusters)."""
     langs: dict[str, dict[str, int]] = {}
     dedup: dict[str, int] = {"candidates": 0, "rejected": 0, "chained": 0}
     encoder: dict[str, Any] = {"fast": 0, "fallback": 0, "fallback_reasons": {}}
@@ -425,6 +370,7 @@ def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest,
     stats["dedup"] = dict(sorted(dedup.items()))
     encoder["fallback_reasons"] = dict(sorted(encoder["fallback_reasons"].items()))
     stats["encoder"] = encoder
+    stats["parse"] = parse_stats(counts)
     for name, files in side_files.items():
         stats[name] = sorted(files)
     return stats
@@ -485,8 +431,9 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
     drops.append(dedup_drops)
     counts.append(dedup_counts)
     counts += [count_entering(clear, "dedup"), count_entering(deduped, "parse")]
-    parsed, parse_drops, pairs = deduped | "ParseCode" >> ParseCode(config)
+    parsed, parse_drops, pairs, parse_counts = deduped | "ParseCode" >> ParseCode(config)
     drops.append(parse_drops)
+    counts.append(parse_counts)
 
     # Pairs are new documents of their own components: count them in, then dedup them
     # exactly (the same function can sit in two different files).

@@ -100,6 +100,15 @@ def test_pairs_are_docstring_sep_code(built_corpus):
     assert langs == {"c", "python"}
 
 
+def test_stats_report_parsing_and_pairs_per_language(built_corpus):
+    parse = _stats(built_corpus)["parse"]
+    assert set(parse["languages"]) == {"c", "python"}
+    for lang in ("c", "python"):
+        entry = parse["languages"][lang]
+        assert entry["parsed"] > 0 and entry["pairs"] > 0
+        assert entry["pairs_per_mb"] == round(entry["pairs"] / (entry["bytes"] / 1e6), 3)
+
+
 def test_same_input_and_config_give_identical_bytes(tmp_path):
     config = make_corpus(tmp_path)
     out = tmp_path / "out"

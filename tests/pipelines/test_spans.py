@@ -8,6 +8,7 @@ import sysconfig
 
 import pytest
 
+from code_samples import VALID
 from corpus import LICENSED_C
 from pipelines.parse import analyze
 from pipelines.records import Record
@@ -140,3 +141,22 @@ def test_built_shards_carry_spans_and_loss_masks(built_corpus):
     assert all(not f["no_loss"] for (name, _), f in found.items() if name == "code-python")
     heapq = found[("code-python", "heapq.py")]["spans"]
     assert any(s.startswith("def heappush(") for s in heapq)
+
+
+@pytest.mark.parametrize("lang", sorted(lang for lang, (_, names) in VALID.items() if names))
+def test_every_programming_language_gets_top_level_spans(tokenizer, lang):
+    text, names = VALID[lang]
+    result = analyze(text, lang, "sample.tsx" if lang == "tsx" else "")
+    ranges = parse_ranges(text, result, ())
+    spans = ranges[SYNTAX_KEY]
+    assert len(spans) == len(names)
+    for (a, b), name in zip(spans, names):
+        # Each span is a top-level definition's whole lines, its name on its first line.
+        assert a == 0 or text[a - 1] == "\n"
+        assert name.split(".")[-1] in text[a:b].split("\n")[0]
+    record = Record(id="x", text=text, kind="code", lang=lang, component="c", meta=ranges)
+    doc_ranges = document_ranges(record, ())
+    pieces = cut(text, doc_ranges)
+    ids, tokens = assemble(pieces, encode_batch(tokenizer, pieces), doc_ranges)
+    assert [decode(tokenizer, ids[a:b].tolist()) for a, b in tokens["spans"]] == [
+        text[a:b] for a, b in spans]

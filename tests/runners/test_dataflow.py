@@ -88,7 +88,7 @@ def test_template_holds_every_stage_the_worker_package_and_the_sdk_version(codem
         requires = sdist.extractfile("codemix-0.1.0/codemix.egg-info/requires.txt").read()
     # What a worker installs: the lines before the first [extra] section.
     installed = requires.decode().split("\n[")[0].splitlines()
-    assert {"codemix-0.1.0/pipelines/parse.py", "codemix-0.1.0/dedup/near.py",
+    assert {"codemix-0.1.0/pipelines/parse/analysis.py", "codemix-0.1.0/dedup/near.py",
             "codemix-0.1.0/tokenizer/encode.py", "codemix-0.1.0/shards/format.py"} <= names
     assert f"apache-beam=={BEAM_VERSION}" in installed
     assert not [r for r in installed if r.startswith("torch")]

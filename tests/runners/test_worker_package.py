@@ -17,7 +17,7 @@ import subprocess
 
 from apache_beam.runners.portability.stager import Stager
 
-from stage_imports import PACKAGES, SNIPPETS
+from stage_imports import DATA, PACKAGES, SNIPPETS
 from venvs import REPO, create
 
 
@@ -43,7 +43,7 @@ def test_worker_package_installs_cleanly_and_every_stage_imports(tmp_path):
              for p in (REPO / package).rglob("*.py") if p.stem != "__main__"]
     assert set(modules) == {".".join(f.parts[:-1] if f.name == "__init__" else f.parts)
                             for f in files}
-    assert found["parsed"] == {lang: {"functions": ["add"], "has_error": False}
-                               for lang in SNIPPETS}
+    assert found["parsed"] == {lang: {"functions": ["add"] if lang in SNIPPETS else [],
+                                      "has_error": False} for lang in (*SNIPPETS, *DATA)}
     assert found["humaneval_runs"] > 0
     assert not found["torch_imported"]
