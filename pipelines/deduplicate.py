@@ -34,6 +34,7 @@ from pipelines.config import DedupSpec
 from pipelines.licenses import license_tier
 from pipelines.records import Record, content_hash
 from pipelines.stage import DROPPED, ApplyStage
+from pipelines.timing import Timed
 
 CLUSTERS = "clusters"
 """Tag of the cluster side-file rows output."""
@@ -209,7 +210,7 @@ class PairSimilarity(beam.PTransform):
 
         return ({"arrived": sent, "payload": self._payloads}
                 | "JoinSecond" >> beam.CoGroupByKey()
-                | "Compare" >> beam.FlatMap(compare))
+                | "Compare" >> beam.FlatMap(Timed("dedup", compare)))
 
 
 def _cluster_members(item: tuple[str, Iterable[tuple[bytes, str]]]) -> Iterator[Any]:
@@ -280,8 +281,8 @@ class Deduplicate(beam.PTransform):
         keyed = records | "KeyById" >> beam.Map(lambda r: (r.id, r))
         fps = (records
                | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=256)
-               | "Fingerprint" >> beam.FlatMap(
-                   lambda batch: [tuple(f) for f in fingerprints(batch, spec)]))
+               | "Fingerprint" >> beam.FlatMap(Timed(
+                   "dedup", lambda batch: [tuple(f) for f in fingerprints(batch, spec)])))
         exact_verdicts, rows, counts = [], [], []
         if spec.exact:
             exact = (fps
@@ -307,7 +308,7 @@ class Deduplicate(beam.PTransform):
         joined = ({"records": keyed, "exact": flat("Exact", exact_verdicts),
                    "near": flat("Near", near_verdicts)}
                   | "Join" >> beam.CoGroupByKey())
-        kept, drops = joined | "Decide" >> ApplyStage(_verdict)
+        kept, drops = joined | "Decide" >> ApplyStage(_verdict, stage="dedup")
         return kept, drops, flat("Rows", rows), flat("Counts", counts)
 
 

@@ -69,10 +69,11 @@ class ReadSources(beam.PTransform):
         config = self._config
         units, list_drops = (pbegin
                              | "Inputs" >> beam.Create(self._inputs)
-                             | "List" >> ApplyStage(list_input, config))
+                             | "List" >> ApplyStage(list_input, config, stage="read"))
         records, read_drops = (units
                                # NOTE: listing yields one bundle per input; spread the units.
                                | "Spread" >> beam.Reshuffle()
-                               | "Read" >> ApplyStage(read_input_unit, config))
+                               | "Read" >> ApplyStage(read_input_unit, config,
+                                                              stage="read"))
         drops = (list_drops, read_drops) | "ReadDrops" >> beam.Flatten()
         return records, drops

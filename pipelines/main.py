@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import json
 import logging
-import time
 from collections.abc import Iterator
 
 import apache_beam as beam
@@ -36,6 +34,7 @@ from pipelines.accounting import check_balanced
 from pipelines.clustering import ClusteringDidNotConverge
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
+from pipelines.timing import BuildClock, timings, write_timings
 from pipelines.droplog import DROP_LOG_DIR
 from pipelines.transforms import CLUSTERS_DIR, STATS_NAME, build
 from shards.manifest import MANIFEST_NAME
@@ -212,17 +211,19 @@ def run(argv: list[str] | None = None) -> int:
     not_run = _not_run_now(options)
     if not_run is None:
         _discard_old_manifest(config.output)
-    start = time.monotonic()
-    with _errors_said_once(), beam.Pipeline(options=options) as pipeline:
+    clock = BuildClock.start()
+    with _errors_said_once():
+        pipeline = beam.Pipeline(options=options)
         build(pipeline, config)
+        result = pipeline.run()
+        result.wait_until_finish()
     if not_run is not None:
         print(not_run)
         return 0
     out = config.output.rstrip("/")
-    with fsspec.open(f"{out}/{STATS_NAME}", "rt") as f:
-        stats = json.load(f)
+    stats = write_timings(f"{out}/{STATS_NAME}", timings(clock, result.metrics()))
     check_balanced(stats)
-    print(f"built {out}/{MANIFEST_NAME} in {time.monotonic() - start:.0f}s")
+    print(f"built {out}/{MANIFEST_NAME} in {stats['timings']['build']['wall_s']:.0f}s")
     print("\n".join(summary(stats, out)))
     return 0
 

@@ -35,6 +35,7 @@ from pipelines.pii import RedactRecords
 from pipelines.records import Record
 from pipelines.spans import assemble, cut, document_ranges, parse_ranges
 from pipelines.stage import DROPPED, count_entering
+from pipelines.timing import Timed, stage_timer
 from shards.format import dtype_for_vocab, file_sha256, write_bytes_atomic, write_shard
 from shards.manifest import (MANIFEST_NAME, MANIFEST_VERSION, ComponentEntry, Manifest,
                              ShardEntry, TokenizerEntry, config_hash, write_manifest)
@@ -67,6 +68,11 @@ class _ParseDoFn(beam.DoFn):
         self._parsers = Parsers()
 
     def process(self, record: Record) -> Iterator[Any]:
+        with stage_timer("parse"):
+            out = list(self._parse(record))
+        yield from out
+
+    def _parse(self, record: Record) -> Iterator[Any]:
         result = self._parsers.analyze(record.text, record.lang) if record.kind == "code" else None
         if result is None:
             yield record
@@ -236,7 +242,7 @@ class BuildTokenizer(beam.PTransform):
         else:
             text = (records
                     | "SampleForTokenizer" >> SampleForTokenizer(self._config)
-                    | "Train" >> beam.Map(_train, spec))
+                    | "Train" >> beam.Map(Timed("tokenizer", _train), spec))
         return text | "Store" >> beam.Map(_artifact, spec, self._config.output)
 
 
@@ -271,6 +277,11 @@ class _EncodeDoFn(beam.DoFn):
         self._sha: str | None = None
 
     def process(self, batch: list[Record], art: TokenizerArtifact) -> Iterator[Any]:
+        with stage_timer("tokenize"):
+            out = list(self._encode(batch, art))
+        yield from out
+
+    def _encode(self, batch: list[Record], art: TokenizerArtifact) -> Iterator[Any]:
         if self._sha != art.sha256:
             self._tok, self._sha = tokenizer_from_str(art.json), art.sha256
             reason = fallback_reason(self._tok)
@@ -366,8 +377,8 @@ class WriteShards(beam.PTransform):
                     lambda kv, t: ((kv[0], shard_of(kv[1].id, shard_count(t[kv[0]], target))),
                                    kv[1]), beam.pvalue.AsDict(totals))
                 | "GroupShard" >> beam.GroupByKey()
-                | "Write" >> beam.Map(_write_group, self._output, self._compress,
-                                      beam.pvalue.AsSingleton(self._tokenizer)))
+                | "Write" >> beam.Map(Timed("write", _write_group), self._output,
+                                      self._compress, beam.pvalue.AsSingleton(self._tokenizer)))
 
 
 # -------------------------------------------------------------------------------- manifest

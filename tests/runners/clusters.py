@@ -41,8 +41,3 @@ def harness_pids(engine: str) -> list[int]:
     found = subprocess.run(["pgrep", "-P", pool_pid], capture_output=True, text=True)
     return [int(pid) for pid in found.stdout.split()]
 
-
-def snapshot(out: pathlib.Path) -> dict[str, bytes]:
-    """Every file of a build's output, by path relative to it."""
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file()}

@@ -16,8 +16,9 @@ import time
 import pytest
 import yaml
 
-from clusters import REPO, harness_pids, running, script, snapshot
+from clusters import REPO, harness_pids, running, script
 from corpus import make_corpus
+from snapshot import snapshot
 from pipelines.main import run
 
 
