@@ -5,6 +5,7 @@
     codemix shards inspect PATH [--doc COMPONENT:INDEX] [--verify]
     codemix shards verify PATH                           every fault, named; exit 1 if any
     codemix shards export PATH --format megatron --out DIR
+    codemix report OUT [--train RUN_DIR] [--out report.html]
     codemix generate CHECKPOINT --config TRAIN.yaml --prompt TEXT [options]
     codemix infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT [options]
 
@@ -19,7 +20,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-USAGE = """usage: codemix {build,train,shards,generate,infill} ...
+USAGE = """usage: codemix {build,train,shards,report,generate,infill} ...
 
   build CONFIG.yaml [beam options]   run the build pipeline (ingest, clean, dedup, parse,
                                      tokenize, shard); see `codemix build --help`
@@ -30,6 +31,8 @@ USAGE = """usage: codemix {build,train,shards,generate,infill} ...
   shards verify PATH                 check hashes, counts, boundaries and token ids
   shards export PATH --format megatron --out DIR
                                      write <component>.bin/.idx for Megatron-LM
+  report OUT [--train RUN_DIR]       one self-contained HTML page: funnel, languages,
+                                     duplicates, timings, training curves
   generate CHECKPOINT --config TRAIN.yaml --prompt TEXT
                                      continue a prompt with a trained checkpoint; see
                                      `codemix generate --help`
@@ -107,6 +110,32 @@ def _shards(argv: list[str]) -> int:
         "export": lambda: export_path(args.path, args.format, args.out, args.append_eod),
     }
     return _guard(actions[args.command], (ManifestError, ShardError, TokenizerError))
+
+
+def _report(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="codemix report",
+        description="Write one self-contained HTML page (inline SVG charts, no network "
+                    "needed) about a build and, with --train, a training run on it.")
+    parser.add_argument("out", help="the build's output folder (holds stats.json)")
+    parser.add_argument("--train", metavar="RUN_DIR",
+                        help="a training run's output_dir (holds metrics.jsonl)")
+    parser.add_argument("--out", dest="dest", metavar="FILE",
+                        help="where to write the page (default OUT/report.html)")
+    args = parser.parse_args(argv)
+    from shards.manifest import ManifestError
+
+    def action() -> int:
+        from report import write_report
+
+        try:
+            print(f"wrote {write_report(args.out, args.train, args.dest)}")
+        except FileNotFoundError as err:
+            raise ManifestError(f"no such file {err.filename or err}: is {args.out} a build's "
+                                "output folder (and --train a run's output_dir)?") from None
+        return 0
+
+    return _guard(action, (ManifestError,))
 
 
 def _sampling_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -196,8 +225,8 @@ def _guard(action: Callable[[], int], user_errors: tuple[type[BaseException], ..
         return 2
 
 
-COMMANDS = {"build": _build, "train": _train, "shards": _shards, "generate": _generate,
-            "infill": _infill}
+COMMANDS = {"build": _build, "train": _train, "shards": _shards, "report": _report,
+            "generate": _generate, "infill": _infill}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,7 @@ from pipelines.clustering import ClusteringDidNotConverge
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
 from pipelines.timing import BuildClock, timings, write_timings
+from report import write_report
 from pipelines.droplog import DROP_LOG_DIR
 from pipelines.transforms import CLUSTERS_DIR, STATS_NAME, build
 from shards.manifest import MANIFEST_NAME
@@ -225,6 +226,7 @@ def run(argv: list[str] | None = None) -> int:
     check_balanced(stats)
     print(f"built {out}/{MANIFEST_NAME} in {stats['timings']['build']['wall_s']:.0f}s")
     print("\n".join(summary(stats, out)))
+    print(f"  report: {write_report(out)}")
     return 0
 
 

@@ -26,14 +26,12 @@ from typing import Any
 import fsspec
 from apache_beam.metrics.metric import Metrics, MetricsFilter
 
+from pipelines.accounting import TIMED_STAGES
 from shards.format import write_bytes_atomic
 
 NAMESPACE = "codemix.time"
 """Beam counter namespace of the timers: ``<stage>/wall_ns`` and ``<stage>/cpu_ns``."""
 
-TIMED_STAGES = ("read", "clean", "filter", "redact", "decontam", "dedup", "parse",
-                "tokenizer", "tokenize", "write")
-"""Stages in pipeline order. ``tokenizer`` is training the BPE; ``tokenize`` encoding."""
 
 _COUNTERS: dict[str, Any] = {}
 

@@ -32,6 +32,7 @@ from pipelines.sidefile import WriteSideFile, write_part
 from pipelines.ingest import ReadSources, source_counts
 from pipelines.parse import Parsers, pair_records, syntax_verdict
 from pipelines.pii import RedactRecords
+from pipelines.profile import kept_counts, parse_count, profile
 from pipelines.records import Record
 from pipelines.spans import assemble, cut, document_ranges, parse_ranges
 from pipelines.stage import DROPPED, count_entering
@@ -53,6 +54,8 @@ STATS_NAME = "stats.json"
 # ----------------------------------------------------------------------------------- parse
 
 PAIRS = "pairs"
+HEALTH = "health"
+"""Tagged output of ``_ParseDoFn``: a parse-health counter per parsed document."""
 
 
 class _ParseDoFn(beam.DoFn):
@@ -78,6 +81,8 @@ class _ParseDoFn(beam.DoFn):
             yield record
             return
         reason = syntax_verdict(result, self._max_error_ratio[record.component])
+        yield beam.pvalue.TaggedOutput(HEALTH, parse_count(record.component, record.lang,
+                                                           reason or "ok"))
         if reason:
             yield beam.pvalue.TaggedOutput(DROPPED, Drop.of(record, "parse", reason))
             return
@@ -91,7 +96,8 @@ class _ParseDoFn(beam.DoFn):
 class ParseCode(beam.PTransform):
     """tree-sitter parse: drop broken code, extract function/docstring pairs.
 
-    Returns ``(records, drops, pairs)``.
+    Returns ``(records, drops, pairs, health)``, the last the parse-health counters
+    (``pipelines.profile.parse_count``).
     """
 
     def __init__(self, config: BuildConfig):
@@ -107,8 +113,8 @@ class ParseCode(beam.PTransform):
         out = records | "Parse" >> beam.ParDo(
             _ParseDoFn(self._max_error_ratio, self._pair_components,
                        self._loss_mask)).with_outputs(
-                DROPPED, PAIRS, main="records")
-        return out.records, out[DROPPED], out[PAIRS]
+                DROPPED, PAIRS, HEALTH, main="records")
+        return out.records, out[DROPPED], out[PAIRS], out[HEALTH]
 
 
 # ------------------------------------------------------------------------------- tokenizer
@@ -254,6 +260,8 @@ class EncodedDoc:
     tokens: np.ndarray
     meta: dict[str, Any]
     source: str = ""
+    bytes: int = 0
+    """UTF-8 size of the text it was encoded from (for bytes per token in the profile)."""
 
 
 ENCODER = "encoder"
@@ -306,8 +314,9 @@ class _EncodeDoFn(beam.DoFn):
             if ids.size == 0:
                 yield beam.pvalue.TaggedOutput(DROPPED, Drop.of(r, "tokenize", "no_tokens"))
             else:
-                yield r.component, EncodedDoc(r.id, ids, {**r.shard_meta(), **token_ranges},
-                                              r.source)
+                yield r.component, EncodedDoc(
+                    r.id, ids, {**r.shard_meta(), **token_ranges}, r.source,
+                    len(r.text.encode("utf-8", "surrogatepass")))
 
 
 class TokenizeRecords(beam.PTransform):
@@ -414,7 +423,8 @@ def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest,
                 side_files: dict[str, list[str]]) -> dict[str, Any]:
     """stats.json: the funnel per component and source, tokens and languages, the dedup
     counters, the documents each encoder path took (``encoder``: ``fast``, ``fallback``
-    and ``fallback_reasons``), and the side files (drop log, clusters)."""
+    and ``fallback_reasons``), the profile of the kept corpus (``pipelines.profile``), and
+    the side files (drop log, clusters)."""
     langs: dict[str, dict[str, int]] = {}
     dedup: dict[str, int] = {"candidates": 0, "rejected": 0, "chained": 0}
     encoder: dict[str, Any] = {"fast": 0, "fallback": 0, "fallback_reasons": {}}
@@ -436,6 +446,7 @@ def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest,
     stats["dedup"] = dict(sorted(dedup.items()))
     encoder["fallback_reasons"] = dict(sorted(encoder["fallback_reasons"].items()))
     stats["encoder"] = encoder
+    stats["profile"] = profile(counts)
     for name, files in side_files.items():
         stats[name] = sorted(files)
     return stats
@@ -463,6 +474,13 @@ def _edit_counts(record: Record) -> Iterator[tuple[tuple, int]]:
     for kind, n in record.meta.get("edits", {}).items():
         yield ("edit", record.component, kind), n
         yield ("src_edit", record.component, record.source, kind), n
+
+
+def _kept_counts(item: tuple[str, EncodedDoc]) -> Iterator[tuple[tuple, int]]:
+    component, doc = item
+    yield ("lang", component, doc.meta["lang"]), 1
+    yield ("src_kept", component, doc.source), 1
+    yield from kept_counts(component, doc.meta, int(doc.tokens.size), doc.bytes)
 
 
 def _drop_counts(drop: Drop) -> Iterator[tuple[tuple, int]]:
@@ -493,7 +511,7 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
     drops.append(dedup_drops)
     counts.append(dedup_counts)
     counts += [count_entering(clear, "dedup"), count_entering(deduped, "parse")]
-    parsed, parse_drops, pairs = deduped | "ParseCode" >> ParseCode(config)
+    parsed, parse_drops, pairs, parse_health = deduped | "ParseCode" >> ParseCode(config)
     drops.append(parse_drops)
 
     # Pairs are new documents of their own components: count them in, then dedup them
@@ -520,8 +538,7 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
                 | "WriteClusters" >> WriteSideFile(config.output, CLUSTERS_DIR))
     counts += [
         all_drops | "DropCounts" >> beam.FlatMap(_drop_counts),
-        encoded | "KeptCounts" >> beam.FlatMap(lambda kv: [
-            (("lang", kv[0], kv[1].meta["lang"]), 1), (("src_kept", kv[0], kv[1].source), 1)])]
+        encoded | "KeptCounts" >> beam.FlatMap(_kept_counts), parse_health]
     all_counts = (counts | "AllCounts" >> beam.Flatten()
                   # Counters of one key come from several places (pairs): merge them.
                   | "MergeCounts" >> beam.CombinePerKey(sum)

@@ -6,7 +6,8 @@ import json
 
 import apache_beam as beam
 
-from pipelines.timing import TIMED_STAGES, Timed, reproducible_bytes, stage_seconds
+from pipelines.accounting import TIMED_STAGES
+from pipelines.timing import Timed, reproducible_bytes, stage_seconds
 
 
 def _busy(n: int) -> int:
