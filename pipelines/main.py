@@ -34,6 +34,7 @@ from pipelines.accounting import check_balanced
 from pipelines.clustering import ClusteringDidNotConverge
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
+from pipelines.plan import plan_lines
 from pipelines.timing import BuildClock, timings, write_timings
 from report import write_report
 from pipelines.droplog import DROP_LOG_DIR
@@ -45,8 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="codemix build",
         description="Build a deduplicated, tokenized, sharded corpus from a mixture spec. "
-                    "Options not listed here are passed to Apache Beam (e.g. --runner).")
+                    "Options not listed here are passed to Apache Beam (e.g. --runner).",
+        allow_abbrev=False)  # a prefix of one of Beam's options must stay Beam's
     parser.add_argument("config", help="mixture spec (YAML), see configs/demo.yaml")
+    parser.add_argument("--plan", "--dry-run", action="store_true",
+                        help="validate the config, list every input with its files and "
+                             "bytes, the stages, the LSH setting, the output layout and a "
+                             "time estimate per stage; write nothing")
     return parser
 
 
@@ -209,6 +215,10 @@ def run(argv: list[str] | None = None) -> int:
     _check_benchmarks(config)
     options = PipelineOptions(portable_defaults(beam_args))
     check_runner(options)
+    if args.plan:
+        build(beam.Pipeline(), config)  # constructed, never run: the graph's own checks
+        print("\n".join(plan_lines(config)))
+        return 0
     not_run = _not_run_now(options)
     if not_run is None:
         _discard_old_manifest(config.output)
