@@ -35,6 +35,7 @@ from pipelines.clustering import ClusteringDidNotConverge
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
 from pipelines.plan import plan_lines
+from pipelines.progress import ProgressReporter, job_counts, metric_counts
 from pipelines.timing import BuildClock, timings, write_timings
 from report import write_report
 from pipelines.droplog import DROP_LOG_DIR
@@ -49,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
                     "Options not listed here are passed to Apache Beam (e.g. --runner).",
         allow_abbrev=False)  # a prefix of one of Beam's options must stay Beam's
     parser.add_argument("config", help="mixture spec (YAML), see configs/demo.yaml")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress while the build runs (the summary still prints)")
     parser.add_argument("--plan", "--dry-run", action="store_true",
                         help="validate the config, list every input with its files and "
                              "bytes, the stages, the LSH setting, the output layout and a "
@@ -223,14 +226,24 @@ def run(argv: list[str] | None = None) -> int:
     if not_run is None:
         _discard_old_manifest(config.output)
     clock = BuildClock.start()
-    with _errors_said_once():
-        pipeline = beam.Pipeline(options=options)
-        build(pipeline, config)
-        result = pipeline.run()
-        result.wait_until_finish()
+    reporter = None if args.quiet or not_run else ProgressReporter().start()
+    try:
+        with _errors_said_once():
+            pipeline = beam.Pipeline(options=options)
+            build(pipeline, config)
+            result = pipeline.run()
+            if reporter and (job := job_counts(result)):
+                reporter.watch_job(job)
+            result.wait_until_finish()
+    except BaseException:
+        if reporter:
+            reporter.stop(show=False)
+        raise
     if not_run is not None:
         print(not_run)
         return 0
+    if reporter:
+        reporter.stop(final=metric_counts(result.metrics()))
     out = config.output.rstrip("/")
     stats = write_timings(f"{out}/{STATS_NAME}", timings(clock, result.metrics()))
     check_balanced(stats)

@@ -13,6 +13,7 @@ from typing import Any
 import apache_beam as beam
 
 from pipelines.accounting import Drop
+from pipelines.progress import tick
 from pipelines.timing import Timed
 
 DROPPED = "dropped"
@@ -43,8 +44,14 @@ class ApplyStage(beam.PTransform):
         return out.records, out[DROPPED]
 
 
+def _entering(record: Any, stage: str) -> tuple[tuple, int]:
+    tick(stage, 1, len(record.text.encode("utf-8", "surrogatepass")))
+    return ("in", record.component, stage), 1
+
+
 def count_entering(records, stage: str):
-    """``(("in", component, stage), n)`` for the records entering a stage."""
+    """``(("in", component, stage), n)`` for the records entering a stage (and a progress
+    tick for each, ``pipelines.progress``)."""
     return (records
-            | f"Key{stage}" >> beam.Map(lambda r: (("in", r.component, stage), 1))
+            | f"Key{stage}" >> beam.Map(_entering, stage)
             | f"Count{stage}" >> beam.CombinePerKey(sum))

@@ -33,6 +33,7 @@ from pipelines.ingest import ReadSources, source_counts
 from pipelines.parse import Parsers, pair_records, syntax_verdict
 from pipelines.pii import RedactRecords
 from pipelines.profile import kept_counts, parse_count, profile
+from pipelines.progress import tick
 from pipelines.records import Record
 from pipelines.spans import assemble, cut, document_ranges, parse_ranges
 from pipelines.stage import DROPPED, count_entering
@@ -182,6 +183,8 @@ def _take(record: Record, plan: dict[str, ComponentTake],
 
 
 def _train(sample: list[tuple[bytes, str]], spec: TokenizerSpec) -> str:
+    tick("tokenizer", len(sample), sum(len(text.encode("utf-8", "surrogatepass"))
+                                       for _, text in sample))
     # Sorted by key, so training sees the same order every run (it does not depend on it).
     return train_bpe((text for _, text in sorted(sample)), spec.vocab_size, spec.min_frequency,
                      digits=spec.digits, space_runs=spec.space_runs,
@@ -296,6 +299,8 @@ class _EncodeDoFn(beam.DoFn):
             self._path = ("encoder", "fast") if reason is None else (
                 "encoder", "fallback", reason)
         yield beam.pvalue.TaggedOutput(ENCODER, (self._path, len(batch)))
+        tick("encoded", len(batch), sum(len(r.text.encode("utf-8", "surrogatepass"))
+                                        for r in batch))
         # Each text is cut at its ranges' ends (``pipelines.spans``), so they fall on token
         # boundaries; all pieces of the batch are encoded in one call.
         ranges = [{} if r.kind == "pair" else document_ranges(r, self._loss_mask[r.component])
