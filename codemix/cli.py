@@ -4,7 +4,7 @@
     codemix train CONFIG.yaml [--nproc-per-node N] [--set key=value ...]
     codemix shards inspect PATH [--doc COMPONENT:INDEX] [--verify]
     codemix shards verify PATH                           every fault, named; exit 1 if any
-    codemix shards export PATH --format megatron --out DIR
+    codemix shards export PATH --format megatron|parquet|jsonl --out DIR
     codemix report OUT [--train RUN_DIR] [--out report.html]
     codemix generate CHECKPOINT --config TRAIN.yaml --prompt TEXT [options]
     codemix infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT [options]
@@ -29,8 +29,9 @@ USAGE = """usage: codemix {build,train,shards,report,generate,infill} ...
   shards inspect PATH                summarise a manifest (or one shard) and decode
                                      documents; see `codemix shards inspect --help`
   shards verify PATH                 check hashes, counts, boundaries and token ids
-  shards export PATH --format megatron --out DIR
-                                     write <component>.bin/.idx for Megatron-LM
+  shards export PATH --format megatron|parquet|jsonl --out DIR
+                                     write <component>.bin/.idx and a blend for
+                                     Megatron-LM, or the documents' text and metadata
   report OUT [--train RUN_DIR]       one self-contained HTML page: funnel, languages,
                                      duplicates, timings, training curves
   generate CHECKPOINT --config TRAIN.yaml --prompt TEXT
@@ -91,8 +92,10 @@ def _shards(argv: list[str]) -> int:
     verify.add_argument("path", help="manifest.json or the build's output folder")
     export = sub.add_parser("export", help="write the corpus in another trainer's format")
     export.add_argument("path", help="manifest.json or the build's output folder")
-    export.add_argument("--format", required=True, choices=["megatron"],
-                        help="megatron: <component>.bin / .idx (Megatron-LM indexed dataset)")
+    export.add_argument("--format", required=True, choices=["megatron", "parquet", "jsonl"],
+                        help="megatron: <component>.bin / .idx (Megatron-LM indexed dataset) "
+                             "and blend.txt; parquet, jsonl: <component>/NNNNN.<format>, the "
+                             "documents' text and metadata")
     export.add_argument("--out", required=True, help="folder for the exported files")
     export.add_argument("--no-append-eod", dest="append_eod", action="store_false",
                         help="write documents without the <|endoftext|> id that otherwise "

@@ -21,7 +21,7 @@ from report.page import paragraph, section, table
 from report.svg import bars, histogram, no_data, stacked
 from shards.format import Shard
 from shards.manifest import Manifest, load_manifest, resolve
-from training.data.sampler import ComponentSpec, MixtureError, plan_mixture
+from training.data.sampler import MixtureError, token_plan
 
 LARGEST_CLUSTERS = 10
 
@@ -172,12 +172,9 @@ def _edits_and_parse(stats: dict[str, Any], profile: dict[str, Any]) -> str:
 
 
 def _passes(manifest: Manifest) -> dict[str, float]:
-    """Passes over each component per mixture epoch, the trainer's rule
-    (``training.data.sampler.plan_mixture``) applied to tokens instead of sequences."""
-    specs = [ComponentSpec(name=c.name, sequences=c.tokens, weight=c.weight, epochs=c.epochs)
-             for c in manifest.components]
+    """Passes over each component per mixture epoch (``training.data.sampler.token_plan``)."""
     try:
-        plan = plan_mixture(specs)
+        plan = token_plan(manifest.components)
     except MixtureError:
         return {}
     return {name: (m / n if n else 0.0)
