@@ -1,5 +1,6 @@
 """The ``codemix`` command.
 
+    codemix init PATH... [--config FILE] [--output DIR]  a commented starter config
     codemix build CONFIG.yaml [beam pipeline options]   build shards + manifest
     codemix train CONFIG.yaml [--nproc-per-node N] [--set key=value ...]
     codemix shards inspect PATH [--doc COMPONENT:INDEX] [--verify]
@@ -17,11 +18,14 @@ subcommand imports only what it needs, so ``codemix shards`` does not load torch
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
-USAGE = """usage: codemix {build,train,shards,report,generate,infill} ...
+USAGE = """usage: codemix {init,build,train,shards,report,generate,infill} ...
 
+  init PATH... [--config FILE]       write a commented starter config for your folders and
+                                     files (small vocabulary and shards for a first try)
   build CONFIG.yaml [beam options]   run the build pipeline (ingest, clean, dedup, parse,
                                      tokenize, shard); see `codemix build --help`
   train CONFIG.yaml [options]        train on a built manifest with FSDP2 under torchrun;
@@ -40,6 +44,29 @@ USAGE = """usage: codemix {build,train,shards,report,generate,infill} ...
   infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT
                                      fill the middle (CodeGen2 format, ends at <eom>)
 """
+
+
+def _init(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="codemix init",
+        description="Write a commented starter mixture spec for the given inputs (folders, "
+                    "archives, JSON Lines, parquet), sized for a first try.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="an input folder or file")
+    parser.add_argument("--config", default="codemix.yaml",
+                        help="the config file to write (default codemix.yaml; never "
+                             "overwritten)")
+    parser.add_argument("--output", help="the build's output folder (default out/NAME, NAME "
+                                         "the first path's name)")
+    args = parser.parse_args(argv)
+    from codemix.starter import InitError, write_starter
+
+    def action() -> int:
+        name = os.path.basename(os.path.abspath(args.paths[0])) or "corpus"
+        config = write_starter(args.paths, args.config, args.output or f"out/{name}")
+        print(f"wrote {config}; next: codemix build {config} --plan")
+        return 0
+
+    return _guard(action, (InitError,))
 
 
 def _build(argv: list[str]) -> int:
@@ -228,7 +255,7 @@ def _guard(action: Callable[[], int], user_errors: tuple[type[BaseException], ..
         return 2
 
 
-COMMANDS = {"build": _build, "train": _train, "shards": _shards, "report": _report,
+COMMANDS = {"init": _init, "build": _build, "train": _train, "shards": _shards, "report": _report,
             "generate": _generate, "infill": _infill}
 
 
