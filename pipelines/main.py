@@ -37,7 +37,7 @@ from pipelines.decontam import BenchmarkIndex
 from pipelines.plan import plan_lines
 from pipelines.progress import ProgressReporter, job_counts, metric_counts
 from pipelines.timing import BuildClock, timings, write_timings
-from report import write_report
+from report import REPORT_NAME, write_report
 from pipelines.droplog import DROP_LOG_DIR
 from pipelines.transforms import CLUSTERS_DIR, STATS_NAME, build
 from shards.manifest import MANIFEST_NAME
@@ -66,6 +66,9 @@ def _discard_old_manifest(output: str) -> None:
     path = f"{root.rstrip('/')}/{MANIFEST_NAME}"
     if fs.exists(path):
         fs.rm(path)
+    report = f"{root.rstrip('/')}/{REPORT_NAME}"  # it would describe the old corpus
+    if fs.exists(report):
+        fs.rm(report)
     for folder in (DROP_LOG_DIR, CLUSTERS_DIR):
         path = f"{root.rstrip('/')}/{folder}"
         if fs.exists(path):

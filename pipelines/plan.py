@@ -138,11 +138,14 @@ def plan_lines(config: BuildConfig) -> Iterator[str]:
     yield from _dedup_lines(config.dedup)
     total = sum(bytes_by_comp.values())
     estimates = stage_estimates(config, bytes_by_comp)
-    yield (f"time on one core (per-core rates measured by bench/; DirectRunner adds about 2x, "
-           f"a cluster of N cores divides by about N){' for the sized bytes only' if unsized else ''}:")
+    sized_only = " for the sized bytes only" if unsized else ""
+    yield ("time on one core (per-core rates measured by bench/; DirectRunner adds about 2x, "
+           f"a cluster of N cores divides by about N){sized_only}:")
     for stage, mb, seconds in estimates:
-        yield f"  {stage:<10} {mb:>12,.1f} MB at {RATES_MB_S[stage]:>5.1f} MB/s  {_duration(seconds)}"
-    yield f"  {'total':<10} {total / 1e6:>12,.1f} MB{'':>15}{_duration(sum(e[2] for e in estimates))}"
+        yield (f"  {stage:<10} {mb:>12,.1f} MB at {RATES_MB_S[stage]:>5.1f} MB/s  "
+               f"{_duration(seconds)}")
+    total_s = sum(seconds for _, _, seconds in estimates)
+    yield f"  {'total':<10} {total / 1e6:>12,.1f} MB{'':>15}{_duration(total_s)}"
     yield from _output_lines(config, bytes_by_comp)
     yield "nothing was written"
 

@@ -10,10 +10,8 @@ import pty
 import subprocess
 import sys
 
-import pytest
-
 from corpus import make_corpus
-from pipelines.progress import render
+from pipelines.progress import job_counts, metric_counts, render, tick
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -100,3 +98,23 @@ def test_on_a_terminal_progress_is_a_block_redrawn_in_place(tmp_path):
     assert steps[:3] == ["read", "clean", "filter"] and steps[-1] == "encoded"
     redraws = text.count("\x1b[J")
     assert redraws == text.count("progress ") - 1  # every block after the first redraws
+
+
+def test_a_portable_job_reports_the_ticks_through_its_job_service():
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    def counted(text: str) -> str:
+        tick("step", 1, len(text))
+        return text
+
+    options = PipelineOptions(["--runner=PortableRunner", "--job_endpoint=embed",
+                               "--environment_type=LOOPBACK"])
+    pipeline = beam.Pipeline(options=options)
+    _ = pipeline | beam.Create(["ab", "cde", "f"]) | beam.Map(counted)
+    result = pipeline.run()
+    job = job_counts(result)
+    result.wait_until_finish()
+    assert job is not None
+    assert job() == {"step/docs": 3, "step/bytes": 6}
+    assert metric_counts(result.metrics()) == job()
