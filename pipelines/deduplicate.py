@@ -243,6 +243,12 @@ def _membership_outputs(item: tuple[str, Membership]) -> Iterator[Any]:
     yield doc_id, m
 
 
+def _where(record: Record) -> str:
+    """A dropped duplicate's detail in the drop log: where it was, ``repo/path`` (the
+    clusters side file names it by id only)."""
+    return f"{record.repo}/{record.path}"
+
+
 def _verdict(item: tuple[str, dict[str, list]]) -> Iterator[Record | Drop]:
     """A record's fate: an exact or near duplicate's drop, or the record with its cluster."""
     _, joined = item
@@ -251,13 +257,13 @@ def _verdict(item: tuple[str, dict[str, list]]) -> Iterator[Record | Drop]:
         return
     first = records[0]
     # The same source and text read twice (two overlapping inputs) share one id.
-    yield from (Drop.of(r, "dedup", "exact_duplicate") for r in records[1:])
+    yield from (Drop.of(r, "dedup", "exact_duplicate", _where(r)) for r in records[1:])
     exact = list(joined["exact"])
     near = list(joined["near"])
     if exact:
-        yield Drop.of(first, "dedup", exact[0])
+        yield Drop.of(first, "dedup", exact[0], _where(first))
     elif near and not near[0].kept:
-        yield Drop.of(first, "dedup", "near_duplicate")
+        yield Drop.of(first, "dedup", "near_duplicate", _where(first))
     else:
         cluster, size = (near[0].cluster, near[0].size) if near else (first.id, 1)
         yield first.replace(meta={**first.meta, "cluster": cluster, "cluster_size": size})

@@ -1,10 +1,11 @@
 """The build's part of the report: what went in, what was dropped and why, what was kept.
 
 Everything comes from the output folder: ``stats.json`` (the funnel, the profile, the
-timings), ``manifest.json`` (weights, epochs, tokens) and the clusters side file. The
-clusters are streamed row by row, keeping only a histogram and the largest few, so memory
-does not grow with the corpus; the largest clusters' kept documents are then looked up in
-the shards for their paths.
+timings), ``manifest.json`` (weights, epochs, tokens) and the side files. The clusters are
+streamed row by row, keeping only a histogram and the largest few, so memory does not grow
+with the corpus; then the largest clusters' kept documents are looked up in the shards, and
+a few of their dropped members in the drop log (whose dedup rows name the path), for
+example paths.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from shards.manifest import Manifest, load_manifest, resolve
 from training.data.sampler import MixtureError, token_plan
 
 LARGEST_CLUSTERS = 10
+EXAMPLES = 3
+"""Dropped members shown per large cluster."""
 
 
 def _read_json(url: str) -> Any:
@@ -104,7 +107,7 @@ def _lengths(profile: dict[str, Any]) -> str:
     return section("Document lengths", *charts)
 
 
-def _cluster_rows(out: str, files: list[str]) -> Iterator[dict[str, Any]]:
+def _rows(out: str, files: list[str]) -> Iterator[dict[str, Any]]:
     for rel in files:
         with fsspec.open(f"{out}/{rel}", "rt") as f:
             for line in f:
@@ -129,7 +132,7 @@ def _keeper_paths(manifest_url: str, manifest: Manifest, ids: set[str]) -> dict[
 def _clusters(out: str, stats: dict[str, Any], manifest_url: str, manifest: Manifest) -> str:
     sizes: dict[tuple[str, int], int] = {}
     largest: list[tuple[int, str, str]] = []
-    for row in _cluster_rows(out, stats.get("clusters", [])):
+    for row in _rows(out, stats.get("clusters", [])):
         if not row["kept"]:
             continue
         key = (row["kind"], row["size"])
@@ -149,14 +152,33 @@ def _clusters(out: str, stats: dict[str, Any], manifest_url: str, manifest: Mani
                        no_data("Cluster sizes", "no exact or near duplicates were found"))
     top = sorted(largest, reverse=True)
     paths = _keeper_paths(manifest_url, manifest, {c for _, c, _ in top})
+    examples = _dropped_examples(out, stats, {c for _, c, _ in top})
     chart = stacked("cluster-sizes", "Clusters by size (documents in the cluster)",
                     [(f"{size:,} documents", {kind: n for (kind, s), n in sizes.items()
                                               if s == size})
                      for size in sorted({s for _, s in sizes})])
-    rows = [[size, kind, paths.get(cluster, "(kept document not in the shards)"), cluster[:16]]
-            for size, cluster, kind in top]
+    rows = [[size, kind, paths.get(cluster, "(kept document not in the shards)"),
+             ", ".join(examples.get(cluster, [])) or "-"] for size, cluster, kind in top]
     return section("Duplicate clusters", counts, chart,
-                   table(["size", "kind", "kept copy (repo/path)", "cluster"], rows))
+                   table(["size", "kind", "kept copy (repo/path)",
+                          f"dropped copies (up to {EXAMPLES})"], rows))
+
+
+def _dropped_examples(out: str, stats: dict[str, Any], clusters: set[str]) -> dict[str, list[str]]:
+    """Up to ``EXAMPLES`` dropped members' ``repo/path`` for each cluster in ``clusters``:
+    their ids from the clusters side file, their paths from the drop log's dedup rows."""
+    members: dict[str, str] = {}
+    taken: dict[str, int] = {}
+    for row in _rows(out, stats.get("clusters", [])):
+        cluster = row["cluster"]
+        if cluster in clusters and not row["kept"] and taken.get(cluster, 0) < EXAMPLES:
+            members[row["id"]] = cluster
+            taken[cluster] = taken.get(cluster, 0) + 1
+    found: dict[str, list[str]] = {}
+    for row in _rows(out, stats.get("drop_log", [])):
+        if row["stage"] == "dedup" and row["id"] in members:
+            found.setdefault(members[row["id"]], []).append(row["detail"])
+    return {cluster: sorted(paths) for cluster, paths in found.items()}
 
 
 def _edits_and_parse(stats: dict[str, Any], profile: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -29,3 +30,22 @@ def test_importing_the_report_imports_neither_beam_nor_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_largest_clusters_name_their_kept_and_dropped_copies(built_corpus):
+    from report.corpus import corpus_sections
+
+    html = "".join(corpus_sections(str(built_corpus)))
+    rows = [json.loads(line) for f in sorted((built_corpus / "clusters").glob("*.jsonl"))
+            for line in f.read_text().splitlines()]
+    dropped = {json.loads(line)["id"]: json.loads(line)
+               for f in sorted((built_corpus / "drops").glob("*.jsonl"))
+               for line in f.read_text().splitlines()}
+    # The corpus plants a near copy: its dropped member's path is in the page, taken from
+    # the drop log (the clusters side file has ids only).
+    near = [r for r in rows if r["kind"] == "near" and not r["kept"]]
+    assert near
+    for row in near:
+        drop = dropped[row["id"]]
+        assert drop["stage"] == "dedup" and drop["reason"] == "near_duplicate"
+        assert drop["detail"].endswith(".py") and drop["detail"] in html
