@@ -78,7 +78,8 @@ class Sampler:
                 hwm = next(int(line.split()[1]) for line in
                            (entry / "status").read_text().splitlines()
                            if line.startswith("VmHWM"))
-                name = _name((entry / "cmdline").read_bytes())
+                name = _name((entry / "cmdline").read_bytes(),
+                             (entry / "comm").read_text().strip())
             except (OSError, ValueError, StopIteration):
                 continue
             pid = int(entry.name)
@@ -86,7 +87,10 @@ class Sampler:
             self.peak[pid] = (name, max(hwm, self.peak.get(pid, ("", 0))[1]))
 
 
-def _name(cmdline: bytes) -> str:
+def _name(cmdline: bytes, comm: str) -> str:
+    # The worker pool's zygote and the harnesses it forks share its command line, not its name.
+    if comm in ("sdk-harness", "harness-zygote"):
+        return {"sdk-harness": "python-harness"}.get(comm, comm)
     args = [a.decode(errors="replace") for a in cmdline.split(b"\0") if a]
     for marker, label in (("TaskManagerRunner", "flink-taskmanager"),
                           ("StandaloneSessionClusterEntrypoint", "flink-jobmanager"),
@@ -96,7 +100,6 @@ def _name(cmdline: bytes) -> str:
                           ("deploy.worker.Worker", "spark-worker"),
                           ("CoarseGrainedExecutorBackend", "spark-executor"),
                           ("pipelines.worker_pool", "worker-pool"),
-                          ("SdkHarness", "python-harness"),
                           ("codemix", "codemix build")):
         if any(marker in a for a in args):
             return label

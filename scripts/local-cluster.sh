@@ -64,8 +64,10 @@ JAVA_OPENS=(-XX:+IgnoreUnrecognizedVMOptions
 
 # fetch_runner ARTIFACT DIR: the Beam runner and its dependencies, as jars in DIR.
 fetch_runner() {
-  local artifact=$1 dir=$2
-  [[ -f $dir/.complete ]] && return
+  local artifact=$1 dir=$2 pom
+  # The cache is complete for this pom: a dependency added to it is fetched on the next up.
+  pom=$(sha256sum "$ROOT/runners/pom.xml" | cut -d' ' -f1)
+  [[ -f $dir/.complete && $(cat "$dir/.complete") == "$pom" ]] && return
   command -v mvn >/dev/null || die "Maven (mvn) is not installed; it fetches Beam's job server"
   rm -rf "$dir.tmp"
   if ! mvn -B -q -f "$ROOT/runners/pom.xml" -Drunner="$artifact" -Dbeam.version="$BEAM_VERSION" \
@@ -73,7 +75,7 @@ fetch_runner() {
   then
     die "could not fetch org.apache.beam:$artifact:$BEAM_VERSION with Maven (log: $CACHE/mvn-$artifact.log)"
   fi
-  rm -rf "$dir"; mv "$dir.tmp" "$dir"; touch "$dir/.complete"
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"; echo "$pom" >"$dir/.complete"
 }
 
 # fetch_dist PACKAGE VERSION SUBDIR DEST: unpack SUBDIR of a PyPI source package into DEST.
@@ -189,6 +191,7 @@ taskmanager.memory.network.min: 384m
 taskmanager.memory.network.max: 384m
 taskmanager.memory.segment-size: 8kb
 parallelism.default: $WORKERS
+state.backend.type: rocksdb
 io.tmp.dirs: $STATE/tmp
 blob.server.port: 0
 taskmanager.rpc.port: 0
@@ -196,7 +199,10 @@ taskmanager.data.port: 0
 heartbeat.timeout: 120000
 EOF
   local cp="$flink/lib/*" log4j=(-Dlog4j.configurationFile="file:$STATE/conf/log4j.properties")
-  start jobmanager java "${JAVA_OPENS[@]}" -Xmx512m "${log4j[@]}" -Dlog.file="$STATE/jobmanager.flink.log" \
+  # Deep thread stacks: a streaming job graph is a long chain that Java deserialization walks
+  # recursively (StackOverflowError at submission with the default 1 MB).
+  local stack=-Xss64m
+  start jobmanager java "${JAVA_OPENS[@]}" -Xmx512m $stack "${log4j[@]}" -Dlog.file="$STATE/jobmanager.flink.log" \
     -cp "$cp" org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint \
     --configDir "$STATE/conf"
   # The task manager's JVM sizes come from Flink's own calculation, as its scripts do.
@@ -208,7 +214,7 @@ EOF
   local i
   for ((i = 1; i <= WORKERS; i++)); do
     # shellcheck disable=SC2086  # Flink's word lists, split on purpose
-    start "taskmanager-$i" java "${JAVA_OPENS[@]}" $jvm "${log4j[@]}" \
+    start "taskmanager-$i" java "${JAVA_OPENS[@]}" $jvm $stack "${log4j[@]}" \
       -Dlog.file="$STATE/taskmanager-$i.flink.log" -cp "$cp" \
       org.apache.flink.runtime.taskexecutor.TaskManagerRunner --configDir "$STATE/conf" $dynamic
   done
@@ -218,7 +224,11 @@ EOF
     --flink-master="$HOST:$ENGINE_PORT" --job-host="$HOST" --job-port="$JOB_PORT" \
     --artifact-port="$ARTIFACT_PORT" --expansion-port="$EXPANSION_PORT"
   wait_for "the Flink job server" 120 job_server_ready
-  options "--parallelism=$WORKERS"
+  # --streaming: Beam's DataStream translation. The DataSet (batch) one plans the build's
+  # unrolled clustering rounds for ever: Flink's batch optimizer walks every path of the plan,
+  # and each round's convergence check (a side input) doubles them. The streaming job keeps
+  # a shuffle's groups in RocksDB (state.backend.type above), on disk, until its input ends.
+  options "--parallelism=$WORKERS --streaming"
 }
 
 flink_ready() {

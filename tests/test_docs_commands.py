@@ -50,16 +50,16 @@ RUN_HERE = {
 
 BY_TEST = {
     r"^make test$": ".ci/run (CI)",
-    r"^make demo$": "tests/runners/test_clusters.py::test_spark_build_of_the_demo_is_byte_identical"
+    r"^make demo$": "tests/runners/test_spark.py::test_spark_build_of_the_demo_is_byte_identical"
                     " and tests/training/test_training_run.py::test_two_process_run_lowers_the_loss",
     r"^codemix build my\.yaml$": "tests/pipelines/test_build.py::"
                                  "test_same_input_and_config_give_identical_bytes",
     r"^codemix build my\.yaml --runner=PortableRunner --job_endpoint=embed "
     r"--environment_type=LOOPBACK$": "tests/pipelines/test_build.py::"
                                      "test_same_input_and_config_give_identical_bytes",
-    r"^scripts/local-cluster\.sh ": "tests/runners/test_clusters.py::"
+    r"^scripts/local-cluster\.sh ": "tests/runners/test_spark.py::"
                                     "test_spark_build_of_the_planted_corpus_is_byte_identical",
-    r"^codemix build my\.yaml \$\(scripts/local-cluster\.sh": "tests/runners/test_clusters.py::"
+    r"^codemix build my\.yaml \$\(scripts/local-cluster\.sh": "tests/runners/test_spark.py::"
                                                               "test_spark_build_of_the_demo_is_byte_identical",
     r"--runner=DataflowRunner .*--dry_run=true$": "tests/runners/test_dataflow.py::"
                                                   "test_dry_run_builds_the_job_and_submits_nothing",

@@ -11,8 +11,13 @@ import contextlib
 import os
 import pathlib
 import shlex
+import shutil
 import subprocess
 from collections.abc import Iterator
+
+import yaml
+
+from snapshot import snapshot  # noqa: F401 -- the runner tests import it from here
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "local-cluster.sh"
@@ -38,6 +43,25 @@ def harness_pids(engine: str) -> list[int]:
     """The SDK harness processes the engine's worker pool has started and that still run."""
     pool = pathlib.Path(os.environ.get("CODEMIX_CACHE", pathlib.Path.home() / ".cache/codemix"))
     pool_pid = (pool / "clusters" / engine / "worker-pool.pid").read_text().strip()
-    found = subprocess.run(["pgrep", "-P", pool_pid], capture_output=True, text=True)
+    # Harnesses are forked by the pool's zygote and named for pgrep (pipelines/worker_pool.py).
+    found = subprocess.run(["pgrep", "-x", "-g", pool_pid, "sdk-harness"], capture_output=True,
+                           text=True)
     return [int(pid) for pid in found.stdout.split()]
 
+
+def direct_then(config: pathlib.Path, out: pathlib.Path) -> dict[str, bytes]:
+    """Build ``config`` on DirectRunner (one process), keep its bytes, empty ``out``."""
+    from pipelines.main import run
+    assert run([str(config)]) == 0
+    expected = snapshot(out)
+    shutil.rmtree(out)
+    return expected
+
+
+def demo_config(folder: pathlib.Path) -> pathlib.Path:
+    """The demo config, writing under ``folder``."""
+    spec = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
+    spec["output"] = str(folder / "out")
+    config = folder / "demo.yaml"
+    config.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return config
