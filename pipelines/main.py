@@ -34,10 +34,10 @@ from pipelines.accounting import check_balanced
 from pipelines.clustering import ClusteringDidNotConverge
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
+from pipelines.droplog import DROP_LOG_DIR
 from pipelines.plan import plan_lines
 from pipelines.progress import ProgressReporter, job_counts, metric_counts
 from pipelines.timing import BuildClock, timings, write_timings
-from pipelines.droplog import DROP_LOG_DIR
 from pipelines.transforms import CLUSTERS_DIR, STATS_NAME, build
 from report import REPORT_NAME, write_report
 from shards.manifest import MANIFEST_NAME
