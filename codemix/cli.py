@@ -16,6 +16,7 @@ subcommand imports only what it needs, so ``codemix shards`` does not load torch
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable
 
@@ -200,6 +201,31 @@ COMMANDS = {"build": _build, "train": _train, "shards": _shards, "generate": _ge
             "infill": _infill}
 
 
+INTERRUPTED = 130
+"""Exit status after SIGINT or SIGTERM (128 + SIGINT, as shells report Ctrl-C)."""
+
+
+def _raise_interrupt(signum: int, _frame: object) -> None:
+    # With an argument: Beam re-raises an exception inside a step as the same type only
+    # when it can append to its first argument (else as a RuntimeError).
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _interruptible(command: Callable[[list[str]], int], argv: list[str]) -> int:
+    """Run ``command`` with SIGINT and SIGTERM as ``KeyboardInterrupt``: each command cleans
+    up on the way out (a build discards its staging area), then one line, status 130. The
+    interrupt's message, when a command gives it one, says what was kept."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_interrupt)
+    try:
+        return command(argv)
+    except KeyboardInterrupt as err:
+        said = str(err)
+        print(f"codemix: interrupted{'' if said in ('', 'SIGINT', 'SIGTERM') else '; ' + said}",
+              file=sys.stderr)
+        return INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
@@ -211,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(COMMANDS)})",
               file=sys.stderr)
         return 2
-    return command(argv[1:])
+    return _interruptible(command, argv[1:])
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ from pipelines.clustering import ClusteringDidNotConverge
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
 from pipelines.droplog import DROP_LOG_DIR
-from pipelines.transforms import CLUSTERS_DIR, STATS_NAME, build
+from pipelines.results import STATS_NAME
+from pipelines.staging import discard, prepare, publish, staging_root
+from pipelines.transforms import build
 from shards.manifest import MANIFEST_NAME
 
 
@@ -48,19 +50,6 @@ def _parser() -> argparse.ArgumentParser:
                     "Options not listed here are passed to Apache Beam (e.g. --runner).")
     parser.add_argument("config", help="mixture spec (YAML), see configs/demo.yaml")
     return parser
-
-
-def _discard_old_manifest(output: str) -> None:
-    """The output folder is not a valid corpus again until this build writes its manifest;
-    the old side files go too, so the folder never mixes two builds' logs."""
-    fs, root = fsspec.core.url_to_fs(output)
-    path = f"{root.rstrip('/')}/{MANIFEST_NAME}"
-    if fs.exists(path):
-        fs.rm(path)
-    for folder in (DROP_LOG_DIR, CLUSTERS_DIR):
-        path = f"{root.rstrip('/')}/{folder}"
-        if fs.exists(path):
-            fs.rm(path, recursive=True)
 
 
 def _check_benchmarks(config: BuildConfig) -> None:
@@ -175,12 +164,13 @@ class _JobErrorsUnlogged(logging.Filter):
 
 
 class _UserErrorsUnlogged(logging.Filter):
-    """Drops the log record of a step failing with a user error: Beam logs a failing
-    step's exception with its traceback before re-raising it (``DoFnRunner``'s
-    ``_reraise_augmented``), and the CLI says a user error in one line."""
+    """Drops the log record of a step failing with a user error or an interrupt: Beam logs
+    a failing step's exception with its traceback before re-raising it (``DoFnRunner``'s
+    ``_reraise_augmented``), and the CLI says either in one line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], ClusteringDidNotConverge))
+        return not (record.exc_info and isinstance(
+            record.exc_info[1], (ClusteringDidNotConverge, KeyboardInterrupt)))
 
 
 @contextlib.contextmanager
@@ -203,25 +193,41 @@ def _errors_said_once() -> Iterator[None]:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Build the corpus; raises ``ConfigError`` for user errors (the CLI prints one line)."""
+    """Build the corpus; raises ``ConfigError`` for user errors (the CLI prints one line).
+
+    The build is staged (``pipelines.staging``) and published only when it succeeded: on
+    any error, and on ``KeyboardInterrupt`` (SIGINT, or SIGTERM as the CLI turns it), the
+    staging area is discarded and the previous corpus is left as it was.
+    """
     args, beam_args = _parser().parse_known_args(argv)
     config = load_config(args.config)
     _check_benchmarks(config)
     options = PipelineOptions(portable_defaults(beam_args))
     check_runner(options)
+    out = config.output.rstrip("/")
     not_run = _not_run_now(options)
     if not_run is None:
-        _discard_old_manifest(config.output)
+        prepare(out)
     start = time.monotonic()
-    with _errors_said_once(), beam.Pipeline(options=options) as pipeline:
-        build(pipeline, config)
-    if not_run is not None:
-        print(not_run)
-        return 0
-    out = config.output.rstrip("/")
-    with fsspec.open(f"{out}/{STATS_NAME}", "rt") as f:
-        stats = json.load(f)
-    check_balanced(stats)
+    try:
+        with _errors_said_once(), beam.Pipeline(options=options) as pipeline:
+            manifest = build(pipeline, config, staging_root(out))
+            if not_run is not None:
+                # No driver waits for this job: it publishes as its own last step.
+                manifest | "Publish" >> beam.Map(lambda _, output: publish(output), out)
+        if not_run is not None:
+            print(not_run)
+            return 0
+        with fsspec.open(f"{staging_root(out)}/{STATS_NAME}", "rt") as f:
+            stats = json.load(f)
+        check_balanced(stats)
+    except KeyboardInterrupt:
+        discard(out)
+        raise KeyboardInterrupt(f"the corpus at {out} is unchanged") from None
+    except BaseException:
+        discard(out)
+        raise
+    publish(out)
     print(f"built {out}/{MANIFEST_NAME} in {time.monotonic() - start:.0f}s")
     print("\n".join(summary(stats, out)))
     return 0

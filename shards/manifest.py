@@ -160,6 +160,23 @@ def resolve(manifest_url: str, relative: str) -> str:
     return posixpath.join(posixpath.dirname(manifest_url), relative)
 
 
+SHARD_SUFFIXES = (".shard", ".shard.zst")
+"""How a shard file's name ends (``pipelines.sharding.shard_name``)."""
+
+
+def unnamed_shards(fs: fsspec.AbstractFileSystem, root: str, named: set[str]) -> list[str]:
+    """Shard files under the folder ``root`` (a path on ``fs``) that ``named`` (paths
+    relative to ``root``) leaves out, relative and sorted: left by another build, no
+    corpus's part. Hidden folders (a build's staging area) are not searched."""
+    found = []
+    for path in fs.find(root):
+        rel = posixpath.relpath(path, root)
+        if (rel.endswith(SHARD_SUFFIXES) and rel not in named
+                and not any(part.startswith(".") for part in rel.split("/"))):
+            found.append(rel)
+    return sorted(found)
+
+
 def write_manifest(manifest: Manifest, url: str) -> None:
     """Write the manifest atomically; do this only after every shard it names is written."""
     write_bytes_atomic(url, manifest.to_json().encode("utf-8"))

@@ -1,0 +1,138 @@
+"""The staging area: a build writes beside the published corpus and publishes at the end.
+
+Every file of a build (shards, tokenizer.json, side files, stats.json, the manifest last)
+is written under ``OUT/.staging/``. Only when the pipeline has finished, every document is
+accounted for and no check failed does ``publish`` move the staged files into ``OUT``:
+first the old manifest goes (the folder never names files of two builds), then each staged
+file is renamed into place, then every build file the new manifest and stats do not name
+(shards of a bigger old build, old side-file parts) is removed, and the new manifest is
+renamed in last. So a build that fails or is interrupted before the publish, whatever the
+runner was doing, leaves the previous corpus exactly as it was; SIGINT and SIGTERM wait
+while a publish runs (milliseconds: renames on one disk).
+
+Only a process killed outright inside the publish leaves ``OUT`` without a manifest; the
+staged manifest then still names a complete build, and the next build's ``prepare``
+finishes that publish before it starts. On object stores a rename is a copy and a delete,
+so the publish there takes as long as copying the corpus.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import posixpath
+import signal
+import threading
+from collections.abc import Iterator
+
+import fsspec
+
+from pipelines.droplog import DROP_LOG_DIR
+from pipelines.results import CLUSTERS_DIR, STATS_NAME
+from shards.manifest import MANIFEST_NAME, Manifest, unnamed_shards
+
+STAGING_DIR = ".staging"
+SIDE_FILE_DIRS = (DROP_LOG_DIR, CLUSTERS_DIR)
+"""Folders of side files (``pipelines.sidefile``), listed by stats.json."""
+
+
+def staging_root(output: str) -> str:
+    """Where a build into ``output`` writes its files until it publishes them."""
+    return f"{output.rstrip('/')}/{STAGING_DIR}"
+
+
+def prepare(output: str) -> None:
+    """Make ``output`` ready for a build: finish a publish that a killed process left half
+    done (its staged manifest names a complete build, and ``output`` has no manifest), else
+    discard what an unfinished build staged."""
+    fs, root = fsspec.core.url_to_fs(output)
+    staged = f"{staging_root(root)}/{MANIFEST_NAME}"
+    if fs.exists(staged) and not fs.exists(f"{root.rstrip('/')}/{MANIFEST_NAME}"):
+        publish(output)
+    else:
+        discard(output)
+
+
+def discard(output: str) -> None:
+    """Remove the staging area of ``output`` and everything in it."""
+    fs, root = fsspec.core.url_to_fs(output)
+    staging = staging_root(root)
+    if fs.exists(staging):
+        fs.rm(staging, recursive=True)
+
+
+def _staged_files(fs: fsspec.AbstractFileSystem, root: str) -> list[str]:
+    """The files of the build staged in ``root``, relative, manifest excluded: its
+    tokenizer and shards, stats.json and the side files stats.json lists (stats.json may
+    be published already, by a publish that was killed). Anything else in the staging area
+    (a crashed worker's temporary file) is not part of the build and is not moved."""
+    staging = staging_root(root)
+    with fs.open(f"{staging}/{MANIFEST_NAME}", "rt", encoding="utf-8") as f:
+        manifest = Manifest.from_dict(json.load(f))
+    stats_path = f"{staging}/{STATS_NAME}"
+    with fs.open(stats_path if fs.exists(stats_path) else f"{root}/{STATS_NAME}", "rt",
+                 encoding="utf-8") as f:
+        stats = json.load(f)
+    shards = [s.path for c in manifest.components for s in c.shards]
+    return [manifest.tokenizer.path, *shards, STATS_NAME, *stats["drop_log"],
+            *stats["clusters"]]
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends, then are delivered: a publish cut in
+    the middle would leave neither corpus in place. Only the main thread can do this."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, _frame: caught.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum in caught[:1]:
+            signal.raise_signal(signum)
+
+
+def publish(output: str) -> None:
+    """Move the complete build staged in ``output``'s staging area into ``output``, manifest
+    last; remove the build files the new manifest and stats do not name, and the staging
+    area. Safe to run again after it was killed part way (files moved already are skipped)."""
+    fs, root = fsspec.core.url_to_fs(output)
+    root = root.rstrip("/")
+    staging = staging_root(root)
+    with _interrupts_held():
+        files = _staged_files(fs, root)
+        if fs.exists(f"{root}/{MANIFEST_NAME}"):
+            fs.rm(f"{root}/{MANIFEST_NAME}")
+        for rel in files:
+            if fs.exists(f"{staging}/{rel}"):
+                fs.makedirs(posixpath.dirname(f"{root}/{rel}"), exist_ok=True)
+                fs.mv(f"{staging}/{rel}", f"{root}/{rel}")
+        named = set(files)
+        stale = unnamed_shards(fs, root, named)
+        for folder in SIDE_FILE_DIRS:
+            if fs.isdir(f"{root}/{folder}"):
+                stale += [rel for rel in _relative(fs, root, f"{root}/{folder}")
+                          if rel not in named]
+        for rel in stale:
+            fs.rm(f"{root}/{rel}")
+        _remove_empty_folders(fs, root, {posixpath.dirname(rel) for rel in stale})
+        fs.mv(f"{staging}/{MANIFEST_NAME}", f"{root}/{MANIFEST_NAME}")
+        fs.rm(staging, recursive=True)
+
+
+def _relative(fs: fsspec.AbstractFileSystem, root: str, folder: str) -> list[str]:
+    return [posixpath.relpath(path, root) for path in fs.find(folder)]
+
+
+def _remove_empty_folders(fs: fsspec.AbstractFileSystem, root: str, folders: set[str]) -> None:
+    """Remove each of ``folders`` (relative to ``root``) left empty, e.g. the folder of a
+    component the new build no longer has."""
+    for folder in sorted(folders, key=len, reverse=True):
+        path = f"{root}/{folder}"
+        if folder not in ("", ".") and fs.isdir(path) and not fs.ls(path):
+            fs.rmdir(path)

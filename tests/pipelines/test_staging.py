@@ -1,0 +1,144 @@
+"""Staged publishing: a rebuild killed or interrupted anywhere leaves the previous corpus
+exactly as it was, and a rerun gives the bytes of a build that was never interrupted.
+
+Each case signals a real ``codemix build`` subprocess held at a known point of its
+rebuild (``tests/paused_build.py``), over a real corpus built before.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from chains import chained_corpus, write_chain_build
+from codemix.cli import main
+from pipelines.staging import STAGING_DIR, prepare
+from shards.manifest import load_manifest
+from shards.verify import verify_corpus
+
+PAUSED_BUILD = pathlib.Path(__file__).parent.parent / "paused_build.py"
+
+
+def _config(root: pathlib.Path, name: str, seed: int, target_tokens: int) -> pathlib.Path:
+    """A build of chained texts ``seed`` into ``root / "out"``, shards of about
+    ``target_tokens``, as ``root / name``."""
+    written = write_chain_build(root / name.removesuffix(".yaml"),
+                                chained_corpus(seed, chains=2, links=4, singles=16))
+    spec = yaml.safe_load(written.read_text())
+    spec["output"] = str(root / "out")
+    spec["shards"] = {"target_tokens": target_tokens}
+    (root / name).write_text(yaml.safe_dump(spec))
+    return root / name
+
+
+def _snapshot(out: pathlib.Path) -> dict[str, bytes]:
+    """Every file of the output but the staging area, by relative path."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and STAGING_DIR not in p.relative_to(out).parts}
+
+
+@pytest.fixture(scope="module")
+def rebuild(tmp_path_factory):
+    """An old corpus of several shards, a rebuild config of other texts in fewer shards,
+    and the bytes of both builds uninterrupted (the rebuild over the old corpus)."""
+    root = tmp_path_factory.mktemp("staging")
+    old, new = _config(root, "old.yaml", 0, 1500), _config(root, "new.yaml", 1, 100_000)
+    assert main(["build", str(old)]) == 0
+    shutil.copytree(root / "out", root / "old-out")
+    old_files = _snapshot(root / "out")
+    assert main(["build", str(new)]) == 0
+    return root, new, old_files, _snapshot(root / "out")
+
+
+def _restore_old(root: pathlib.Path) -> pathlib.Path:
+    out = root / "out"
+    shutil.rmtree(out)
+    shutil.copytree(root / "old-out", out)
+    return out
+
+
+def _paused(point: str, config: pathlib.Path, folder: pathlib.Path) -> subprocess.Popen:
+    """``codemix build config`` held at ``point``, once it is there."""
+    folder.mkdir()
+    proc = subprocess.Popen([sys.executable, str(PAUSED_BUILD), point, str(folder), "build",
+                             str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    while not (folder / "reached").exists():
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    return proc
+
+
+def _release(folder: pathlib.Path) -> None:
+    with open(folder / "go", "w"):
+        pass
+
+
+def _assert_sound(out: pathlib.Path) -> None:
+    assert verify_corpus(str(out / "manifest.json"))[1] == []
+    load_manifest(str(out / "manifest.json"))  # what training checks before it starts
+
+
+def test_a_publish_keeps_only_what_the_new_manifest_and_stats_name(rebuild):
+    root, _, old_files, new_files = rebuild
+    old_shards = {p for p in old_files if p.endswith(".shard")}
+    new_shards = {p for p in new_files if p.endswith(".shard")}
+    assert len(old_shards) > len(new_shards) >= 1
+    manifest = load_manifest(str(root / "out" / "manifest.json"))
+    assert new_shards == {s.path for c in manifest.components for s in c.shards}
+    stats = yaml.safe_load(new_files["stats.json"])
+    assert set(new_files) == {"manifest.json", "stats.json", "tokenizer.json", *new_shards,
+                              *stats["drop_log"], *stats["clusters"]}
+
+
+@pytest.mark.parametrize("point,sig", [("shards", signal.SIGKILL), ("shards", signal.SIGINT),
+                                       ("finish", signal.SIGKILL), ("finish", signal.SIGTERM)])
+def test_a_rebuild_stopped_before_its_publish_leaves_the_previous_corpus(rebuild, tmp_path,
+                                                                         point, sig):
+    root, new, old_files, new_files = rebuild
+    out = _restore_old(root)
+    proc = _paused(point, new, tmp_path / "paused")
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert _snapshot(out) == old_files
+    _assert_sound(out)
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+        assert main(["build", str(new)]) == 0
+        assert _snapshot(out) == new_files
+        assert not (out / STAGING_DIR).exists()
+    else:
+        assert proc.returncode == 130
+        assert err == f"codemix: interrupted; the corpus at {out} is unchanged\n"
+        assert not (out / STAGING_DIR).exists()
+
+
+def test_a_publish_killed_part_way_is_finished_before_the_next_build(rebuild, tmp_path):
+    root, _, _, new_files = rebuild
+    out = _restore_old(root)
+    proc = _paused("publish", root / "new.yaml", tmp_path / "paused")
+    proc.kill()
+    proc.communicate(timeout=120)
+    assert not (out / "manifest.json").exists()  # neither corpus is named meanwhile
+    prepare(str(out))
+    assert _snapshot(out) == new_files
+    _assert_sound(out)
+
+
+def test_an_interrupt_during_the_publish_waits_for_it_to_end(rebuild, tmp_path):
+    root, _, _, new_files = rebuild
+    out = _restore_old(root)
+    proc = _paused("publish", root / "new.yaml", tmp_path / "paused")
+    proc.send_signal(signal.SIGINT)
+    _release(tmp_path / "paused")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err == "codemix: interrupted\n"
+    assert _snapshot(out) == new_files
+    _assert_sound(out)
