@@ -75,6 +75,14 @@ def checkpoint_path(folder: str, step: int) -> str:
     return os.path.join(folder, f"step-{step:06d}")
 
 
+def latest(folder: str) -> str | None:
+    """The complete checkpoint of ``folder`` with the most steps, or None."""
+    steps = sorted(name for name in (os.listdir(folder) if os.path.isdir(folder) else ())
+                   if name.startswith("step-")
+                   and os.path.isfile(os.path.join(folder, name, _METADATA)))
+    return os.path.join(folder, steps[-1]) if steps else None
+
+
 def save(path: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
          state: TrainerState) -> None:
     """Write a checkpoint; collective: every rank of the group calls it.

@@ -8,14 +8,18 @@ checkpoint's trainer state checked here too (manifest, mixture, seed, global bat
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import tempfile
 
 from training import checkpoint
 from training.config import ConfigError, TrainConfig, load_config, parse_argv
 from training.data.corpus import open_corpus
 from training.data.holdout import split
 from training.data.loader import rank_slice
+from training.stopping import STOP_FILE_ENV
 
 
 def check(argv: list[str], nproc_per_node: int) -> TrainConfig:
@@ -65,8 +69,32 @@ def launch(argv: list[str], nproc_per_node: int) -> int:
 
     Raises:
         ConfigError, ManifestError: see ``check``; nothing has been started then.
+        KeyboardInterrupt: this process was interrupted (SIGINT, SIGTERM as the CLI turns
+            it); the workers were asked to stop (``training.stopping``) and have written
+            their checkpoint, which the message names. A second interrupt while they
+            finish their step kills them.
     """
-    check(argv, nproc_per_node)
+    cfg = check(argv, nproc_per_node)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            "--nproc_per_node", str(nproc_per_node), "-m", "training.train", *argv]
-    return subprocess.call(cmd)
+    with tempfile.TemporaryDirectory() as tmp:
+        stop_file = os.path.join(tmp, "stop")
+        # A session of their own: the terminal's Ctrl-C reaches only this process, which
+        # asks the workers to stop, instead of torchrun, which would tear them down.
+        proc = subprocess.Popen(cmd, env={**os.environ, STOP_FILE_ENV: stop_file},
+                                start_new_session=True)
+        try:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                open(stop_file, "w").close()
+                proc.wait()
+        except KeyboardInterrupt:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise KeyboardInterrupt("the workers were killed before their checkpoint "
+                                    "was complete") from None
+    latest = checkpoint.latest(cfg.training.checkpoint_folder)
+    raise KeyboardInterrupt(
+        f"checkpoint {latest}; resume with --set training.resume_from={latest}"
+        if latest else "no step was completed, no checkpoint written")

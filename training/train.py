@@ -9,7 +9,8 @@ Run it under torchrun, one process per device (CPU processes use gloo, GPUs NCCL
 or as ``codemix train configs/demo-train.yaml --nproc-per-node 2`` (``training.launch``),
 which checks the config and manifest first. Started without torchrun (no ``RANK`` in the
 environment), it trains as a single process. Metrics go to ``<output_dir>/metrics.jsonl``,
-the final checkpoint to ``<checkpoint_dir>/step-NNNNNN``.
+the final checkpoint to ``<checkpoint_dir>/step-NNNNNN``. SIGINT or SIGTERM stops every
+rank after the step in progress and writes that checkpoint (``training.stopping``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from training.model import ModelArgs, Transformer
 from training.objectives import TOKENIZER_OBJECTIVES
 from training.parallelize import (device_mesh, materialize, parallelize, resolve_compile,
                                   resolve_dtype)
+from training.stopping import StopRequest
 from training.trainer import build_optimizer, train_loop
 
 
@@ -97,8 +99,9 @@ def build_model(cfg: TrainConfig, *, vocab_size: int, device: torch.device,
     return model, work
 
 
-def run(cfg: TrainConfig, device: torch.device) -> None:
-    """Build everything from ``cfg``, train, and write the final checkpoint."""
+def run(cfg: TrainConfig, device: torch.device, stop: StopRequest) -> None:
+    """Build everything from ``cfg``, train until the last step or until ``stop`` is
+    asked, and write the final checkpoint."""
     rank, world = dist.get_rank(), dist.get_world_size()
     # Every rank verifies the manifest itself: all ranks then fail (or not) together,
     # instead of some waiting forever in a collective.
@@ -154,14 +157,16 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
     start = loader.step // accum
     try:
         train_loop(cfg, model=model, optimizer=optimizer, loader=loader, device=device,
-                   log=log, checkpoint=save, flops_per_token=work, evaluate=evaluation)
+                   log=log, checkpoint=save, flops_per_token=work, evaluate=evaluation,
+                   stop=stop.asked)
     finally:
         log.close()
     end = loader.step // accum
-    if end > start:
+    if end > start:  # also when asked to stop: the run resumes from here
         save(end)
     if rank == 0 and log.losses:
-        print(f"done: loss {log.losses[0]:.3f} -> {log.losses[-1]:.3f} over steps "
+        how = "done" if end == cfg.training.steps else f"stopped as asked at step {end}"
+        print(f"{how}: loss {log.losses[0]:.3f} -> {log.losses[-1]:.3f} over steps "
               f"{start + 1}..{end}; metrics {log.path}; checkpoint "
               f"{checkpoint.checkpoint_path(cfg.training.checkpoint_folder, end)}",
               flush=True)
@@ -177,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     device = init_distributed()
     try:
-        run(cfg, device)
+        with StopRequest.from_environment(device) as stop:
+            run(cfg, device, stop)
         # NOTE: every rank must be past its last collective (the final checkpoint) before
         # any rank tears the process group down; otherwise gloo can abort a rank at exit.
         dist.barrier()
