@@ -43,15 +43,21 @@ def _build(argv: list[str]) -> int:
     from pipelines.accounting import UnbalancedBuild
     from pipelines.clustering import ClusteringDidNotConverge
     from pipelines.config import ConfigError
-    from pipelines.main import BuildFailed, run
+    from pipelines.main import BuildFailed, BuildRefused, run
     from shards.manifest import ManifestError
     from tokenizer.load import TokenizerError
 
     # A graph that needs more clustering rounds than dedup.max_rounds is a setting to raise;
     # an unbalanced stats.json is a bug, said in one line, with no manifest written; a job
     # the cluster failed is one line too.
-    return _guard(lambda: run(argv), (ConfigError, ManifestError, TokenizerError,
-                                      ClusteringDidNotConverge, UnbalancedBuild, BuildFailed))
+    try:
+        return _guard(lambda: run(argv), (ConfigError, ManifestError, TokenizerError,
+                                          ClusteringDidNotConverge, UnbalancedBuild,
+                                          BuildFailed))
+    except BuildRefused as err:  # the build ran; its results are refused: status 1
+        for line in [*err.alerts, str(err)]:
+            print(f"codemix: error: {line}", file=sys.stderr)
+        return 1
 
 
 def _train(argv: list[str]) -> int:

@@ -80,7 +80,7 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
             count: ``("in", component, stage)`` documents entering a stage;
             ``("drop", component, stage, reason)``; ``("src_in", component, source)`` and
             ``("src_bytes", component, source)`` documents and bytes read from an input;
-            ``("src_drop", component, source, reason)``; ``("src_kept", component,
+            ``("src_drop", component, source, stage, reason)``; ``("src_kept", component,
             source)``; ``("edit", component, kind)`` and ``("src_edit", component, source,
             kind)`` changes made to the text (redactions per kind, transcodings,
             decontamination cuts). Other keys are ignored.
@@ -89,9 +89,11 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
     Returns:
         ``{"components": {name: {"in", "bytes_in", "kept", "dropped": {reason: n},
         "edits": {kind: n}, "sources": {label: {"in", "bytes_in", "kept", "dropped",
-        "edits", "balanced"}}, "balanced"}}, "stages": {stage: {"in": {component: n}, "dropped":
-        {component: n}}}}``, every mapping sorted by key. ``in`` is what entered the first
-        stage; ``balanced`` says that ``in == kept + sum(dropped)``.
+        "read_dropped", "edits", "balanced"}}, "balanced"}}, "stages": {stage: {"in":
+        {component: n}, "dropped": {component: n}}}}``, every mapping sorted by key. ``in`` is
+        what entered the first stage; ``balanced`` says that ``in == kept + sum(dropped)``;
+        a source's ``read_dropped`` is the part of its ``dropped`` that the read stage
+        dropped (what ``pipelines.alerts`` warns about).
     """
     stages: dict[str, dict[str, dict[str, int]]] = {
         s: {"in": {}, "dropped": {}} for s in STAGES}
@@ -103,7 +105,8 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
 
     def source(name: str, label: str) -> dict[str, Any]:
         return comp(name)["sources"].setdefault(
-            label, {"in": 0, "bytes_in": 0, "kept": 0, "dropped": {}, "edits": {}})
+            label, {"in": 0, "bytes_in": 0, "kept": 0, "dropped": {}, "read_dropped": {},
+                    "edits": {}})
 
     for key, n in counts:
         what, name, *rest = key
@@ -122,7 +125,10 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
             source(name, rest[0])["bytes_in"] += n
             comp(name)["bytes_in"] += n
         elif what == "src_drop":
-            _bump(source(name, rest[0])["dropped"], rest[1], n)
+            src, stage, reason = source(name, rest[0]), rest[1], rest[2]
+            _bump(src["dropped"], reason, n)
+            if stage == "read":
+                _bump(src["read_dropped"], reason, n)
         elif what == "src_edit":
             _bump(source(name, rest[0])["edits"], rest[1], n)
         elif what == "src_kept":
@@ -136,6 +142,7 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
             table.update(items)
         for src in entry["sources"].values():
             src["dropped"] = dict(sorted(src["dropped"].items()))
+            src["read_dropped"] = dict(sorted(src["read_dropped"].items()))
             src["edits"] = dict(sorted(src["edits"].items()))
             src["balanced"] = src["in"] == src["kept"] + sum(src["dropped"].values())
         entry["sources"] = dict(sorted(entry["sources"].items()))

@@ -534,8 +534,17 @@ class BuildConfig:
     dedup: DedupSpec = DedupSpec()
     tokenizer: TokenizerSpec = TokenizerSpec()
     shards: ShardSpec = ShardSpec()
+    warn_drop_fraction: float = 0.5
+    """Warn about an input that loses more than this share of its units (files, lines,
+    rows, members) at the read stage (``pipelines.alerts``)."""
+    strict: bool = False
+    """Refuse to publish a build that has any warning (``--strict`` does the same); the
+    previous corpus is kept."""
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.warn_drop_fraction <= 1.0:
+            raise ValueError(f"warn_drop_fraction must be in [0, 1], got "
+                             f"{self.warn_drop_fraction}")
         names = [c.name for c in self.components]
         if not names:
             raise ValueError("components: at least one component is needed")

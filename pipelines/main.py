@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import json
 import logging
+import sys
 import time
 from collections.abc import Iterator
 
@@ -33,6 +34,7 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.runners.portability.portable_runner import PortableRunner
 
 from pipelines.accounting import check_balanced
+from pipelines.alerts import build_alerts
 from pipelines.clustering import ClusteringDidNotConverge
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
@@ -49,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Build a deduplicated, tokenized, sharded corpus from a mixture spec. "
                     "Options not listed here are passed to Apache Beam (e.g. --runner).")
     parser.add_argument("config", help="mixture spec (YAML), see configs/demo.yaml")
+    parser.add_argument("--strict", action="store_true",
+                        help="publish nothing when the build has a warning (an input that "
+                             "kept no document or lost more than warn_drop_fraction of it "
+                             "at read, an empty component): exit 1 and keep the previous "
+                             "corpus; the config's strict: true does the same")
     return parser
 
 
@@ -150,6 +157,19 @@ def _not_run_now(options: PipelineOptions) -> str | None:
     return None
 
 
+class BuildRefused(Exception):
+    """A strict build had warnings (``pipelines.alerts``): nothing was published.
+
+    Attributes:
+        alerts: the warnings, one line each.
+    """
+
+    def __init__(self, alerts: list[str], output: str):
+        super().__init__(f"strict: {len(alerts)} warning(s), nothing published; the corpus "
+                         f"at {output} is unchanged")
+        self.alerts = alerts
+
+
 class BuildFailed(Exception):
     """The runner failed the job (a worker lost more often than the engine retries, say):
     the CLI says so in one line, with the engine's first line of why."""
@@ -196,8 +216,10 @@ def run(argv: list[str] | None = None) -> int:
     """Build the corpus; raises ``ConfigError`` for user errors (the CLI prints one line).
 
     The build is staged (``pipelines.staging``) and published only when it succeeded: on
-    any error, and on ``KeyboardInterrupt`` (SIGINT, or SIGTERM as the CLI turns it), the
-    staging area is discarded and the previous corpus is left as it was.
+    any error, on ``KeyboardInterrupt`` (SIGINT, or SIGTERM as the CLI turns it), and on
+    ``BuildRefused`` (a strict build with warnings), the staging area is discarded and the
+    previous corpus is left as it was. Warnings (``pipelines.alerts``) follow the summary,
+    on stderr.
     """
     args, beam_args = _parser().parse_known_args(argv)
     config = load_config(args.config)
@@ -221,6 +243,9 @@ def run(argv: list[str] | None = None) -> int:
         with fsspec.open(f"{staging_root(out)}/{STATS_NAME}", "rt") as f:
             stats = json.load(f)
         check_balanced(stats)
+        alerts = build_alerts(stats, config)
+        if alerts and (args.strict or config.strict):
+            raise BuildRefused(alerts, out)
     except KeyboardInterrupt:
         discard(out)
         raise KeyboardInterrupt(f"the corpus at {out} is unchanged") from None
@@ -230,6 +255,8 @@ def run(argv: list[str] | None = None) -> int:
     publish(out)
     print(f"built {out}/{MANIFEST_NAME} in {time.monotonic() - start:.0f}s")
     print("\n".join(summary(stats, out)))
+    for alert in alerts:
+        print(f"codemix: warning: {alert}", file=sys.stderr)
     return 0
 
 

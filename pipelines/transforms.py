@@ -100,7 +100,7 @@ def _edit_counts(record: Record) -> Iterator[tuple[tuple, int]]:
 
 def _drop_counts(drop: Drop) -> Iterator[tuple[tuple, int]]:
     yield ("drop", drop.component, drop.stage, drop.reason), 1
-    yield ("src_drop", drop.component, drop.source, drop.reason), 1
+    yield ("src_drop", drop.component, drop.source, drop.stage, drop.reason), 1
 
 
 def build(pipeline: beam.Pipeline, config: BuildConfig, root: str):
