@@ -9,13 +9,16 @@
     codemix infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT [options]
 
 A user's error (missing file, bad YAML, unknown key or component, a manifest that does not
-match its files) prints one line, ``codemix: error: ...``, and exits with status 2. Each
-subcommand imports only what it needs, so ``codemix shards`` does not load torch or Beam.
+match its files, an output that is a file) prints one line, ``codemix: error: ...``, and
+exits with status 2; SIGINT or SIGTERM, one line and status 130; a closed stdout, nothing
+and status 141. Each subcommand imports only what it needs, so ``codemix shards`` does not
+load torch or Beam.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -103,7 +106,7 @@ def _shards(argv: list[str]) -> int:
                              "ends each one (Megatron's --append-eod; its GPTDataset adds none)")
     args = parser.parse_args(argv)
     from codemix.inspector import inspect_path
-    from codemix.shard_tools import export_path, verify_path
+    from codemix.shard_tools import ExportError, export_path, verify_path
     from shards.format import ShardError
     from shards.manifest import ManifestError
     from tokenizer.load import TokenizerError
@@ -113,7 +116,8 @@ def _shards(argv: list[str]) -> int:
         "verify": lambda: verify_path(args.path),
         "export": lambda: export_path(args.path, args.format, args.out, args.append_eod),
     }
-    return _guard(actions[args.command], (ManifestError, ShardError, TokenizerError))
+    return _guard(actions[args.command], (ManifestError, ShardError, TokenizerError,
+                                          ExportError))
 
 
 def _sampling_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -210,6 +214,9 @@ COMMANDS = {"build": _build, "train": _train, "shards": _shards, "generate": _ge
 INTERRUPTED = 130
 """Exit status after SIGINT or SIGTERM (128 + SIGINT, as shells report Ctrl-C)."""
 
+BROKEN_PIPE = 141
+"""Exit status when the reader of stdout went away (128 + SIGPIPE, as for ``cat | head``)."""
+
 
 def _raise_interrupt(signum: int, _frame: object) -> None:
     # With an argument: Beam re-raises an exception inside a step as the same type only
@@ -217,14 +224,20 @@ def _raise_interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def _interruptible(command: Callable[[list[str]], int], argv: list[str]) -> int:
+def _run_command(command: Callable[[list[str]], int], argv: list[str]) -> int:
     """Run ``command`` with SIGINT and SIGTERM as ``KeyboardInterrupt``: each command cleans
     up on the way out (a build discards its staging area), then one line, status 130. The
-    interrupt's message, when a command gives it one, says what was kept."""
+    interrupt's message, when a command gives it one, says what was kept. A closed stdout
+    ends the command quietly."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _raise_interrupt)
     try:
         return command(argv)
+    except BrokenPipeError:
+        # ``codemix shards inspect ... | head``: quietly, and with stdout pointed elsewhere,
+        # so that the interpreter's last flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
     except KeyboardInterrupt as err:
         said = str(err)
         print(f"codemix: interrupted{'' if said in ('', 'SIGINT', 'SIGTERM') else '; ' + said}",
@@ -243,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(COMMANDS)})",
               file=sys.stderr)
         return 2
-    return _interruptible(command, argv[1:])
+    return _run_command(command, argv[1:])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ from shards.verify import verify_corpus
 EXPORT_FORMATS = ("megatron",)
 
 
+class ExportError(ValueError):
+    """The export's target cannot take the files; one line, found before any work."""
+
+
 def verify_path(path: str) -> int:
     """Print every fault of the corpus at ``path``; 0 when there is none, 1 otherwise."""
     url = manifest_url(path)
@@ -33,6 +37,12 @@ def export_path(path: str, fmt: str, out: str, append_eod: bool = True) -> int:
     each document ending with ``<|endoftext|>`` unless ``append_eod`` is False."""
     if fmt not in EXPORT_FORMATS:
         raise ManifestError(f"unknown export format {fmt!r} (have: {', '.join(EXPORT_FORMATS)})")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ExportError(f"--out {out} is a file, not a folder")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as err:
+        raise ExportError(f"--out {out}: cannot write there ({err.strerror or err})") from None
     url = manifest_url(path)
     manifest, faults = verify_corpus(url)
     if faults:

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import os
 import sysconfig
+import typing
 from typing import Any
 
 import fsspec
@@ -618,9 +619,11 @@ def parse_config(data: Any, check_paths: bool = True) -> BuildConfig:
     comps = data.get("components")
     if not isinstance(comps, dict):
         raise ConfigError("components: expected a mapping of component name to spec")
+    hints = typing.get_type_hints(ComponentSpec)
     for section in SECTIONS:
-        if not isinstance(data.get(section, {}), dict):
-            raise ConfigError(f"{section}: expected a mapping")
+        # Checked on their own first: a typo at the top level is named there, not in the
+        # first component that inherits it.
+        build(hints[section], data.get(section), section)
     components = []
     for name, spec in comps.items():
         if not isinstance(spec, dict):

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 
 import fsspec
 
+from pipelines.config import ConfigError
 from pipelines.droplog import DROP_LOG_DIR
 from pipelines.results import CLUSTERS_DIR, STATS_NAME
 from shards.manifest import MANIFEST_NAME, Manifest, unnamed_shards
@@ -42,15 +43,30 @@ def staging_root(output: str) -> str:
 
 
 def prepare(output: str) -> None:
-    """Make ``output`` ready for a build: finish a publish that a killed process left half
-    done (its staged manifest names a complete build, and ``output`` has no manifest), else
-    discard what an unfinished build staged."""
+    """Make ``output`` ready for a build, before any work: check that it is a folder this
+    process can write, finish a publish that a killed process left half done (its staged
+    manifest names a complete build, and ``output`` has no manifest), else discard what an
+    unfinished build staged.
+
+    Raises:
+        ConfigError: ``output`` is a file, or cannot be written; one line.
+    """
     fs, root = fsspec.core.url_to_fs(output)
+    if fs.exists(root) and not fs.isdir(root):
+        raise ConfigError(f"output {output} is a file, not a folder")
     staged = f"{staging_root(root)}/{MANIFEST_NAME}"
     if fs.exists(staged) and not fs.exists(f"{root.rstrip('/')}/{MANIFEST_NAME}"):
         publish(output)
     else:
         discard(output)
+    probe = f"{staging_root(root)}/probe"
+    try:
+        fs.makedirs(staging_root(root), exist_ok=True)
+        fs.pipe_file(probe, b"")
+        fs.rm(probe)
+    except OSError as err:
+        raise ConfigError(f"output {output}: cannot write there "
+                          f"({err.strerror or err})") from None
 
 
 def discard(output: str) -> None:
