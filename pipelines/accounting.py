@@ -31,7 +31,12 @@ class Drop:
             funnel; empty for documents made inside the build (pairs).
         bytes: size of what was dropped, in bytes, when known (0 otherwise).
         detail: free text for the drop log (e.g. the missing columns of a ``wrong_schema``
-            file, or where a stream was cut); never counted, so reasons stay few.
+            file, where a stream was cut, or a filter's measured value against its bound);
+            never counted, so reasons stay few.
+        path: where the document was, as a user finds it: ``repo:path`` (a folder or
+            repository file, an archive member under its repository), or the location of a
+            row (``url@offset``); empty for a unit that was never read as a document, whose
+            ``id`` is its location.
     """
 
     component: str
@@ -41,12 +46,15 @@ class Drop:
     source: str = ""
     bytes: int = 0
     detail: str = ""
+    path: str = ""
 
     @classmethod
     def of(cls, record: "Record", stage: str, reason: str, detail: str = "") -> "Drop":
-        """The drop of a record, carrying its source and size for the funnel and the log."""
+        """The drop of a record, carrying its source, size and path for the funnel and the
+        log."""
         return cls(record.component, stage, reason, record.id, record.source,
-                   len(record.text.encode("utf-8", "surrogatepass")), detail)
+                   len(record.text.encode("utf-8", "surrogatepass")), detail,
+                   f"{record.repo}:{record.path}" if record.repo else record.path)
 
 
 STAGES = ("read", "clean", "filter", "redact", "decontam", "dedup", "parse", "tokenize")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import pathlib
 
 import pytest
@@ -187,6 +188,19 @@ def test_drop_log_lists_exactly_the_planted_drops(built_corpus):
     assert logged == expected_drops()
     truncated = [r for r in rows if r["reason"] == "truncated"]
     assert len(truncated) == 1 and "cut.jsonl.zst" in truncated[0]["id"]
+
+
+def test_every_drop_names_its_input_and_path_and_a_filter_drop_its_measure(built_corpus):
+    rows = [json.loads(line) for name in _stats(built_corpus)["drop_log"]
+            for line in (built_corpus / name).read_text().splitlines()]
+    assert all(row["source"] and row["path"] for row in rows)
+    paths = {row["reason"]: row["path"] for row in rows}
+    assert paths["vendored"].endswith(":vendor/six.py")  # repo:path, planted in make_corpus
+    assert paths["syntax_error"].endswith(":broken.py")
+    filtered = [row for row in rows if row["stage"] == "filter"]
+    assert filtered and all(
+        re.fullmatch(r"alphabetic_word_fraction [0-9.e-]+ < 0\.8 \(min_alpha_words\)",
+                     row["detail"]) for row in filtered)
 
 
 def test_every_source_balances_and_reports_bytes(built_corpus):

@@ -42,8 +42,9 @@ def test_an_unknown_source_language_falls_back_to_the_path():
     assert clean(_rec(lang="Klingon"), SPEC).lang == "python"
 
 
-def test_a_drop_carries_component_stage_id_source_and_bytes():
-    assert clean(_rec("é = 1"), SPEC) == Drop("c", "clean", "too_short", "i", "src", 6)
+def test_a_drop_carries_component_stage_id_source_bytes_and_path():
+    assert clean(_rec("é = 1"), SPEC) == Drop("c", "clean", "too_short", "i", "src", 6,
+                                              path="pkg/m.py")
 
 
 def test_unknown_language():
