@@ -5,8 +5,8 @@
     codemix shards inspect PATH [--doc COMPONENT:INDEX] [--verify]
     codemix shards verify PATH                           every fault, named; exit 1 if any
     codemix shards export PATH --format megatron --out DIR
-    codemix generate CHECKPOINT --config TRAIN.yaml --prompt TEXT [options]
-    codemix infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT [options]
+    codemix generate CHECKPOINT --prompt TEXT [--config TRAIN.yaml] [options]
+    codemix infill CHECKPOINT --prefix TEXT --suffix TEXT [--config TRAIN.yaml] [options]
 
 A user's error (missing file, bad YAML, unknown key or component, a manifest that does not
 match its files, an output that is a file) prints one line, ``codemix: error: ...``, and
@@ -34,10 +34,9 @@ USAGE = """usage: codemix {build,train,shards,generate,infill} ...
   shards verify PATH                 check hashes, counts, boundaries and token ids
   shards export PATH --format megatron --out DIR
                                      write <component>.bin/.idx for Megatron-LM
-  generate CHECKPOINT --config TRAIN.yaml --prompt TEXT
-                                     continue a prompt with a trained checkpoint; see
+  generate CHECKPOINT --prompt TEXT  continue a prompt with a trained checkpoint; see
                                      `codemix generate --help`
-  infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT
+  infill CHECKPOINT --prefix TEXT --suffix TEXT
                                      fill the middle (CodeGen2 format, ends at <eom>)
 """
 
@@ -126,11 +125,12 @@ def _sampling_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("checkpoint",
                         help="checkpoint folder written by training, e.g. "
                              "out/demo/train/checkpoints/step-000300")
-    parser.add_argument("--config", required=True,
-                        help="the training config of the run (model shape, seq_len, manifest "
-                             "and so the tokenizer); the checkpoint must come from its manifest")
+    parser.add_argument("--config",
+                        help="a training config to use instead of the one the checkpoint "
+                             "stores (model shape, seq_len, manifest and so the tokenizer); "
+                             "the checkpoint must come from its manifest")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a config override the run was trained with, as for `train`")
+                        help="override a value of the run's config, as for `train`")
     parser.add_argument("--max-new-tokens", type=_non_negative(int), default=128,
                         help="most tokens to generate (default 128)")
     parser.add_argument("--temperature", type=_non_negative(float), default=0.0,
@@ -179,9 +179,8 @@ def _sample(args: argparse.Namespace, stop: str) -> int:
     def action() -> int:
         from tokenizer.encode import decode
         from training import generate
-        from training.config import load_config
 
-        cfg = load_config(args.config, args.set)
+        cfg = generate.run_config(args.checkpoint, args.config, args.set)
         model, tok, specials = generate.load_model(args.checkpoint, cfg)
         if stop == "<eom>":
             ids = generate.infill_prompt(tok, args.prefix, args.suffix, specials)

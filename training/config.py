@@ -20,7 +20,9 @@ config before it starts any worker.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
+import json
 import typing
 from collections.abc import Sequence
 from typing import Any
@@ -446,8 +448,14 @@ def load_config(path: str, overrides: list[str] | tuple[str, ...] = ()) -> Train
         ConfigError: one line naming the file and the problem, e.g.
             ``demo-train.yaml: unknown key 'optim.lrr'``.
     """
-    raw = read_yaml(path)
-    raw = {} if raw is None else raw
+    return config_from_dict(read_yaml(path), overrides, path)
+
+
+def config_from_dict(raw: Any, overrides: list[str] | tuple[str, ...] = (),
+                     path: str = "config") -> TrainConfig:
+    """``load_config`` for a config already parsed (e.g. the one a checkpoint stores);
+    ``path`` names it in errors."""
+    raw = {} if raw is None else copy.deepcopy(raw)
     try:
         _require(isinstance(raw, dict), "top level must be a mapping of sections")
         for key in raw:
@@ -465,6 +473,11 @@ def load_config(path: str, overrides: list[str] | tuple[str, ...] = ()) -> Train
         return build(TrainConfig, raw)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
+
+
+def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    """The resolved config as plain JSON values, which ``config_from_dict`` reads back."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
 class _ArgumentParser(argparse.ArgumentParser):

@@ -15,6 +15,7 @@ rank after the step in progress and writes that checkpoint (``training.stopping`
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
 import functools
 import os
@@ -29,7 +30,8 @@ from shards import ManifestError
 from shards.manifest import resolve
 from tokenizer.load import load_tokenizer
 from training import checkpoint
-from training.config import ConfigError, TrainConfig, load_config, parse_argv
+from training.config import (ConfigError, TrainConfig, config_to_dict, load_config,
+                             parse_argv)
 from training.data.corpus import open_corpus
 from training.data.holdout import split
 from training.data.loader import MixtureLoader
@@ -129,9 +131,14 @@ def run(cfg: TrainConfig, device: torch.device, stop: StopRequest) -> None:
             manifest_sha256=corpus.sha256, mixture_sha256=plan.sha256(),
             data=loader.state_dict())
 
+    manifest = os.path.abspath(corpus.url) if "://" not in corpus.url else corpus.url
+    run_file = {"config": config_to_dict(dataclasses.replace(
+        cfg, data=dataclasses.replace(cfg.data, manifest=manifest))),
+        "manifest": manifest, "manifest_sha256": corpus.sha256}
+
     def save(step: int) -> None:
         checkpoint.save(checkpoint.checkpoint_path(cfg.training.checkpoint_folder, step),
-                        model, optimizer, state(step))
+                        model, optimizer, state(step), run_file)
 
     resume = cfg.training.resume_from
     if resume:

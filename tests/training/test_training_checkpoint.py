@@ -50,7 +50,7 @@ def full(model):
 def test_checkpoint_loads_again(group, tmp_path):
     model, optimizer = build(0)
     train_one_step(model, optimizer)
-    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE)
+    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE, {})
 
     other, other_optimizer = build(1)
     restored = checkpoint.load(str(tmp_path / "ckpt"), other, other_optimizer,
@@ -69,7 +69,7 @@ def test_checkpoint_loads_again(group, tmp_path):
 
 def test_checkpoint_of_another_manifest_is_refused(group, tmp_path):
     model, optimizer = build(0)
-    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE)
+    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE, {})
     other, other_optimizer = build(1)
     before = full(other)
     with pytest.raises(CheckpointError) as err:
@@ -83,7 +83,7 @@ def test_checkpoint_of_another_manifest_is_refused(group, tmp_path):
 
 def test_checkpoint_of_another_seed_is_refused(group, tmp_path):
     model, optimizer = build(0)
-    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE)
+    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE, {})
     with pytest.raises(CheckpointError, match="with seed 0, this run has 1"):
         checkpoint.load(str(tmp_path / "ckpt"), model, optimizer,
                         expected=dataclasses.replace(STATE, seed=1))
@@ -96,6 +96,6 @@ def test_missing_checkpoint(tmp_path):
 
 def test_state_is_readable_without_a_group(group, tmp_path):
     model, optimizer = build(0)
-    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE)
+    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE, {})
     dist.destroy_process_group()
     assert checkpoint.read_state(str(tmp_path / "ckpt"), no_dist=True) == STATE
