@@ -1,7 +1,7 @@
 """The ``codemix`` command.
 
     codemix build CONFIG.yaml [beam pipeline options]   build shards + manifest
-    codemix train CONFIG.yaml [--nproc-per-node N] [--set key=value ...]
+    codemix train CONFIG.yaml [--nproc-per-node N] [--set key=value ...] [--resume|--overwrite]
     codemix shards inspect PATH [--doc COMPONENT:INDEX] [--verify]
     codemix shards verify PATH                           every fault, named; exit 1 if any
     codemix shards export PATH --format megatron --out DIR
@@ -73,13 +73,20 @@ def _train(argv: list[str]) -> int:
                         help="processes on this machine (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set training.steps=50")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in training.output_dir from its newest "
+                             "checkpoint")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start again: remove the run in training.output_dir (metrics, "
+                             "checkpoints) first")
     args = parser.parse_args(argv)
     from shards.manifest import ManifestError
     from training.config import ConfigError
     from training.launch import launch
 
     forwarded = [args.config] + [a for kv in args.set for a in ("--set", kv)]
-    return _guard(lambda: launch(forwarded, args.nproc_per_node), (ConfigError, ManifestError))
+    return _guard(lambda: launch(forwarded, args.nproc_per_node, resume=args.resume,
+                                 overwrite=args.overwrite), (ConfigError, ManifestError))
 
 
 def _shards(argv: list[str]) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import warnings
 from typing import Any
 
@@ -82,12 +83,27 @@ def checkpoint_path(folder: str, step: int) -> str:
     return os.path.join(folder, f"step-{step:06d}")
 
 
-def latest(folder: str) -> str | None:
-    """The complete checkpoint of ``folder`` with the most steps, or None."""
-    steps = sorted(name for name in (os.listdir(folder) if os.path.isdir(folder) else ())
+def complete(folder: str) -> list[str]:
+    """The complete checkpoints in ``folder`` (DCP's metadata written), fewest steps first."""
+    names = sorted(name for name in (os.listdir(folder) if os.path.isdir(folder) else ())
                    if name.startswith("step-")
                    and os.path.isfile(os.path.join(folder, name, _METADATA)))
-    return os.path.join(folder, steps[-1]) if steps else None
+    return [os.path.join(folder, name) for name in names]
+
+
+def latest(folder: str) -> str | None:
+    """The complete checkpoint of ``folder`` with the most steps, or None."""
+    return (complete(folder) or [None])[-1]
+
+
+def prune(folder: str, keep: int) -> list[str]:
+    """Remove all but the ``keep`` newest complete checkpoints of ``folder`` (0 keeps all);
+    returns the folders removed. Incomplete ones (a killed save) are left alone."""
+    done = complete(folder)
+    removed = done[:-keep] if keep else []
+    for path in removed:
+        shutil.rmtree(path)
+    return removed
 
 
 def save(path: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,

@@ -241,8 +241,13 @@ class TrainingConfig:
     checkpoint_dir: str | None = None
     """Folder of checkpoints ``step-NNNNNN/``; None means ``<output_dir>/checkpoints``."""
 
-    checkpoint_every: int = 0
-    """Also checkpoint every this many steps; 0 checkpoints only at the end."""
+    checkpoint_every: int = 500
+    """Also checkpoint every this many steps; 0 checkpoints only at the end (and when the
+    run is asked to stop, ``training.stopping``)."""
+
+    keep_checkpoints: int = 3
+    """Keep only this many newest complete checkpoints of the run (older ones are removed
+    after each new one); 0 keeps every one."""
 
     resume_from: str | None = None
     """Checkpoint folder to resume from (model, optimizer, data position); None starts fresh.
@@ -273,6 +278,7 @@ class TrainingConfig:
         _require(self.eval_every == 0 or self.eval_sequences > 0,
                  "training.eval_every needs held-out sequences: set training.eval_sequences")
         _require(self.checkpoint_every >= 0, "training.checkpoint_every must be non-negative")
+        _require(self.keep_checkpoints >= 0, "training.keep_checkpoints must be non-negative")
         _require(bool(self.output_dir), "training.output_dir must not be empty")
 
     def objectives_for(self, components: Sequence[str]) -> dict[str, str]:

@@ -8,7 +8,9 @@ checkpoint's trainer state checked here too (manifest, mixture, seed, global bat
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from training.config import ConfigError, TrainConfig, load_config, parse_argv
 from training.data.corpus import open_corpus
 from training.data.holdout import split
 from training.data.loader import rank_slice
+from training.metrics import METRICS_NAME, TENSORBOARD_DIR
 from training.stopping import STOP_FILE_ENV
 
 
@@ -57,24 +60,88 @@ def check(argv: list[str], nproc_per_node: int) -> TrainConfig:
     return cfg
 
 
-def launch(argv: list[str], nproc_per_node: int) -> int:
+def _previous_run(cfg: TrainConfig) -> str | None:
+    """What of an earlier run ``cfg``'s output folders hold, in words; None for nothing."""
+    found = []
+    if os.path.exists(os.path.join(cfg.training.output_dir, METRICS_NAME)):
+        found.append(METRICS_NAME)
+    latest = checkpoint.latest(cfg.training.checkpoint_folder)
+    if latest:
+        found.append(f"checkpoints up to {os.path.basename(latest)}")
+    return ", ".join(found) or None
+
+
+def continuation(argv: list[str], *, resume: bool, overwrite: bool) -> tuple[list[str], bool]:
+    """How to start a run whose output folder may hold an earlier one.
+
+    Args:
+        argv: the trainer's arguments, ``[CONFIG.yaml, --set, key=value, ...]``.
+        resume: continue the earlier run from its newest checkpoint (unless the config
+            names ``training.resume_from`` itself).
+        overwrite: start again; the caller then removes the earlier run (``clear``).
+
+    Returns:
+        The arguments to train with, and whether the earlier run must be cleared first.
+
+    Raises:
+        ConfigError: the folder holds a run and neither flag was given, or ``resume``
+            finds no checkpoint, or both flags were given.
+    """
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite exclude each other")
+    args = parse_argv(argv)
+    cfg = load_config(args.config, args.overrides)
+    if cfg.training.resume_from:
+        return argv, False
+    if resume:
+        latest = checkpoint.latest(cfg.training.checkpoint_folder)
+        if latest is None:
+            raise ConfigError(f"--resume: no checkpoint in {cfg.training.checkpoint_folder} "
+                              "to resume from")
+        return [*argv, "--set", f"training.resume_from={latest}"], False
+    previous = _previous_run(cfg)
+    if previous and not overwrite:
+        raise ConfigError(f"training.output_dir {cfg.training.output_dir} already holds a run "
+                          f"({previous}); pass --resume to continue it or --overwrite to "
+                          "start again")
+    return argv, bool(previous)
+
+
+def clear(cfg: TrainConfig) -> None:
+    """Remove an earlier run's metrics, TensorBoard events and checkpoints."""
+    folders = (cfg.training.checkpoint_folder,
+               os.path.join(cfg.training.output_dir, TENSORBOARD_DIR))
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(cfg.training.output_dir, METRICS_NAME))
+
+
+def launch(argv: list[str], nproc_per_node: int, *, resume: bool = False,
+           overwrite: bool = False) -> int:
     """Check a run, then train it with ``nproc_per_node`` processes on this machine.
 
     Args:
         argv: the trainer's arguments, ``[CONFIG.yaml, --set, key=value, ...]``.
         nproc_per_node: worker processes (one per GPU, or CPU processes with gloo).
+        resume, overwrite: what to do with an earlier run in the output folder
+            (``continuation``); without either, such a run is refused.
 
     Returns:
         torchrun's exit status (0 when every worker succeeded).
 
     Raises:
-        ConfigError, ManifestError: see ``check``; nothing has been started then.
+        ConfigError, ManifestError: see ``check`` and ``continuation``; nothing has been
+            started or removed then.
         KeyboardInterrupt: this process was interrupted (SIGINT, SIGTERM as the CLI turns
             it); the workers were asked to stop (``training.stopping``) and have written
             their checkpoint, which the message names. A second interrupt while they
             finish their step kills them.
     """
+    argv, start_again = continuation(argv, resume=resume, overwrite=overwrite)
     cfg = check(argv, nproc_per_node)
+    if start_again:
+        clear(cfg)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            "--nproc_per_node", str(nproc_per_node), "-m", "training.train", *argv]
     with tempfile.TemporaryDirectory() as tmp:

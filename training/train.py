@@ -139,6 +139,8 @@ def run(cfg: TrainConfig, device: torch.device, stop: StopRequest) -> None:
     def save(step: int) -> None:
         checkpoint.save(checkpoint.checkpoint_path(cfg.training.checkpoint_folder, step),
                         model, optimizer, state(step), run_file)
+        if rank == 0:  # the save is complete on every rank once it returns
+            checkpoint.prune(cfg.training.checkpoint_folder, cfg.training.keep_checkpoints)
 
     resume = cfg.training.resume_from
     if resume:
