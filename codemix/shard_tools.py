@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 
-from codemix.inspector import manifest_url
-from shards.manifest import ManifestError
+from shards.manifest import ManifestError, locate
 from shards.megatron import export_component
 from shards.verify import verify_corpus
 
@@ -19,7 +18,7 @@ class ExportError(ValueError):
 
 def verify_path(path: str) -> int:
     """Print every fault of the corpus at ``path``; 0 when there is none, 1 otherwise."""
-    url = manifest_url(path)
+    url = locate(path)
     manifest, faults = verify_corpus(url)
     for fault in faults:
         print(f"FAULT {fault}")
@@ -43,7 +42,7 @@ def export_path(path: str, fmt: str, out: str, append_eod: bool = True) -> int:
         os.makedirs(out, exist_ok=True)
     except OSError as err:
         raise ExportError(f"--out {out}: cannot write there ({err.strerror or err})") from None
-    url = manifest_url(path)
+    url = locate(path)
     manifest, faults = verify_corpus(url)
     if faults:
         raise ManifestError(f"{url} has {len(faults)} fault(s); run codemix shards verify")

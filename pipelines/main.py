@@ -40,7 +40,7 @@ from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
 from pipelines.droplog import DROP_LOG_DIR
 from pipelines.results import STATS_NAME
-from pipelines.staging import discard, prepare, publish, staging_root
+from pipelines.staging import build_root, discard, prepare, publish, published_root
 from pipelines.transforms import build
 from shards.manifest import MANIFEST_NAME
 
@@ -227,32 +227,35 @@ def run(argv: list[str] | None = None) -> int:
     options = PipelineOptions(portable_defaults(beam_args))
     check_runner(options)
     out = config.output.rstrip("/")
+    root = build_root(out)
     not_run = _not_run_now(options)
     if not_run is None:
-        prepare(out)
+        prepare(out, root)
     start = time.monotonic()
     try:
         with _errors_said_once(), beam.Pipeline(options=options) as pipeline:
-            manifest = build(pipeline, config, staging_root(out))
+            manifest = build(pipeline, config, root)
             if not_run is not None:
                 # No driver waits for this job: it publishes as its own last step.
-                manifest | "Publish" >> beam.Map(lambda _, output: publish(output), out)
+                manifest | "Publish" >> beam.Map(lambda _, output, at: publish(output, at),
+                                                 out, root)
         if not_run is not None:
             print(not_run)
             return 0
-        with fsspec.open(f"{staging_root(out)}/{STATS_NAME}", "rt") as f:
+        with fsspec.open(f"{root}/{STATS_NAME}", "rt") as f:
             stats = json.load(f)
         check_balanced(stats)
         alerts = build_alerts(stats, config)
         if alerts and (args.strict or config.strict):
             raise BuildRefused(alerts, out)
     except KeyboardInterrupt:
-        discard(out)
+        discard(root)
         raise KeyboardInterrupt(f"the corpus at {out} is unchanged") from None
     except BaseException:
-        discard(out)
+        discard(root)
         raise
-    publish(out)
+    publish(out, root)
+    out = published_root(out)
     print(f"built {out}/{MANIFEST_NAME} in {time.monotonic() - start:.0f}s")
     print("\n".join(summary(stats, out)))
     for alert in alerts:

@@ -155,6 +155,33 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+POINTER_NAME = "LATEST"
+"""On an object store, the file in a build's output folder naming the generation folder
+that holds the published corpus (``pipelines.staging``)."""
+GENERATION_PREFIX = "gen-"
+
+
+def locate(path: str) -> str:
+    """The manifest (or shard) URL that ``path`` names: the file itself; else the
+    ``manifest.json`` of the folder ``path`` (or ``path`` without its ``manifest.json``),
+    directly or in the generation folder its ``LATEST`` names. A missing manifest gives
+    the URL where it was looked for (``load_manifest`` then says so)."""
+    fs, local = fsspec.core.url_to_fs(path)
+    if fs.isfile(local):
+        return path
+    folder = path.rstrip("/")
+    if posixpath.basename(folder) == MANIFEST_NAME:
+        folder = posixpath.dirname(folder)
+    elif not fs.isdir(local):
+        return path  # neither file nor folder: ``load_manifest`` names it as given
+    local = fsspec.core.url_to_fs(folder)[1].rstrip("/")
+    pointer = f"{local}/{POINTER_NAME}"
+    if not fs.isfile(f"{local}/{MANIFEST_NAME}") and fs.isfile(pointer):
+        generation = fs.cat_file(pointer).decode().strip()
+        return f"{folder}/{generation}/{MANIFEST_NAME}"
+    return f"{folder}/{MANIFEST_NAME}"
+
+
 def resolve(manifest_url: str, relative: str) -> str:
     """URL of a file named in the manifest, relative to the manifest's folder."""
     return posixpath.join(posixpath.dirname(manifest_url), relative)

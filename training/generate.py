@@ -162,11 +162,11 @@ def load_model(checkpoint: str, cfg: TrainConfig, device: torch.device | None = 
     """
     from shards import ManifestError, load_manifest
     from shards.format import file_sha256
-    from shards.manifest import resolve
+    from shards.manifest import locate, resolve
     from training.data.corpus import check_special_tokens
 
     state = read_state(checkpoint, no_dist=True)
-    url = cfg.data.manifest
+    url = locate(cfg.data.manifest)
     # The shards are not needed here, so only the (small) tokenizer file is hashed.
     manifest = load_manifest(url, verify=False)
     check_special_tokens(manifest, url)

@@ -8,19 +8,23 @@ rebuild (``tests/paused_build.py``), over a real corpus built before.
 from __future__ import annotations
 
 import pathlib
+import posixpath
 import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import fsspec
 import pytest
 import yaml
 
 from chains import chained_corpus, write_chain_build
 from codemix.cli import main
+from pipelines import sharding
+from pipelines.main import run
 from pipelines.staging import STAGING_DIR, prepare
-from shards.manifest import load_manifest
+from shards.manifest import load_manifest, locate
 from shards.verify import verify_corpus
 
 PAUSED_BUILD = pathlib.Path(__file__).parent.parent / "paused_build.py"
@@ -127,7 +131,7 @@ def test_a_publish_killed_part_way_is_finished_before_the_next_build(rebuild, tm
     proc.kill()
     proc.communicate(timeout=120)
     assert not (out / "manifest.json").exists()  # neither corpus is named meanwhile
-    prepare(str(out))
+    prepare(str(out), str(out / STAGING_DIR))
     assert _snapshot(out) == new_files
     _assert_sound(out)
 
@@ -142,3 +146,45 @@ def test_an_interrupt_during_the_publish_waits_for_it_to_end(rebuild, tmp_path):
     assert proc.returncode == 130 and err == "codemix: interrupted\n"
     assert _snapshot(out) == new_files
     _assert_sound(out)
+
+
+def _memory_files(fs, root: str) -> dict[str, bytes]:
+    return {path.removeprefix(root + "/"): fs.cat_file(path) for path in sorted(fs.find(root))}
+
+
+def test_on_an_object_store_a_pointer_names_the_published_generation(tmp_path, monkeypatch):
+    fs, root = fsspec.filesystem("memory"), f"/staging-test-{tmp_path.name}/out"
+    configs = {}
+    for name, seed in (("old.yaml", 0), ("new.yaml", 1)):
+        spec = yaml.safe_load(_config(tmp_path, name, seed, 100_000).read_text())
+        (tmp_path / name).write_text(yaml.safe_dump({**spec, "output": f"memory://{root}"}))
+        configs[name] = str(tmp_path / name)
+    try:
+        assert main(["build", configs["old.yaml"]]) == 0
+        first = fs.cat_file(f"{root}/LATEST").decode().strip()
+        assert first.startswith("gen-") and sorted(fs.ls(root, detail=False)) == [
+            f"{root}/LATEST", f"{root}/{first}"]
+        url = locate(f"memory://{root}")
+        assert url == f"memory://{root}/{first}/manifest.json"
+        assert verify_corpus(url)[1] == [] and load_manifest(url)
+        before = _memory_files(fs, root)
+
+        def interrupted(*args):
+            raise KeyboardInterrupt("SIGINT")
+        monkeypatch.setattr(sharding, "_write_group", interrupted)
+        with pytest.raises(KeyboardInterrupt, match="is unchanged"):
+            run([configs["new.yaml"]])
+        assert _memory_files(fs, root) == before  # its generation was discarded
+        monkeypatch.undo()
+
+        assert main(["build", configs["new.yaml"]]) == 0
+        second = fs.cat_file(f"{root}/LATEST").decode().strip()
+        assert second != first and not fs.exists(f"{root}/{first}")
+        assert verify_corpus(locate(f"memory://{root}/manifest.json"))[1] == []
+        assert main(["build", configs["old.yaml"]]) == 0  # the first corpus again, to the byte
+        third = fs.cat_file(f"{root}/LATEST").decode().strip()
+        again = _memory_files(fs, f"{root}/{third}")
+        assert again == {rel.removeprefix(f"{first}/"): data for rel, data in before.items()
+                         if rel.startswith(f"{first}/")}
+    finally:
+        fs.rm(posixpath.dirname(root), recursive=True)
