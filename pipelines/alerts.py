@@ -4,8 +4,9 @@ A build that lost a whole input still balances (each lost unit is a counted drop
 balance check cannot see it: a ``.jsonl.gz`` that is not gzip is one ``unreadable`` drop,
 a JSONL input pointed at a tarball thousands of ``bad_json`` ones. ``build_alerts`` reads
 stats.json against the config and names each input that kept no document, each input
-that lost more than ``warn_drop_fraction`` of its units at the read stage, and each
-component left empty, with the top reasons. ``codemix build`` prints them as warnings, or
+that lost more than ``warn_drop_fraction`` of its units at the read stage, each repository
+that ``permissive_only`` emptied for want of a license file (once), and each component
+left empty, with the top reasons. ``codemix build`` prints them as warnings, or
 with ``--strict`` refuses to publish the build.
 """
 
@@ -52,6 +53,9 @@ def build_alerts(stats: dict[str, Any], config: BuildConfig) -> list[str]:
                 alerts.append(f"{where}: {lost} of {src['in']} units ({lost / src['in']:.0%}) "
                               f"lost at the read stage, more than warn_drop_fraction "
                               f"{bound:g}; top reasons: {_top(src['read_dropped'])}")
+            for repo, n in (src or {}).get("unlicensed_repos", {}).items():
+                alerts.append(f"{where}: repository {repo or '(none)'} has no license file; "
+                              f"permissive_only dropped its {n} document(s)")
         if entry.get("kept", 0) == 0:
             alerts.append(f"component {comp.name}: empty, no document kept of "
                           f"{entry.get('in', 0)}; top reasons: {_top(entry.get('dropped', {}))}")

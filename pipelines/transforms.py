@@ -19,7 +19,7 @@ from typing import Any
 import apache_beam as beam
 
 from pipelines.accounting import Drop
-from pipelines.clean import CleanRecords
+from pipelines.clean import NO_LICENSE, CleanRecords
 from pipelines.config import BuildConfig
 from pipelines.decontam import Decontaminate
 from pipelines.deduplicate import Deduplicate
@@ -101,6 +101,8 @@ def _edit_counts(record: Record) -> Iterator[tuple[tuple, int]]:
 def _drop_counts(drop: Drop) -> Iterator[tuple[tuple, int]]:
     yield ("drop", drop.component, drop.stage, drop.reason), 1
     yield ("src_drop", drop.component, drop.source, drop.stage, drop.reason), 1
+    if drop.detail == NO_LICENSE:
+        yield ("src_unlicensed", drop.component, drop.source, drop.repo), 1
 
 
 def build(pipeline: beam.Pipeline, config: BuildConfig, root: str):

@@ -30,6 +30,8 @@ def test_funnel_reports_sources_bytes_and_edits():
     assert a["bytes_in"] == 150 and a["edits"] == {"email": 4} and a["balanced"]
     assert a["sources"] == {
         "repo1": {"in": 3, "bytes_in": 100, "kept": 2, "dropped": {"bad_json": 1},
-                  "read_dropped": {"bad_json": 1}, "edits": {"email": 4}, "balanced": True},
+                  "read_dropped": {"bad_json": 1}, "unlicensed_repos": {},
+                  "edits": {"email": 4}, "balanced": True},
         "repo2": {"in": 1, "bytes_in": 50, "kept": 0, "dropped": {"vendored": 1},
-                  "read_dropped": {}, "edits": {}, "balanced": True}}
+                  "read_dropped": {}, "unlicensed_repos": {}, "edits": {},
+                  "balanced": True}}

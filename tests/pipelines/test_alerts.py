@@ -13,10 +13,13 @@ import tarfile
 
 import pytest
 import yaml
+from corpus import MIT
 
 from codemix.cli import main
 from pipelines.alerts import build_alerts
 from pipelines.config import parse_config
+from shards.format import Shard
+from shards.manifest import load_manifest, resolve
 
 STDLIB_JSON = pathlib.Path(json.__file__).parent
 
@@ -84,8 +87,9 @@ def troubled(tmp_path_factory):
     (root / "good.jsonl").write_text(_jsonl(_texts(0, 20)))
     (root / "plain.jsonl.gz").write_text(_jsonl(_texts(1, 3)))
     (root / "mixed.jsonl").write_text(_jsonl(_texts(2, 4)) + "not json\n" * 6)
-    for name in ("code", "notrepo", "unlicensed"):
+    for name in ("code", "notrepo", "unlicensed", "mit"):
         shutil.copytree(STDLIB_JSON, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "mit" / "LICENSE").write_text(MIT)
     with tarfile.open(root / "code.tar.gz", "w:gz") as tar:
         tar.add(root / "code", arcname="json")
     jsonl = lambda name, **kw: {"url": str(root / name), "format": "jsonl", **kw}
@@ -97,9 +101,12 @@ def troubled(tmp_path_factory):
                         "inputs": [jsonl("code.tar.gz"), jsonl("mixed.jsonl")]},
                 "git": {"kind": "code", "weight": 0.1,
                         "inputs": [{"url": str(root / "notrepo"), "format": "git"}]},
-                "licensed": {"kind": "code", "weight": 0.3, "clean": {"permissive_only": True},
+                "licensed": {"kind": "code", "weight": 0.2, "clean": {"permissive_only": True},
                              "inputs": [{"url": str(root / "unlicensed"), "format": "folder",
-                                         "include": ["*.py"]}]}}}
+                                         "include": ["*.py"]}]},
+                "mit": {"kind": "code", "weight": 0.1, "clean": {"permissive_only": True},
+                        "inputs": [{"url": str(root / "mit"), "format": "folder",
+                                    "include": ["*.py"]}]}}}
     (root / "build.yaml").write_text(yaml.safe_dump(spec))
     result = subprocess.run([sys.executable, "-m", "codemix", "build", str(root / "build.yaml")],
                             capture_output=True, text=True, timeout=600)
@@ -119,14 +126,31 @@ def test_every_lost_input_and_empty_component_is_named_with_its_reasons(troubled
         f"input {root}/plain.jsonl.gz of gz: no document kept of 1 read",
         "component gz: empty, no document kept of 1",
         f"input {root}/unlicensed of licensed: no document kept of 5 read",
+        f"input {root}/unlicensed of licensed: repository unlicensed has no license file",
         "component licensed: empty, no document kept of 5",
         f"input {root}/code.tar.gz of tar: no document kept of {tar_units} read",
         f"input {root}/mixed.jsonl of tar: 6 of 10 units (60%) lost at the read stage, more "
         "than warn_drop_fraction 0.5"]
-    reasons = [line.split("; top reasons: ")[1] for line in warnings]
+    reasons = [line.split("; top reasons: ")[-1] for line in warnings]
     assert reasons[0] == "not_a_repository 1" and reasons[2] == "unreadable 1"
-    assert reasons[4] == "not_permissive 5" and reasons[6].startswith("bad_json ")
-    assert reasons[7] == "bad_json 6"
+    assert reasons[4] == "not_permissive 5" and reasons[7].startswith("bad_json ")
+    assert reasons[8] == "bad_json 6"
+    assert warnings[5].endswith("; permissive_only dropped its 5 document(s)")
+
+
+def test_a_license_file_outside_include_licenses_its_repository_and_is_no_document(troubled):
+    root, _, err = troubled
+    assert " of mit:" not in err  # its documents are licensed, so kept
+    stats = json.loads((root / "out" / "stats.json").read_text())
+    mit = stats["components"]["mit"]
+    assert (mit["kept"], mit["dropped"]) == (5, {"license_file": 1})
+    manifest = load_manifest(str(root / "out" / "manifest.json"))
+    with Shard(resolve(str(root / "out" / "manifest.json"),
+                       manifest.component("mit").shards[0].path)) as shard:
+        metas = [shard.meta(i) for i in range(len(shard))]
+    assert sorted(m["path"] for m in metas) == sorted(
+        p.name for p in (root / "mit").glob("*.py"))
+    assert {m["license"] for m in metas} == {"MIT"}
 
 
 def _files(out: pathlib.Path) -> dict[str, bytes]:
@@ -144,6 +168,6 @@ def test_a_strict_build_with_warnings_publishes_nothing(troubled, capsys, how):
     assert main(argv) == 1
     assert _files(root / "out") == before
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 9 and all(line.startswith("codemix: error: ") for line in err)
-    assert err[-1] == (f"codemix: error: strict: 8 warning(s), nothing published; the corpus "
+    assert len(err) == 10 and all(line.startswith("codemix: error: ") for line in err)
+    assert err[-1] == (f"codemix: error: strict: 9 warning(s), nothing published; the corpus "
                        f"at {root}/out is unchanged")

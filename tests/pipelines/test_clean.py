@@ -47,6 +47,13 @@ def test_a_drop_carries_component_stage_id_source_bytes_and_path():
                                               path="pkg/m.py")
 
 
+def test_a_license_file_read_for_its_license_is_never_a_document():
+    record = _rec("MIT License " * 20, path="LICENSE")
+    record.meta["license_file"] = True
+    assert clean(record, SPEC) == Drop("c", "clean", "license_file", "i", "src",
+                                       len(record.text), path="LICENSE")
+
+
 def test_unknown_language():
     assert _reason(clean(_rec(path="notes.xyz"), SPEC)) == "unknown_language"
     kept = clean(_rec(path="notes.xyz"), dataclasses.replace(SPEC, unknown_language=False))
