@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -136,7 +135,7 @@ def launch(argv: list[str], nproc_per_node: int, *, resume: bool = False,
         KeyboardInterrupt: this process was interrupted (SIGINT, SIGTERM as the CLI turns
             it); the workers were asked to stop (``training.stopping``) and have written
             their checkpoint, which the message names. A second interrupt while they
-            finish their step kills them.
+            finish their step has torchrun end them.
     """
     argv, start_again = continuation(argv, resume=resume, overwrite=overwrite)
     cfg = check(argv, nproc_per_node)
@@ -157,9 +156,11 @@ def launch(argv: list[str], nproc_per_node: int, *, resume: bool = False,
                 open(stop_file, "w").close()
                 proc.wait()
         except KeyboardInterrupt:
-            os.killpg(proc.pid, signal.SIGKILL)
+            # torchrun gives each worker a session of its own: only torchrun can end them
+            # (SIGTERM, then SIGKILL after its timeout).
+            proc.terminate()
             proc.wait()
-            raise KeyboardInterrupt("the workers were killed before their checkpoint "
+            raise KeyboardInterrupt("the workers were stopped before their checkpoint "
                                     "was complete") from None
     latest = checkpoint.latest(cfg.training.checkpoint_folder)
     raise KeyboardInterrupt(
