@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
 import pytest
 
 from chains import chained_corpus, write_chain_build
+from paused import start
 
 
 def _codemix(*args: str) -> subprocess.CompletedProcess:
@@ -97,3 +99,11 @@ def test_a_closed_pipe_ends_the_command_quietly(built_corpus):
                             stderr=subprocess.PIPE, text=True, timeout=120)
     os.close(write_end)
     assert (result.returncode, result.stderr) == (141, "")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_of_any_command_is_one_line_and_status_130(built_corpus, tmp_path, sig):
+    proc = start("verify", tmp_path / "paused", "shards", "verify", str(built_corpus))
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err) == (130, "codemix: interrupted\n")

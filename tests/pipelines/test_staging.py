@@ -2,7 +2,7 @@
 exactly as it was, and a rerun gives the bytes of a build that was never interrupted.
 
 Each case signals a real ``codemix build`` subprocess held at a known point of its
-rebuild (``tests/paused_build.py``), over a real corpus built before.
+rebuild (``tests/paused.py``), over a real corpus built before.
 """
 
 from __future__ import annotations
@@ -11,23 +11,19 @@ import pathlib
 import posixpath
 import shutil
 import signal
-import subprocess
-import sys
-import time
 
 import fsspec
 import pytest
 import yaml
-
 from chains import chained_corpus, write_chain_build
+from paused import release, start
+
 from codemix.cli import main
 from pipelines import sharding
 from pipelines.main import run
 from pipelines.staging import STAGING_DIR, prepare
 from shards.manifest import load_manifest, locate
 from shards.verify import verify_corpus
-
-PAUSED_BUILD = pathlib.Path(__file__).parent.parent / "paused_build.py"
 
 
 def _config(root: pathlib.Path, name: str, seed: int, target_tokens: int) -> pathlib.Path:
@@ -68,23 +64,6 @@ def _restore_old(root: pathlib.Path) -> pathlib.Path:
     return out
 
 
-def _paused(point: str, config: pathlib.Path, folder: pathlib.Path) -> subprocess.Popen:
-    """``codemix build config`` held at ``point``, once it is there."""
-    folder.mkdir()
-    proc = subprocess.Popen([sys.executable, str(PAUSED_BUILD), point, str(folder), "build",
-                             str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    while not (folder / "reached").exists():
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    return proc
-
-
-def _release(folder: pathlib.Path) -> None:
-    with open(folder / "go", "w"):
-        pass
-
-
 def _assert_sound(out: pathlib.Path) -> None:
     assert verify_corpus(str(out / "manifest.json"))[1] == []
     load_manifest(str(out / "manifest.json"))  # what training checks before it starts
@@ -108,7 +87,7 @@ def test_a_rebuild_stopped_before_its_publish_leaves_the_previous_corpus(rebuild
                                                                          point, sig):
     root, new, old_files, new_files = rebuild
     out = _restore_old(root)
-    proc = _paused(point, new, tmp_path / "paused")
+    proc = start(point, tmp_path / "paused", "build", str(new))
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert _snapshot(out) == old_files
@@ -127,7 +106,7 @@ def test_a_rebuild_stopped_before_its_publish_leaves_the_previous_corpus(rebuild
 def test_a_publish_killed_part_way_is_finished_before_the_next_build(rebuild, tmp_path):
     root, _, _, new_files = rebuild
     out = _restore_old(root)
-    proc = _paused("publish", root / "new.yaml", tmp_path / "paused")
+    proc = start("publish", tmp_path / "paused", "build", str(root / "new.yaml"))
     proc.kill()
     proc.communicate(timeout=120)
     assert not (out / "manifest.json").exists()  # neither corpus is named meanwhile
@@ -139,9 +118,9 @@ def test_a_publish_killed_part_way_is_finished_before_the_next_build(rebuild, tm
 def test_an_interrupt_during_the_publish_waits_for_it_to_end(rebuild, tmp_path):
     root, _, _, new_files = rebuild
     out = _restore_old(root)
-    proc = _paused("publish", root / "new.yaml", tmp_path / "paused")
+    proc = start("publish", tmp_path / "paused", "build", str(root / "new.yaml"))
     proc.send_signal(signal.SIGINT)
-    _release(tmp_path / "paused")
+    release(tmp_path / "paused")
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and err == "codemix: interrupted\n"
     assert _snapshot(out) == new_files
