@@ -22,7 +22,7 @@ $(STAMP): setup.cfg setup.py
 
 demo: install
 	$(BIN)/codemix build configs/demo.yaml
-	$(BIN)/codemix train configs/demo-train.yaml --nproc-per-node 2
+	$(BIN)/codemix train configs/demo-train.yaml --nproc-per-node 2 --overwrite
 
 test: install
 	$(BIN)/python -m pytest -q tests --ignore=tests/runners

@@ -2,23 +2,26 @@
 
     codemix init PATH... [--config FILE] [--output DIR]  a commented starter config
     codemix build CONFIG.yaml [beam pipeline options]   build shards + manifest
-    codemix train CONFIG.yaml [--nproc-per-node N] [--set key=value ...]
+    codemix train CONFIG.yaml [--nproc-per-node N] [--set key=value ...] [--resume|--overwrite]
     codemix shards inspect PATH [--doc COMPONENT:INDEX] [--verify]
     codemix shards verify PATH                           every fault, named; exit 1 if any
     codemix shards export PATH --format megatron|parquet|jsonl --out DIR
     codemix report OUT [--train RUN_DIR] [--out report.html]
-    codemix generate CHECKPOINT --config TRAIN.yaml --prompt TEXT [options]
-    codemix infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT [options]
+    codemix generate CHECKPOINT --prompt TEXT [--config TRAIN.yaml] [options]
+    codemix infill CHECKPOINT --prefix TEXT --suffix TEXT [--config TRAIN.yaml] [options]
 
 A user's error (missing file, bad YAML, unknown key or component, a manifest that does not
-match its files) prints one line, ``codemix: error: ...``, and exits with status 2. Each
-subcommand imports only what it needs, so ``codemix shards`` does not load torch or Beam.
+match its files, an output that is a file) prints one line, ``codemix: error: ...``, and
+exits with status 2; SIGINT or SIGTERM, one line and status 130; a closed stdout, nothing
+and status 141. Each subcommand imports only what it needs, so ``codemix shards`` does not
+load torch or Beam.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -38,10 +41,9 @@ USAGE = """usage: codemix {init,build,train,shards,report,generate,infill} ...
                                      Megatron-LM, or the documents' text and metadata
   report OUT [--train RUN_DIR]       one self-contained HTML page: funnel, languages,
                                      duplicates, timings, training curves
-  generate CHECKPOINT --config TRAIN.yaml --prompt TEXT
-                                     continue a prompt with a trained checkpoint; see
+  generate CHECKPOINT --prompt TEXT  continue a prompt with a trained checkpoint; see
                                      `codemix generate --help`
-  infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT
+  infill CHECKPOINT --prefix TEXT --suffix TEXT
                                      fill the middle (CodeGen2 format, ends at <eom>)
 """
 
@@ -73,15 +75,21 @@ def _build(argv: list[str]) -> int:
     from pipelines.accounting import UnbalancedBuild
     from pipelines.clustering import ClusteringDidNotConverge
     from pipelines.config import ConfigError
-    from pipelines.main import BuildFailed, run
+    from pipelines.main import BuildFailed, BuildRefused, run
     from shards.manifest import ManifestError
     from tokenizer.load import TokenizerError
 
     # A graph that needs more clustering rounds than dedup.max_rounds is a setting to raise;
     # an unbalanced stats.json is a bug, said in one line, with no manifest written; a job
     # the cluster failed is one line too.
-    return _guard(lambda: run(argv), (ConfigError, ManifestError, TokenizerError,
-                                      ClusteringDidNotConverge, UnbalancedBuild, BuildFailed))
+    try:
+        return _guard(lambda: run(argv), (ConfigError, ManifestError, TokenizerError,
+                                          ClusteringDidNotConverge, UnbalancedBuild,
+                                          BuildFailed))
+    except BuildRefused as err:  # the build ran; its results are refused: status 1
+        for line in [*err.alerts, str(err)]:
+            print(f"codemix: error: {line}", file=sys.stderr)
+        return 1
 
 
 def _train(argv: list[str]) -> int:
@@ -95,13 +103,20 @@ def _train(argv: list[str]) -> int:
                         help="processes on this machine (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set training.steps=50")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in training.output_dir from its newest "
+                             "checkpoint")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start again: remove the run in training.output_dir (metrics, "
+                             "checkpoints) first")
     args = parser.parse_args(argv)
     from shards.manifest import ManifestError
     from training.config import ConfigError
     from training.launch import launch
 
     forwarded = [args.config] + [a for kv in args.set for a in ("--set", kv)]
-    return _guard(lambda: launch(forwarded, args.nproc_per_node), (ConfigError, ManifestError))
+    return _guard(lambda: launch(forwarded, args.nproc_per_node, resume=args.resume,
+                                 overwrite=args.overwrite), (ConfigError, ManifestError))
 
 
 def _shards(argv: list[str]) -> int:
@@ -129,7 +144,7 @@ def _shards(argv: list[str]) -> int:
                              "ends each one (Megatron's --append-eod; its GPTDataset adds none)")
     args = parser.parse_args(argv)
     from codemix.inspector import inspect_path
-    from codemix.shard_tools import export_path, verify_path
+    from codemix.shard_tools import ExportError, export_path, verify_path
     from shards.format import ShardError
     from shards.manifest import ManifestError
     from tokenizer.load import TokenizerError
@@ -139,7 +154,8 @@ def _shards(argv: list[str]) -> int:
         "verify": lambda: verify_path(args.path),
         "export": lambda: export_path(args.path, args.format, args.out, args.append_eod),
     }
-    return _guard(actions[args.command], (ManifestError, ShardError, TokenizerError))
+    return _guard(actions[args.command], (ManifestError, ShardError, TokenizerError,
+                                          ExportError))
 
 
 def _report(argv: list[str]) -> int:
@@ -174,11 +190,12 @@ def _sampling_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("checkpoint",
                         help="checkpoint folder written by training, e.g. "
                              "out/demo/train/checkpoints/step-000300")
-    parser.add_argument("--config", required=True,
-                        help="the training config of the run (model shape, seq_len, manifest "
-                             "and so the tokenizer); the checkpoint must come from its manifest")
+    parser.add_argument("--config",
+                        help="a training config to use instead of the one the checkpoint "
+                             "stores (model shape, seq_len, manifest and so the tokenizer); "
+                             "the checkpoint must come from its manifest")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a config override the run was trained with, as for `train`")
+                        help="override a value of the run's config, as for `train`")
     parser.add_argument("--max-new-tokens", type=_non_negative(int), default=128,
                         help="most tokens to generate (default 128)")
     parser.add_argument("--temperature", type=_non_negative(float), default=0.0,
@@ -227,9 +244,8 @@ def _sample(args: argparse.Namespace, stop: str) -> int:
     def action() -> int:
         from tokenizer.encode import decode
         from training import generate
-        from training.config import load_config
 
-        cfg = load_config(args.config, args.set)
+        cfg = generate.run_config(args.checkpoint, args.config, args.set)
         model, tok, specials = generate.load_model(args.checkpoint, cfg)
         if stop == "<eom>":
             ids = generate.infill_prompt(tok, args.prefix, args.suffix, specials)
@@ -259,6 +275,40 @@ COMMANDS = {"init": _init, "build": _build, "train": _train, "shards": _shards, 
             "generate": _generate, "infill": _infill}
 
 
+INTERRUPTED = 130
+"""Exit status after SIGINT or SIGTERM (128 + SIGINT, as shells report Ctrl-C)."""
+
+BROKEN_PIPE = 141
+"""Exit status when the reader of stdout went away (128 + SIGPIPE, as for ``cat | head``)."""
+
+
+def _raise_interrupt(signum: int, _frame: object) -> None:
+    # With an argument: Beam re-raises an exception inside a step as the same type only
+    # when it can append to its first argument (else as a RuntimeError).
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _run_command(command: Callable[[list[str]], int], argv: list[str]) -> int:
+    """Run ``command`` with SIGINT and SIGTERM as ``KeyboardInterrupt``: each command cleans
+    up on the way out (a build discards its staging area), then one line, status 130. The
+    interrupt's message, when a command gives it one, says what was kept. A closed stdout
+    ends the command quietly."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_interrupt)
+    try:
+        return command(argv)
+    except BrokenPipeError:
+        # ``codemix shards inspect ... | head``: quietly, and with stdout pointed elsewhere,
+        # so that the interpreter's last flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
+    except KeyboardInterrupt as err:
+        said = str(err)
+        print(f"codemix: interrupted{'' if said in ('', 'SIGINT', 'SIGTERM') else '; ' + said}",
+              file=sys.stderr)
+        return INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
@@ -270,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(COMMANDS)})",
               file=sys.stderr)
         return 2
-    return command(argv[1:])
+    return _run_command(command, argv[1:])
 
 
 if __name__ == "__main__":

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import json
-import posixpath
-
-import fsspec
 
 from shards.format import Shard
-from shards.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest, resolve
-
-
-def manifest_url(path: str) -> str:
-    """The manifest of ``path``: the path itself, or ``manifest.json`` in that folder."""
-    fs, local = fsspec.core.url_to_fs(path)
-    return posixpath.join(path, MANIFEST_NAME) if fs.isdir(local) else path
+from shards.manifest import Manifest, ManifestError, load_manifest, locate, resolve
 
 
 def summary(manifest: Manifest, url: str) -> str:
@@ -61,7 +52,7 @@ def inspect_path(path: str, doc: str | None = None, verify: bool = False) -> int
                 print(f"  [{i}] {shard.offsets[i + 1] - shard.offsets[i]} tokens "
                       f"{json.dumps(shard.meta(i), sort_keys=True)}")
         return 0
-    url = manifest_url(path)
+    url = locate(path)
     manifest = load_manifest(url, verify=verify)
     print(summary(manifest, url))
     if verify:

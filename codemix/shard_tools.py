@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import os
 
-from codemix.inspector import manifest_url
-from shards.manifest import Manifest, ManifestError
 from shards.documents import TEXT_FORMATS, export_documents
+from shards.manifest import Manifest, ManifestError, locate
 from shards.megatron import export_component
 from shards.verify import verify_corpus
 
@@ -15,9 +14,13 @@ EXPORT_FORMATS = ("megatron", *TEXT_FORMATS)
 BLEND_NAME = "blend.txt"
 
 
+class ExportError(ValueError):
+    """The export's target cannot take the files; one line, found before any work."""
+
+
 def verify_path(path: str) -> int:
     """Print every fault of the corpus at ``path``; 0 when there is none, 1 otherwise."""
-    url = manifest_url(path)
+    url = locate(path)
     manifest, faults = verify_corpus(url)
     for fault in faults:
         print(f"FAULT {fault}")
@@ -51,7 +54,13 @@ def export_path(path: str, fmt: str, out: str, append_eod: bool = True) -> int:
     ``append_eod`` is False), or ``<component>/<NNNNN>.{parquet,jsonl}`` of text."""
     if fmt not in EXPORT_FORMATS:
         raise ManifestError(f"unknown export format {fmt!r} (have: {', '.join(EXPORT_FORMATS)})")
-    url = manifest_url(path)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ExportError(f"--out {out} is a file, not a folder")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as err:
+        raise ExportError(f"--out {out}: cannot write there ({err.strerror or err})") from None
+    url = locate(path)
     manifest, faults = verify_corpus(url)
     if faults:
         raise ManifestError(f"{url} has {len(faults)} fault(s); run codemix shards verify")

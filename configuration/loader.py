@@ -3,7 +3,8 @@
 Both configs (the build's mixture spec, ``pipelines/config.py``; the trainer's,
 ``training/config.py``) are trees of frozen, keyword-only dataclasses whose fields carry
 their own docstrings and whose ``__post_init__`` validates values. ``build`` turns parsed
-YAML into such a tree: it rejects unknown keys by their dotted path, checks every scalar
+YAML into such a tree: it rejects unknown keys by their dotted path (suggesting the
+closest known key), checks every scalar
 against the field's annotation (ints are accepted as floats; YAML 1.1's ``1e-3``, which
 PyYAML reads as a string, is accepted as a float), converts lists to tuples (``tuple[X,
 ...]`` or fixed-length ``tuple[X, Y]``), builds nested dataclasses, and turns a failed
@@ -14,6 +15,7 @@ so a config is checked before any pipeline or worker starts.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from typing import Any
@@ -70,7 +72,9 @@ def build(cls: type, data: Any, where: str = "", **given: Any) -> Any:
             continue
         path = f"{where}.{key}" if where else str(key)
         if key not in fields:
-            raise ConfigError(f"unknown key {path!r}")
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown key {path!r}{hint}")
         kwargs[key] = convert(hints[key], value, path)
     try:
         return cls(**kwargs)

@@ -31,7 +31,13 @@ class Drop:
             funnel; empty for documents made inside the build (pairs).
         bytes: size of what was dropped, in bytes, when known (0 otherwise).
         detail: free text for the drop log (e.g. the missing columns of a ``wrong_schema``
-            file, or where a stream was cut); never counted, so reasons stay few.
+            file, where a stream was cut, or a filter's measured value against its bound);
+            never counted, so reasons stay few.
+        path: where the document was, as a user finds it: ``repo:path`` (a folder or
+            repository file, an archive member under its repository), or the location of a
+            row (``url@offset``); empty for a unit that was never read as a document, whose
+            ``id`` is its location.
+        repo: the document's repository, when it had one.
     """
 
     component: str
@@ -41,12 +47,17 @@ class Drop:
     source: str = ""
     bytes: int = 0
     detail: str = ""
+    path: str = ""
+    repo: str = ""
 
     @classmethod
     def of(cls, record: "Record", stage: str, reason: str, detail: str = "") -> "Drop":
-        """The drop of a record, carrying its source and size for the funnel and the log."""
+        """The drop of a record, carrying its source, size and path for the funnel and the
+        log."""
         return cls(record.component, stage, reason, record.id, record.source,
-                   len(record.text.encode("utf-8", "surrogatepass")), detail)
+                   len(record.text.encode("utf-8", "surrogatepass")), detail,
+                   f"{record.repo}:{record.path}" if record.repo else record.path,
+                   record.repo)
 
 
 STAGES = ("read", "clean", "filter", "redact", "decontam", "dedup", "parse", "tokenize")
@@ -85,7 +96,9 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
             count: ``("in", component, stage)`` documents entering a stage;
             ``("drop", component, stage, reason)``; ``("src_in", component, source)`` and
             ``("src_bytes", component, source)`` documents and bytes read from an input;
-            ``("src_drop", component, source, reason)``; ``("src_kept", component,
+            ``("src_drop", component, source, stage, reason)``; ``("src_unlicensed",
+            component, source, repo)`` documents ``permissive_only`` dropped because their
+            repository has no license file; ``("src_kept", component,
             source)``; ``("edit", component, kind)`` and ``("src_edit", component, source,
             kind)`` changes made to the text (redactions per kind, transcodings,
             decontamination cuts). Other keys are ignored.
@@ -94,9 +107,12 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
     Returns:
         ``{"components": {name: {"in", "bytes_in", "kept", "dropped": {reason: n},
         "edits": {kind: n}, "sources": {label: {"in", "bytes_in", "kept", "dropped",
-        "edits", "balanced"}}, "balanced"}}, "stages": {stage: {"in": {component: n}, "dropped":
-        {component: n}}}}``, every mapping sorted by key. ``in`` is what entered the first
-        stage; ``balanced`` says that ``in == kept + sum(dropped)``.
+        "read_dropped", "unlicensed_repos", "edits", "balanced"}}, "balanced"}}, "stages":
+        {stage: {"in": {component: n}, "dropped": {component: n}}}}``, every mapping sorted
+        by key. ``in`` is what entered the first stage; ``balanced`` says that ``in == kept +
+        sum(dropped)``; a source's ``read_dropped`` is the part of its ``dropped`` that the
+        read stage dropped and ``unlicensed_repos`` the documents ``permissive_only`` dropped
+        per repository without a license file (what ``pipelines.alerts`` warns about).
     """
     stages: dict[str, dict[str, dict[str, int]]] = {
         s: {"in": {}, "dropped": {}} for s in STAGES}
@@ -108,7 +124,8 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
 
     def source(name: str, label: str) -> dict[str, Any]:
         return comp(name)["sources"].setdefault(
-            label, {"in": 0, "bytes_in": 0, "kept": 0, "dropped": {}, "edits": {}})
+            label, {"in": 0, "bytes_in": 0, "kept": 0, "dropped": {}, "read_dropped": {},
+                    "unlicensed_repos": {}, "edits": {}})
 
     for key, n in counts:
         what, name, *rest = key
@@ -127,7 +144,12 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
             source(name, rest[0])["bytes_in"] += n
             comp(name)["bytes_in"] += n
         elif what == "src_drop":
-            _bump(source(name, rest[0])["dropped"], rest[1], n)
+            src, stage, reason = source(name, rest[0]), rest[1], rest[2]
+            _bump(src["dropped"], reason, n)
+            if stage == "read":
+                _bump(src["read_dropped"], reason, n)
+        elif what == "src_unlicensed":
+            _bump(source(name, rest[0])["unlicensed_repos"], rest[1], n)
         elif what == "src_edit":
             _bump(source(name, rest[0])["edits"], rest[1], n)
         elif what == "src_kept":
@@ -141,6 +163,8 @@ def funnel(counts: Iterable[tuple[tuple, int]], kept: dict[str, int]) -> dict[st
             table.update(items)
         for src in entry["sources"].values():
             src["dropped"] = dict(sorted(src["dropped"].items()))
+            src["read_dropped"] = dict(sorted(src["read_dropped"].items()))
+            src["unlicensed_repos"] = dict(sorted(src["unlicensed_repos"].items()))
             src["edits"] = dict(sorted(src["edits"].items()))
             src["balanced"] = src["in"] == src["kept"] + sum(src["dropped"].values())
         entry["sources"] = dict(sorted(entry["sources"].items()))

@@ -3,8 +3,10 @@
 Code gets its language from the source when the dump names one (The Stack's ``lang``
 column), else from ``languages.language_of`` (file name, extension, ``#!`` line); prose
 from the source, else ``languages.natural_language``. Then, in this order, each check
-may drop the document, and each can be switched off in ``CleanSpec``:
+may drop the document, and each but the first can be switched off in ``CleanSpec``:
 
+- ``license_file``: a repository's root license file that no ``include`` pattern names
+  explicitly, read only so its repository gets its license (``listing.for_license_only``).
 - ``unknown_language``: code whose language cannot be told (flag ``unknown_language``).
 - ``other_language``: code not in ``languages``, prose not in ``natural_languages``.
 - ``vendored``: code under a dependency folder, ``VENDORED_DIRS`` anywhere in the path or
@@ -40,9 +42,12 @@ from pipelines.licenses import GiveRepoLicenses, is_permissive
 from pipelines.records import Record
 from pipelines.stage import ApplyStage
 
-REASONS = ("unknown_language", "other_language", "vendored", "minified", "generated",
-           "too_short", "too_long", "not_permissive")
+REASONS = ("license_file", "unknown_language", "other_language", "vendored", "minified",
+           "generated", "too_short", "too_long", "not_permissive")
 """Every reason ``clean`` drops a document for."""
+
+NO_LICENSE = "no license, and no license file in its repository"
+"""The detail of a ``not_permissive`` drop of a document without any license."""
 
 VENDORED_DIRS = frozenset((
     "node_modules", "bower_components", "jspm_packages", ".yarn",  # JavaScript
@@ -184,6 +189,8 @@ def clean(record: Record, spec: CleanSpec) -> Record | Drop:
     """
     if record.kind == "pair":
         return record
+    if record.meta.get("license_file"):  # its license reached its repository already
+        return Drop.of(record, "clean", "license_file")
     if record.kind == "code":
         lang = code_language(record)
         reason = _code_verdict(record, lang, spec)
@@ -193,7 +200,8 @@ def clean(record: Record, spec: CleanSpec) -> Record | Drop:
                   and lang not in spec.natural_languages else None)
     reason = reason or size_verdict(record.text, spec)
     if not reason and spec.permissive_only and not is_permissive(record.license):
-        reason = "not_permissive"
+        return Drop.of(record, "clean", "not_permissive", (
+            f"license {record.license} is not permissive" if record.license else NO_LICENSE))
     if reason:
         return Drop.of(record, "clean", reason)
     return record.replace(lang=lang or "")

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import os
 import sysconfig
+import typing
 from typing import Any
 
 import fsspec
@@ -550,8 +551,17 @@ class BuildConfig:
     dedup: DedupSpec = DedupSpec()
     tokenizer: TokenizerSpec = TokenizerSpec()
     shards: ShardSpec = ShardSpec()
+    warn_drop_fraction: float = 0.5
+    """Warn about an input that loses more than this share of its units (files, lines,
+    rows, members) at the read stage (``pipelines.alerts``)."""
+    strict: bool = False
+    """Refuse to publish a build that has any warning (``--strict`` does the same); the
+    previous corpus is kept."""
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.warn_drop_fraction <= 1.0:
+            raise ValueError(f"warn_drop_fraction must be in [0, 1], got "
+                             f"{self.warn_drop_fraction}")
         names = [c.name for c in self.components]
         if not names:
             raise ValueError("components: at least one component is needed")
@@ -625,9 +635,11 @@ def parse_config(data: Any, check_paths: bool = True) -> BuildConfig:
     comps = data.get("components")
     if not isinstance(comps, dict):
         raise ConfigError("components: expected a mapping of component name to spec")
+    hints = typing.get_type_hints(ComponentSpec)
     for section in SECTIONS:
-        if not isinstance(data.get(section, {}), dict):
-            raise ConfigError(f"{section}: expected a mapping")
+        # Checked on their own first: a typo at the top level is named there, not in the
+        # first component that inherits it.
+        build(hints[section], data.get(section), section)
     components = []
     for name, spec in comps.items():
         if not isinstance(spec, dict):

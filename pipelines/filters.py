@@ -9,9 +9,10 @@ Prose gets Gopher's quality filters (Rae et al. 2021, appendix A.1.1): word coun
 word length, ``#`` and ellipsis per word, share of words with a letter, repeated lines,
 bullet and ellipsis lines.
 
-Every heuristic is a small pure function returning its own drop reason or None, so stats
-count each under its own name; ``quality_verdict`` runs the ones for the record's kind
-and returns the first reason. All thresholds live in ``FilterSpec``.
+Every heuristic is a small pure function returning None or a ``Verdict``: its own drop
+reason, so stats count each under its own name, and the value it measured against the
+bound it broke, for the drop log. ``quality_verdict`` runs the ones for the record's kind
+and returns the first verdict. All thresholds live in ``FilterSpec``.
 
 Trade-off: everything is a character-level scan, linear in the document and free of
 parsers, so it never raises on odd input. The comment scanner knows each language
@@ -261,83 +262,126 @@ class Prose:
         return cls(text, text.split(), [s for s in map(str.strip, text.splitlines()) if s])
 
 
+# --- verdicts -----------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """A heuristic that failed: the drop reason, and for the drop log what was measured
+    against which bound, e.g. ``mean_line_chars 143.2 > 100 (max_mean_line_chars)``."""
+
+    reason: str
+    detail: str
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _failed(reason: str, measure: str, value: float, op: str, bound: float,
+            setting: str) -> Verdict:
+    return Verdict(reason, f"{measure} {_num(value)} {op} {_num(bound)} ({setting})")
+
+
 # --- code heuristics ----------------------------------------------------------------------
 
-def xml_verdict(text: str, lang: str, spec: FilterSpec) -> str | None:
+def xml_verdict(text: str, lang: str, spec: FilterSpec) -> Verdict | None:
     """``xml_data`` for a file that opens with an XML declaration (data or generated
     markup, in whatever language it is filed under), XSLT excepted."""
-    if (spec.xml_head_chars and lang not in _XML_EXEMPT
-            and _XML_DECLARATION in text[:spec.xml_head_chars]):
-        return "xml_data"
+    if spec.xml_head_chars and lang not in _XML_EXEMPT:
+        at = text.find(_XML_DECLARATION, 0, spec.xml_head_chars)
+        if at >= 0:
+            return _failed("xml_data", "xml_declaration_at", at, "<", spec.xml_head_chars,
+                           "xml_head_chars")
     return None
 
 
-def html_verdict(text: str, lang: str, spec: FilterSpec) -> str | None:
+def html_verdict(text: str, lang: str, spec: FilterSpec) -> Verdict | None:
     """``html_markup`` for HTML that is mostly boilerplate: too little visible text, in
     characters or as a share of the file."""
     if lang != "html":
         return None
     shown = len(visible_text(text))
-    if shown < spec.html_min_text_chars or shown < spec.html_min_text_fraction * len(text):
-        return "html_markup"
+    if shown < spec.html_min_text_chars:
+        return _failed("html_markup", "visible_chars", shown, "<", spec.html_min_text_chars,
+                       "html_min_text_chars")
+    if shown < spec.html_min_text_fraction * len(text):
+        return _failed("html_markup", "visible_fraction", shown / len(text), "<",
+                       spec.html_min_text_fraction, "html_min_text_fraction")
     return None
 
 
-def data_size_verdict(text: str, lang: str, spec: FilterSpec) -> str | None:
+def data_size_verdict(text: str, lang: str, spec: FilterSpec) -> Verdict | None:
     """``data_size`` for a data-format file (JSON, YAML) outside the size window: the
     large ones are data dumps, the tiny ones say nothing."""
-    if lang in spec.data_languages and not (
-            spec.data_min_chars <= len(text) <= spec.data_max_chars):
-        return "data_size"
+    if lang not in spec.data_languages:
+        return None
+    if len(text) < spec.data_min_chars:
+        return _failed("data_size", "chars", len(text), "<", spec.data_min_chars,
+                       "data_min_chars")
+    if len(text) > spec.data_max_chars:
+        return _failed("data_size", "chars", len(text), ">", spec.data_max_chars,
+                       "data_max_chars")
     return None
 
 
-def data_alpha_verdict(text: str, lang: str, spec: FilterSpec) -> str | None:
+def data_alpha_verdict(text: str, lang: str, spec: FilterSpec) -> Verdict | None:
     """``low_alpha`` for a data-format file that is mostly numbers and punctuation."""
-    if lang in spec.data_languages and alpha_fraction(text) < spec.data_min_alpha_fraction:
-        return "low_alpha"
+    if lang in spec.data_languages:
+        share = alpha_fraction(text)
+        if share < spec.data_min_alpha_fraction:
+            return _failed("low_alpha", "alpha_fraction", share, "<",
+                           spec.data_min_alpha_fraction, "data_min_alpha_fraction")
     return None
 
 
-def line_length_verdict(text: str, lang: str, spec: FilterSpec) -> str | None:
+def line_length_verdict(text: str, lang: str, spec: FilterSpec) -> Verdict | None:
     """``long_lines`` for code with a line longer than ``max_line_chars`` (minified
     code, embedded blobs), unless its language is exempt."""
-    if lang not in spec.long_line_exempt and longest_line(text) > spec.max_line_chars:
-        return "long_lines"
+    if lang not in spec.long_line_exempt:
+        longest = longest_line(text)
+        if longest > spec.max_line_chars:
+            return _failed("long_lines", "longest_line_chars", longest, ">",
+                           spec.max_line_chars, "max_line_chars")
     return None
 
 
-def mean_line_verdict(text: str, lang: str, spec: FilterSpec) -> str | None:
+def mean_line_verdict(text: str, lang: str, spec: FilterSpec) -> Verdict | None:
     """``long_mean_line`` for code whose lines are long on average, unless its language
     is exempt."""
-    if (lang not in spec.long_line_exempt
-            and mean_line_length(text) > spec.max_mean_line_chars):
-        return "long_mean_line"
+    if lang not in spec.long_line_exempt:
+        mean = mean_line_length(text)
+        if mean > spec.max_mean_line_chars:
+            return _failed("long_mean_line", "mean_line_chars", mean, ">",
+                           spec.max_mean_line_chars, "max_mean_line_chars")
     return None
 
 
-def alnum_verdict(text: str, lang: str, spec: FilterSpec) -> str | None:
+def alnum_verdict(text: str, lang: str, spec: FilterSpec) -> Verdict | None:
     """``low_alnum`` for code that is mostly symbols and whitespace (data tables,
     encoded blobs)."""
-    if alnum_fraction(text) < spec.min_alnum_fraction:
-        return "low_alnum"
+    share = alnum_fraction(text)
+    if share < spec.min_alnum_fraction:
+        return _failed("low_alnum", "alnum_fraction", share, "<", spec.min_alnum_fraction,
+                       "min_alnum_fraction")
     return None
 
 
-def comment_verdict(text: str, lang: str, spec: FilterSpec) -> str | None:
+def comment_verdict(text: str, lang: str, spec: FilterSpec) -> Verdict | None:
     """``few_comments`` or ``mostly_comments`` for code whose comment share is outside
     the bounds; languages with unknown comment syntax pass."""
     share = comment_fraction(text, lang)
     if share is None:
         return None
     if share < spec.min_comment_fraction:
-        return "few_comments"
+        return _failed("few_comments", "comment_fraction", share, "<",
+                       spec.min_comment_fraction, "min_comment_fraction")
     if share > spec.max_comment_fraction:
-        return "mostly_comments"
+        return _failed("mostly_comments", "comment_fraction", share, ">",
+                       spec.max_comment_fraction, "max_comment_fraction")
     return None
 
 
-CODE_CHECKS: tuple[Callable[[str, str, FilterSpec], str | None], ...] = (
+CODE_CHECKS: tuple[Callable[[str, str, FilterSpec], Verdict | None], ...] = (
     xml_verdict, html_verdict, data_size_verdict, data_alpha_verdict, line_length_verdict,
     mean_line_verdict, alnum_verdict, comment_verdict)
 """The code heuristics, cheapest and most specific first."""
@@ -345,82 +389,92 @@ CODE_CHECKS: tuple[Callable[[str, str, FilterSpec], str | None], ...] = (
 
 # --- prose heuristics ---------------------------------------------------------------------
 
-def word_count_verdict(prose: Prose, spec: FilterSpec) -> str | None:
+def word_count_verdict(prose: Prose, spec: FilterSpec) -> Verdict | None:
     """``too_few_words`` / ``too_many_words`` outside the word-count window."""
     if len(prose.words) < spec.min_words:
-        return "too_few_words"
+        return _failed("too_few_words", "words", len(prose.words), "<", spec.min_words,
+                       "min_words")
     if len(prose.words) > spec.max_words:
-        return "too_many_words"
+        return _failed("too_many_words", "words", len(prose.words), ">", spec.max_words,
+                       "max_words")
     return None
 
 
-def word_length_verdict(prose: Prose, spec: FilterSpec) -> str | None:
+def word_length_verdict(prose: Prose, spec: FilterSpec) -> Verdict | None:
     """``short_words`` / ``long_words`` for a mean word length outside the window (word
     salad, tables, URLs and hashes); no words, no verdict."""
     if not prose.words:
         return None
     mean = sum(map(len, prose.words)) / len(prose.words)
     if mean < spec.min_mean_word_chars:
-        return "short_words"
+        return _failed("short_words", "mean_word_chars", mean, "<", spec.min_mean_word_chars,
+                       "min_mean_word_chars")
     if mean > spec.max_mean_word_chars:
-        return "long_words"
+        return _failed("long_words", "mean_word_chars", mean, ">", spec.max_mean_word_chars,
+                       "max_mean_word_chars")
     return None
 
 
-def symbol_verdict(prose: Prose, spec: FilterSpec) -> str | None:
+def symbol_verdict(prose: Prose, spec: FilterSpec) -> Verdict | None:
     """``symbols`` when ``#`` or ellipses (``...``, ``…``), each counted on its own, are
     too frequent per word: hashtag spam and truncated snippets."""
     if not prose.words:
         return None
     hashes = prose.text.count("#")
     ellipses = sum(map(prose.text.count, _ELLIPSES))
-    if max(hashes, ellipses) > spec.max_symbol_ratio * len(prose.words):
-        return "symbols"
+    ratio = max(hashes, ellipses) / len(prose.words)
+    if ratio > spec.max_symbol_ratio:
+        return _failed("symbols", "symbols_per_word", ratio, ">", spec.max_symbol_ratio,
+                       "max_symbol_ratio")
     return None
 
 
-def alphabetic_words_verdict(prose: Prose, spec: FilterSpec) -> str | None:
+def alphabetic_words_verdict(prose: Prose, spec: FilterSpec) -> Verdict | None:
     """``non_alphabetic`` when too few words contain a letter (numbers, symbols)."""
     if not prose.words:
         return None
-    alphabetic = sum(any(map(str.isalpha, word)) for word in prose.words)
-    if alphabetic < spec.min_alpha_words * len(prose.words):
-        return "non_alphabetic"
+    share = sum(any(map(str.isalpha, word)) for word in prose.words) / len(prose.words)
+    if share < spec.min_alpha_words:
+        return _failed("non_alphabetic", "alphabetic_word_fraction", share, "<",
+                       spec.min_alpha_words, "min_alpha_words")
     return None
 
 
-def repeated_lines_verdict(prose: Prose, spec: FilterSpec) -> str | None:
+def repeated_lines_verdict(prose: Prose, spec: FilterSpec) -> Verdict | None:
     """``repeated_lines`` when too many non-blank lines repeat an earlier line
     (boilerplate, scraped menus)."""
     if not prose.lines:
         return None
-    repeats = len(prose.lines) - len(set(prose.lines))
-    if repeats > spec.max_dup_line_fraction * len(prose.lines):
-        return "repeated_lines"
+    share = (len(prose.lines) - len(set(prose.lines))) / len(prose.lines)
+    if share > spec.max_dup_line_fraction:
+        return _failed("repeated_lines", "repeated_line_fraction", share, ">",
+                       spec.max_dup_line_fraction, "max_dup_line_fraction")
     return None
 
 
-def bullet_verdict(prose: Prose, spec: FilterSpec) -> str | None:
+def bullet_verdict(prose: Prose, spec: FilterSpec) -> Verdict | None:
     """``bullets`` when nearly every line is a list item (link lists, navigation)."""
     if not prose.lines:
         return None
-    bulleted = sum(line.startswith(_BULLETS) for line in prose.lines)
-    if bulleted > spec.max_bullet_lines * len(prose.lines):
-        return "bullets"
+    share = sum(line.startswith(_BULLETS) for line in prose.lines) / len(prose.lines)
+    if share > spec.max_bullet_lines:
+        return _failed("bullets", "bullet_line_fraction", share, ">", spec.max_bullet_lines,
+                       "max_bullet_lines")
     return None
 
 
-def ellipsis_verdict(prose: Prose, spec: FilterSpec) -> str | None:
+def ellipsis_verdict(prose: Prose, spec: FilterSpec) -> Verdict | None:
     """``ellipsis`` when many lines end with an ellipsis (truncated teasers)."""
     if not prose.lines:
         return None
-    cut = sum(line.endswith(_ELLIPSES) for line in prose.lines)
-    if cut > spec.max_ellipsis_lines * len(prose.lines):
-        return "ellipsis"
+    share = sum(line.endswith(_ELLIPSES) for line in prose.lines) / len(prose.lines)
+    if share > spec.max_ellipsis_lines:
+        return _failed("ellipsis", "ellipsis_line_fraction", share, ">",
+                       spec.max_ellipsis_lines, "max_ellipsis_lines")
     return None
 
 
-PROSE_CHECKS: tuple[Callable[[Prose, FilterSpec], str | None], ...] = (
+PROSE_CHECKS: tuple[Callable[[Prose, FilterSpec], Verdict | None], ...] = (
     word_count_verdict, word_length_verdict, symbol_verdict, alphabetic_words_verdict,
     repeated_lines_verdict, bullet_verdict, ellipsis_verdict)
 """The prose heuristics, in Gopher's order."""
@@ -428,19 +482,19 @@ PROSE_CHECKS: tuple[Callable[[Prose, FilterSpec], str | None], ...] = (
 
 # --- entry points -------------------------------------------------------------------------
 
-def code_verdict(text: str, lang: str, spec: FilterSpec) -> str | None:
-    """The first code heuristic's reason for ``text`` in language ``lang``, or None."""
+def code_verdict(text: str, lang: str, spec: FilterSpec) -> Verdict | None:
+    """The first code heuristic that ``text`` in language ``lang`` fails, or None."""
     return next((r for check in CODE_CHECKS if (r := check(text, lang, spec))), None)
 
 
-def text_verdict(text: str, spec: FilterSpec) -> str | None:
-    """The first prose heuristic's reason for ``text``, or None."""
+def text_verdict(text: str, spec: FilterSpec) -> Verdict | None:
+    """The first prose heuristic that ``text`` fails, or None."""
     prose = Prose.of(text)
     return next((r for check in PROSE_CHECKS if (r := check(prose, spec))), None)
 
 
-def quality_verdict(record: Record, spec: FilterSpec) -> str | None:
-    """The drop reason (one of ``REASONS``) for a record, or None to keep it.
+def quality_verdict(record: Record, spec: FilterSpec) -> Verdict | None:
+    """Why a record is dropped (its reason one of ``REASONS``), or None to keep it.
 
     Code and prose get their own heuristics; pairs, already cut from kept code, pass, as
     does everything when ``spec.enabled`` is false.
@@ -456,5 +510,5 @@ def quality_verdict(record: Record, spec: FilterSpec) -> str | None:
 
 def filter_record(record: Record, specs: dict[str, ComponentSpec]) -> Record | Drop:
     """The quality filters of the record's component: the record, or its ``filter`` drop."""
-    reason = quality_verdict(record, specs[record.component].filters)
-    return Drop.of(record, "filter", reason) if reason else record
+    verdict = quality_verdict(record, specs[record.component].filters)
+    return Drop.of(record, "filter", verdict.reason, verdict.detail) if verdict else record

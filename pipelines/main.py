@@ -18,10 +18,10 @@ import argparse
 import contextlib
 import importlib
 import logging
+import sys
 from collections.abc import Iterator
 
 import apache_beam as beam
-import fsspec
 from apache_beam.options.pipeline_options import (DirectOptions,
                                                   GoogleCloudOptions,
                                                   PipelineOptions, PortableOptions,
@@ -30,15 +30,18 @@ from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner, Sw
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from pipelines.accounting import check_balanced
+from pipelines.alerts import build_alerts
 from pipelines.clustering import ClusteringDidNotConverge
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
 from pipelines.droplog import DROP_LOG_DIR
 from pipelines.plan import plan_lines
 from pipelines.progress import ProgressReporter, job_counts, metric_counts
+from pipelines.results import REPORT_NAME, STATS_NAME
+from pipelines.staging import build_root, discard, prepare, publish, published_root
 from pipelines.timing import BuildClock, timings, write_timings
-from pipelines.transforms import CLUSTERS_DIR, STATS_NAME, build
-from report import REPORT_NAME, write_report
+from pipelines.transforms import build
+from report import write_report
 from shards.manifest import MANIFEST_NAME
 
 
@@ -55,23 +58,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="validate the config, list every input with its files and "
                              "bytes, the stages, the LSH setting, the output layout and a "
                              "time estimate per stage; write nothing")
+    parser.add_argument("--strict", action="store_true",
+                        help="publish nothing when the build has a warning (an input that "
+                             "kept no document or lost more than warn_drop_fraction of it "
+                             "at read, an empty component): exit 1 and keep the previous "
+                             "corpus; the config's strict: true does the same")
     return parser
-
-
-def _discard_old_manifest(output: str) -> None:
-    """The output folder is not a valid corpus again until this build writes its manifest;
-    the old side files go too, so the folder never mixes two builds' logs."""
-    fs, root = fsspec.core.url_to_fs(output)
-    path = f"{root.rstrip('/')}/{MANIFEST_NAME}"
-    if fs.exists(path):
-        fs.rm(path)
-    report = f"{root.rstrip('/')}/{REPORT_NAME}"  # it would describe the old corpus
-    if fs.exists(report):
-        fs.rm(report)
-    for folder in (DROP_LOG_DIR, CLUSTERS_DIR):
-        path = f"{root.rstrip('/')}/{folder}"
-        if fs.exists(path):
-            fs.rm(path, recursive=True)
 
 
 def _check_benchmarks(config: BuildConfig) -> None:
@@ -148,6 +140,19 @@ def _not_run_now(options: PipelineOptions) -> str | None:
     return None
 
 
+class BuildRefused(Exception):
+    """A strict build had warnings (``pipelines.alerts``): nothing was published.
+
+    Attributes:
+        alerts: the warnings, one line each.
+    """
+
+    def __init__(self, alerts: list[str], output: str):
+        super().__init__(f"strict: {len(alerts)} warning(s), nothing published; the corpus "
+                         f"at {output} is unchanged")
+        self.alerts = alerts
+
+
 class BuildFailed(Exception):
     """The runner failed the job (a worker lost more often than the engine retries, say):
     the CLI says so in one line, with the engine's first line of why."""
@@ -162,12 +167,13 @@ class _JobErrorsUnlogged(logging.Filter):
 
 
 class _UserErrorsUnlogged(logging.Filter):
-    """Drops the log record of a step failing with a user error: Beam logs a failing
-    step's exception with its traceback before re-raising it (``DoFnRunner``'s
-    ``_reraise_augmented``), and the CLI says a user error in one line."""
+    """Drops the log record of a step failing with a user error or an interrupt: Beam logs
+    a failing step's exception with its traceback before re-raising it (``DoFnRunner``'s
+    ``_reraise_augmented``), and the CLI says either in one line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], ClusteringDidNotConverge))
+        return not (record.exc_info and isinstance(
+            record.exc_info[1], (ClusteringDidNotConverge, KeyboardInterrupt)))
 
 
 @contextlib.contextmanager
@@ -190,44 +196,71 @@ def _errors_said_once() -> Iterator[None]:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Build the corpus; raises ``ConfigError`` for user errors (the CLI prints one line)."""
+    """Build the corpus; raises ``ConfigError`` for user errors (the CLI prints one line).
+
+    The build is staged (``pipelines.staging``) and published only when it succeeded: on
+    any error, on ``KeyboardInterrupt`` (SIGINT, or SIGTERM as the CLI turns it), and on
+    ``BuildRefused`` (a strict build with warnings), the staging area is discarded and the
+    previous corpus is left as it was. Warnings (``pipelines.alerts``) follow the summary,
+    on stderr.
+    """
     args, beam_args = _parser().parse_known_args(argv)
     config = load_config(args.config)
     _check_benchmarks(config)
     options = PipelineOptions(beam_args)
     check_runner(options)
+    out = config.output.rstrip("/")
+    root = build_root(out)
     if args.plan:
-        build(beam.Pipeline(), config)  # constructed, never run: the graph's own checks
+        build(beam.Pipeline(), config, root)  # constructed, never run: the graph's own checks
         print("\n".join(plan_lines(config)))
         return 0
     not_run = _not_run_now(options)
     if not_run is None:
-        _discard_old_manifest(config.output)
+        prepare(out, root)
     clock = BuildClock.start()
     reporter = None if args.quiet or not_run else ProgressReporter().start()
     try:
         with _errors_said_once():
             pipeline = beam.Pipeline(options=options)
-            build(pipeline, config)
+            manifest = build(pipeline, config, root)
+            if not_run is not None:
+                # No driver waits for this job: it publishes as its own last step.
+                manifest | "Publish" >> beam.Map(lambda _, output, at: publish(output, at),
+                                                 out, root)
             result = pipeline.run()
             if reporter and (job := job_counts(result)):
                 reporter.watch_job(job)
             result.wait_until_finish()
+        if not_run is not None:
+            print(not_run)
+            return 0
+        if reporter:
+            reporter.stop(final=metric_counts(result.metrics()))
+            reporter = None
+        stats = write_timings(f"{root}/{STATS_NAME}", timings(clock, result.metrics()))
+        check_balanced(stats)
+        alerts = build_alerts(stats, config)
+        if alerts and (args.strict or config.strict):
+            raise BuildRefused(alerts, out)
+        write_report(root, dest=f"{root}/{REPORT_NAME}")
+    except KeyboardInterrupt:
+        if reporter:
+            reporter.stop(show=False)
+        discard(root)
+        raise KeyboardInterrupt(f"the corpus at {out} is unchanged") from None
     except BaseException:
         if reporter:
             reporter.stop(show=False)
+        discard(root)
         raise
-    if not_run is not None:
-        print(not_run)
-        return 0
-    if reporter:
-        reporter.stop(final=metric_counts(result.metrics()))
-    out = config.output.rstrip("/")
-    stats = write_timings(f"{out}/{STATS_NAME}", timings(clock, result.metrics()))
-    check_balanced(stats)
+    publish(out, root)
+    out = published_root(out)
     print(f"built {out}/{MANIFEST_NAME} in {stats['timings']['build']['wall_s']:.0f}s")
     print("\n".join(summary(stats, out)))
-    print(f"  report: {write_report(out)}")
+    print(f"  report: {out}/{REPORT_NAME}")
+    for alert in alerts:
+        print(f"codemix: warning: {alert}", file=sys.stderr)
     return 0
 
 

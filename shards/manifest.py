@@ -155,9 +155,53 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+POINTER_NAME = "LATEST"
+"""On an object store, the file in a build's output folder naming the generation folder
+that holds the published corpus (``pipelines.staging``)."""
+GENERATION_PREFIX = "gen-"
+
+
+def locate(path: str) -> str:
+    """The manifest (or shard) URL that ``path`` names: the file itself; else the
+    ``manifest.json`` of the folder ``path`` (or ``path`` without its ``manifest.json``),
+    directly or in the generation folder its ``LATEST`` names. A missing manifest gives
+    the URL where it was looked for (``load_manifest`` then says so)."""
+    fs, local = fsspec.core.url_to_fs(path)
+    if fs.isfile(local):
+        return path
+    folder = path.rstrip("/")
+    if posixpath.basename(folder) == MANIFEST_NAME:
+        folder = posixpath.dirname(folder)
+    elif not fs.isdir(local):
+        return path  # neither file nor folder: ``load_manifest`` names it as given
+    local = fsspec.core.url_to_fs(folder)[1].rstrip("/")
+    pointer = f"{local}/{POINTER_NAME}"
+    if not fs.isfile(f"{local}/{MANIFEST_NAME}") and fs.isfile(pointer):
+        generation = fs.cat_file(pointer).decode().strip()
+        return f"{folder}/{generation}/{MANIFEST_NAME}"
+    return f"{folder}/{MANIFEST_NAME}"
+
+
 def resolve(manifest_url: str, relative: str) -> str:
     """URL of a file named in the manifest, relative to the manifest's folder."""
     return posixpath.join(posixpath.dirname(manifest_url), relative)
+
+
+SHARD_SUFFIXES = (".shard", ".shard.zst")
+"""How a shard file's name ends (``pipelines.sharding.shard_name``)."""
+
+
+def unnamed_shards(fs: fsspec.AbstractFileSystem, root: str, named: set[str]) -> list[str]:
+    """Shard files under the folder ``root`` (a path on ``fs``) that ``named`` (paths
+    relative to ``root``) leaves out, relative and sorted: left by another build, no
+    corpus's part. Hidden folders (a build's staging area) are not searched."""
+    found = []
+    for path in fs.find(root):
+        rel = posixpath.relpath(path, root)
+        if (rel.endswith(SHARD_SUFFIXES) and rel not in named
+                and not any(part.startswith(".") for part in rel.split("/"))):
+            found.append(rel)
+    return sorted(found)
 
 
 def write_manifest(manifest: Manifest, url: str) -> None:

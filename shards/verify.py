@@ -5,16 +5,20 @@ at the first, every way the corpus disagrees with itself: a missing or changed f
 a shard that does not open, a shard whose document or token counts differ from the
 manifest's, document boundaries that are not monotone or do not end at the token count, a
 token id at or above the vocabulary size, a component whose totals are not the sum of its
-shards, or a token dtype other than the manifest's. ``codemix shards verify`` prints them and
-exits non-zero when there is any.
+shards, a token dtype other than the manifest's, or a shard file beside the manifest that it
+does not name (left by another build: a reader of the folder could take it for part of the
+corpus). ``codemix shards verify`` prints them and exits non-zero when there is any.
 """
 
 from __future__ import annotations
 
+import posixpath
+
+import fsspec
 import numpy as np
 
 from shards.format import Shard, ShardError, file_sha256
-from shards.manifest import Manifest, ManifestError, load_manifest, resolve
+from shards.manifest import Manifest, ManifestError, load_manifest, resolve, unnamed_shards
 from shards.ranges import range_fault
 
 _TOKEN_CHUNK = 1 << 24
@@ -71,6 +75,9 @@ def verify_corpus(url: str) -> tuple[Manifest, list[str]]:
                 faults.append(f"{what} {rel}: sha256 differs from the manifest's")
         except FileNotFoundError:
             faults.append(f"{what} {rel}: missing")
+    fs, path = fsspec.core.url_to_fs(url)
+    for rel in unnamed_shards(fs, posixpath.dirname(path), {rel for _, rel, _ in named}):
+        faults.append(f"shard {rel}: not named by the manifest (left by another build)")
     for comp in manifest.components:
         if (comp.docs, comp.tokens) != (sum(s.docs for s in comp.shards),
                                         sum(s.tokens for s in comp.shards)):

@@ -99,7 +99,7 @@ def expected_drops() -> dict[tuple[str, str, str], int]:
         ("clean", "too_short"): 1,        # py/tiny.py
         ("clean", "generated"): 2,        # py/gen_pb2.py; py/keyword.py says it is generated
         ("clean", "vendored"): 1,         # py/vendor/six.py
-        ("clean", "unknown_language"): 1,  # demo-repo.tar.gz: LICENSE
+        ("clean", "license_file"): 1,     # demo-repo.tar.gz: LICENSE, read for its license only
         ("decontam", "contaminated"): 1,  # py/solutions.py
         ("dedup", "exact_duplicate"): 1,  # py/difflib_copy.py
         ("dedup", "near_duplicate"): 1,   # py/calendar_fork.py

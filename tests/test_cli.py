@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 
 import pytest
 
 from chains import chained_corpus, write_chain_build
+from paused import start
 
 
 def _codemix(*args: str) -> subprocess.CompletedProcess:
@@ -67,3 +70,44 @@ def test_clustering_that_does_not_converge_is_one_line_without_beams_traceback(t
     _one_line_error(result, "connected components did not converge in 1 rounds")
     assert result.stderr.count("\n") == 1 and "ERROR" not in result.stderr
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_an_output_that_is_a_file_is_one_line_before_any_work(tmp_path):
+    config = write_chain_build(tmp_path, chained_corpus(0, chains=1, links=3))
+    (tmp_path / "out").write_text("not a folder")
+    _one_line_error(_codemix("build", str(config)), f"output {tmp_path}/out is a file, not a "
+                                                    "folder")
+
+
+def test_an_output_that_cannot_be_written_is_one_line_before_any_work(tmp_path):
+    config = write_chain_build(tmp_path, chained_corpus(0, chains=1, links=3))
+    (tmp_path / "file").write_text("a file, so nothing can be made under it")
+    text = config.read_text().replace(f"{tmp_path}/out", f"{tmp_path}/file/out")
+    config.write_text(text)
+    _one_line_error(_codemix("build", str(config)),
+                    f"output {tmp_path}/file/out: cannot write there (Not a directory)")
+
+
+def test_an_export_target_that_is_a_file_is_one_line(built_corpus, tmp_path):
+    (tmp_path / "target").write_text("a file")
+    _one_line_error(_codemix("shards", "export", str(built_corpus), "--format", "megatron",
+                             "--out", str(tmp_path / "target")),
+                    f"--out {tmp_path}/target is a file, not a folder")
+
+
+def test_a_closed_pipe_ends_the_command_quietly(built_corpus):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `codemix shards inspect ... | head` once head has exited
+    result = subprocess.run([sys.executable, "-m", "codemix", "shards", "inspect",
+                             str(built_corpus), "--doc", "code-python:0"], stdout=write_end,
+                            stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_of_any_command_is_one_line_and_status_130(built_corpus, tmp_path, sig):
+    proc = start("verify", tmp_path / "paused", "shards", "verify", str(built_corpus))
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err) == (130, "codemix: interrupted\n")

@@ -6,6 +6,10 @@ optimizer state come from ``get_state_dict`` (sharded DTensors under FSDP2, so n
 gathered on one rank) and go back with ``set_state_dict``; DCP reshards on load, so a run
 can resume on any world size that divides the global batch.
 
+Each checkpoint also holds ``run.json``, written before the weights (so a complete
+checkpoint always has it): the run's resolved training config, with the manifest's
+absolute path and sha256. ``generate`` and ``infill`` need nothing else.
+
 The trainer state (step, seed, global batch size, manifest and mixture hashes, data
 position) is stored beside them and read first on load: a checkpoint from another manifest,
 mixture, seed or global batch size is refused with one line before any weight is touched,
@@ -15,17 +19,21 @@ since resuming it would not continue the same sample sequence.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import shutil
 import warnings
 from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
 from training.config import ConfigError
 
 _METADATA = ".metadata"
+RUN_FILE = "run.json"
 
 
 class CheckpointError(ConfigError):
@@ -75,8 +83,31 @@ def checkpoint_path(folder: str, step: int) -> str:
     return os.path.join(folder, f"step-{step:06d}")
 
 
+def complete(folder: str) -> list[str]:
+    """The complete checkpoints in ``folder`` (DCP's metadata written), fewest steps first."""
+    names = sorted(name for name in (os.listdir(folder) if os.path.isdir(folder) else ())
+                   if name.startswith("step-")
+                   and os.path.isfile(os.path.join(folder, name, _METADATA)))
+    return [os.path.join(folder, name) for name in names]
+
+
+def latest(folder: str) -> str | None:
+    """The complete checkpoint of ``folder`` with the most steps, or None."""
+    return (complete(folder) or [None])[-1]
+
+
+def prune(folder: str, keep: int) -> list[str]:
+    """Remove all but the ``keep`` newest complete checkpoints of ``folder`` (0 keeps all);
+    returns the folders removed. Incomplete ones (a killed save) are left alone."""
+    done = complete(folder)
+    removed = done[:-keep] if keep else []
+    for path in removed:
+        shutil.rmtree(path)
+    return removed
+
+
 def save(path: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-         state: TrainerState) -> None:
+         state: TrainerState, run: dict[str, Any]) -> None:
     """Write a checkpoint; collective: every rank of the group calls it.
 
     Args:
@@ -84,13 +115,29 @@ def save(path: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
         model: the (FSDP-sharded) model.
         optimizer: its optimizer.
         state: trainer state; ``state.data`` must have the keys of the loader's state dict.
+        run: what ``run.json`` holds (``read_run``): ``config`` (the resolved training
+            config as plain values), ``manifest`` and ``manifest_sha256``; rank 0 writes it.
     """
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        os.makedirs(path, exist_ok=True)
+        with open(os.path.join(path, RUN_FILE), "w", encoding="utf-8") as f:
+            json.dump(run, f, sort_keys=True, indent=2)
     model_state, optim_state = get_state_dict(model, optimizer)
     with warnings.catch_warnings():
         # Re-running a config rewrites its own checkpoints; that is intended, not news.
         warnings.filterwarnings("ignore", message="Detected an existing checkpoint")
         dcp.save({"model": model_state, "optim": optim_state,
                   "trainer": dataclasses.asdict(state)}, checkpoint_id=path)
+
+
+def read_run(path: str) -> dict[str, Any] | None:
+    """The ``run.json`` of the checkpoint at ``path`` (see ``save``); None when it has none
+    (written before checkpoints stored their run)."""
+    try:
+        with open(os.path.join(path, RUN_FILE), encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
 
 
 def read_state(path: str, *, no_dist: bool = False) -> TrainerState:

@@ -20,7 +20,9 @@ config before it starts any worker.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
+import json
 import typing
 from collections.abc import Sequence
 from typing import Any
@@ -239,8 +241,13 @@ class TrainingConfig:
     checkpoint_dir: str | None = None
     """Folder of checkpoints ``step-NNNNNN/``; None means ``<output_dir>/checkpoints``."""
 
-    checkpoint_every: int = 0
-    """Also checkpoint every this many steps; 0 checkpoints only at the end."""
+    checkpoint_every: int = 500
+    """Also checkpoint every this many steps; 0 checkpoints only at the end (and when the
+    run is asked to stop, ``training.stopping``)."""
+
+    keep_checkpoints: int = 3
+    """Keep only this many newest complete checkpoints of the run (older ones are removed
+    after each new one); 0 keeps every one."""
 
     resume_from: str | None = None
     """Checkpoint folder to resume from (model, optimizer, data position); None starts fresh.
@@ -271,6 +278,7 @@ class TrainingConfig:
         _require(self.eval_every == 0 or self.eval_sequences > 0,
                  "training.eval_every needs held-out sequences: set training.eval_sequences")
         _require(self.checkpoint_every >= 0, "training.checkpoint_every must be non-negative")
+        _require(self.keep_checkpoints >= 0, "training.keep_checkpoints must be non-negative")
         _require(bool(self.output_dir), "training.output_dir must not be empty")
 
     def objectives_for(self, components: Sequence[str]) -> dict[str, str]:
@@ -446,8 +454,14 @@ def load_config(path: str, overrides: list[str] | tuple[str, ...] = ()) -> Train
         ConfigError: one line naming the file and the problem, e.g.
             ``demo-train.yaml: unknown key 'optim.lrr'``.
     """
-    raw = read_yaml(path)
-    raw = {} if raw is None else raw
+    return config_from_dict(read_yaml(path), overrides, path)
+
+
+def config_from_dict(raw: Any, overrides: list[str] | tuple[str, ...] = (),
+                     path: str = "config") -> TrainConfig:
+    """``load_config`` for a config already parsed (e.g. the one a checkpoint stores);
+    ``path`` names it in errors."""
+    raw = {} if raw is None else copy.deepcopy(raw)
     try:
         _require(isinstance(raw, dict), "top level must be a mapping of sections")
         for key in raw:
@@ -465,6 +479,11 @@ def load_config(path: str, overrides: list[str] | tuple[str, ...] = ()) -> Train
         return build(TrainConfig, raw)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
+
+
+def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    """The resolved config as plain JSON values, which ``config_from_dict`` reads back."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
 class _ArgumentParser(argparse.ArgumentParser):

@@ -1,10 +1,10 @@
 """Use a trained checkpoint: left-to-right generation and CodeGen2 infilling.
 
 A checkpoint (``<checkpoint_dir>/step-NNNNNN``, see ``training.checkpoint``) holds weights,
-optimizer state and the trainer state, but not the network's shape: that, the context
-length and the corpus (hence the tokenizer) come from the training config the run was
-started with, given again here. ``load_model`` checks that the pair belongs together before
-touching a weight: the checkpoint must have been trained on the config's manifest (its
+optimizer state, the trainer state and the run's resolved training config (``run.json``):
+the network's shape, the context length and the corpus (hence the tokenizer) come from
+there (``run_config``), or from a config given again. ``load_model`` checks that the pair
+belongs together before touching a weight: the checkpoint must have been trained on the config's manifest (its
 recorded manifest hash), and every tensor the config's model needs must be in the
 checkpoint with the same shape. Any mismatch is a ``CheckpointError`` of one line.
 
@@ -31,8 +31,8 @@ from tokenizers import Tokenizer
 
 from tokenizer.load import TokenizerError, load_tokenizer
 from tokenizer.special_tokens import EOM, SEP, SpecialIds, listing, mask_token
-from training.checkpoint import CheckpointError, read_state
-from training.config import TrainConfig
+from training.checkpoint import RUN_FILE, CheckpointError, read_run, read_state
+from training.config import TrainConfig, config_from_dict, load_config
 from training.model import ModelArgs, Transformer
 
 INFILL_TOKENS = (SEP, EOM, mask_token(1))
@@ -115,6 +115,31 @@ def generate(model: Transformer, ids: Sequence[int], *, max_new_tokens: int,
     return new
 
 
+def run_config(checkpoint: str, config: str | None = None,
+               overrides: Sequence[str] = ()) -> TrainConfig:
+    """The training config of the run that wrote ``checkpoint``, with ``overrides``
+    (``section.key=value``) on top.
+
+    Args:
+        checkpoint: a checkpoint folder written by training.
+        config: a training config YAML to use instead of the one the checkpoint stores
+            (needed only for checkpoints written before they stored one).
+        overrides: as for ``codemix train --set``.
+
+    Raises:
+        CheckpointError: no checkpoint there, or it stores no config and none is given.
+        ConfigError: a bad config or override.
+    """
+    if config:
+        return load_config(config, list(overrides))
+    stored = read_run(checkpoint)
+    if stored is None:
+        read_state(checkpoint, no_dist=True)  # no checkpoint at all: says so
+        raise CheckpointError(f"checkpoint {checkpoint} stores no training config (written "
+                              "by an older codemix): pass the run's --config")
+    return config_from_dict(stored["config"], list(overrides), f"{checkpoint}/{RUN_FILE}")
+
+
 def load_model(checkpoint: str, cfg: TrainConfig, device: torch.device | None = None
                ) -> tuple[Transformer, Tokenizer, SpecialIds]:
     """The model of a checkpoint, its tokenizer and special ids, for one process without a
@@ -137,11 +162,11 @@ def load_model(checkpoint: str, cfg: TrainConfig, device: torch.device | None = 
     """
     from shards import ManifestError, load_manifest
     from shards.format import file_sha256
-    from shards.manifest import resolve
+    from shards.manifest import locate, resolve
     from training.data.corpus import check_special_tokens
 
     state = read_state(checkpoint, no_dist=True)
-    url = cfg.data.manifest
+    url = locate(cfg.data.manifest)
     # The shards are not needed here, so only the (small) tokenizer file is hashed.
     manifest = load_manifest(url, verify=False)
     check_special_tokens(manifest, url)

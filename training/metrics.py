@@ -69,6 +69,10 @@ class GroupLosses:
         return {name: s / c for name, s, c in zip(self.names, sums, counts) if c > 0}
 
 
+METRICS_NAME = "metrics.jsonl"
+TENSORBOARD_DIR = "tensorboard"
+
+
 class MetricsLog:
     """Rank 0's log: one line to stdout and one JSON object to ``metrics.jsonl`` per entry,
     and the entry's scalars to TensorBoard when ``tensorboard`` is on and installed.
@@ -82,7 +86,7 @@ class MetricsLog:
 
     def __init__(self, output_dir: str, *, append: bool, enabled: bool,
                  tensorboard: bool = False):
-        self.path = os.path.join(output_dir, "metrics.jsonl")
+        self.path = os.path.join(output_dir, METRICS_NAME)
         self.enabled = enabled
         self.losses: list[float] = []  # this run's logged losses, for the closing summary
         self.writer = None
@@ -98,7 +102,7 @@ class MetricsLog:
                 print("training.tensorboard: tensorboard is not installed (pip install "
                       "tensorboard); logging to metrics.jsonl only", flush=True)
             else:
-                self.writer = SummaryWriter(os.path.join(output_dir, "tensorboard"))
+                self.writer = SummaryWriter(os.path.join(output_dir, TENSORBOARD_DIR))
 
     def log(self, entry: dict[str, float | int], eta_s: float | None = None) -> None:
         """Write one entry: ``step``, ``loss`` and any other scalars; the printed line

@@ -9,11 +9,13 @@ Run it under torchrun, one process per device (CPU processes use gloo, GPUs NCCL
 or as ``codemix train configs/demo-train.yaml --nproc-per-node 2`` (``training.launch``),
 which checks the config and manifest first. Started without torchrun (no ``RANK`` in the
 environment), it trains as a single process. Metrics go to ``<output_dir>/metrics.jsonl``,
-the final checkpoint to ``<checkpoint_dir>/step-NNNNNN``.
+the final checkpoint to ``<checkpoint_dir>/step-NNNNNN``. SIGINT or SIGTERM stops every
+rank after the step in progress and writes that checkpoint (``training.stopping``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
 import functools
 import os
@@ -28,7 +30,8 @@ from shards import ManifestError
 from shards.manifest import resolve
 from tokenizer.load import load_tokenizer
 from training import checkpoint
-from training.config import ConfigError, TrainConfig, load_config, parse_argv
+from training.config import (ConfigError, TrainConfig, config_to_dict, load_config,
+                             parse_argv)
 from training.data.corpus import open_corpus
 from training.data.holdout import split
 from training.data.loader import MixtureLoader
@@ -40,6 +43,7 @@ from training.model import ModelArgs, Transformer
 from training.objectives import TOKENIZER_OBJECTIVES
 from training.parallelize import (device_mesh, materialize, parallelize, resolve_compile,
                                   resolve_dtype)
+from training.stopping import StopRequest
 from training.trainer import build_optimizer, train_loop
 
 
@@ -97,8 +101,9 @@ def build_model(cfg: TrainConfig, *, vocab_size: int, device: torch.device,
     return model, work
 
 
-def run(cfg: TrainConfig, device: torch.device) -> None:
-    """Build everything from ``cfg``, train, and write the final checkpoint."""
+def run(cfg: TrainConfig, device: torch.device, stop: StopRequest) -> None:
+    """Build everything from ``cfg``, train until the last step or until ``stop`` is
+    asked, and write the final checkpoint."""
     rank, world = dist.get_rank(), dist.get_world_size()
     # Every rank verifies the manifest itself: all ranks then fail (or not) together,
     # instead of some waiting forever in a collective.
@@ -126,9 +131,16 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
             manifest_sha256=corpus.sha256, mixture_sha256=plan.sha256(),
             data=loader.state_dict())
 
+    manifest = os.path.abspath(corpus.url) if "://" not in corpus.url else corpus.url
+    run_file = {"config": config_to_dict(dataclasses.replace(
+        cfg, data=dataclasses.replace(cfg.data, manifest=manifest))),
+        "manifest": manifest, "manifest_sha256": corpus.sha256}
+
     def save(step: int) -> None:
         checkpoint.save(checkpoint.checkpoint_path(cfg.training.checkpoint_folder, step),
-                        model, optimizer, state(step))
+                        model, optimizer, state(step), run_file)
+        if rank == 0:  # the save is complete on every rank once it returns
+            checkpoint.prune(cfg.training.checkpoint_folder, cfg.training.keep_checkpoints)
 
     resume = cfg.training.resume_from
     if resume:
@@ -154,14 +166,16 @@ def run(cfg: TrainConfig, device: torch.device) -> None:
     start = loader.step // accum
     try:
         train_loop(cfg, model=model, optimizer=optimizer, loader=loader, device=device,
-                   log=log, checkpoint=save, flops_per_token=work, evaluate=evaluation)
+                   log=log, checkpoint=save, flops_per_token=work, evaluate=evaluation,
+                   stop=stop.asked)
     finally:
         log.close()
     end = loader.step // accum
-    if end > start:
+    if end > start:  # also when asked to stop: the run resumes from here
         save(end)
     if rank == 0 and log.losses:
-        print(f"done: loss {log.losses[0]:.3f} -> {log.losses[-1]:.3f} over steps "
+        how = "done" if end == cfg.training.steps else f"stopped as asked at step {end}"
+        print(f"{how}: loss {log.losses[0]:.3f} -> {log.losses[-1]:.3f} over steps "
               f"{start + 1}..{end}; metrics {log.path}; checkpoint "
               f"{checkpoint.checkpoint_path(cfg.training.checkpoint_folder, end)}",
               flush=True)
@@ -177,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     device = init_distributed()
     try:
-        run(cfg, device)
+        with StopRequest.from_environment(device) as stop:
+            run(cfg, device, stop)
         # NOTE: every rank must be past its last collective (the final checkpoint) before
         # any rank tears the process group down; otherwise gloo can abort a rank at exit.
         dist.barrier()

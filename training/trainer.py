@@ -132,8 +132,10 @@ def memory_gib(device: torch.device) -> float:
 def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                loader: MixtureLoader, device: torch.device, log: MetricsLog,
                checkpoint: Callable[[int], None], flops_per_token: float = 0.0,
-               evaluate: Callable[[], dict[str, float]] | None = None) -> None:
-    """Train from ``loader.step`` up to ``cfg.training.steps``; collective on every rank.
+               evaluate: Callable[[], dict[str, float]] | None = None,
+               stop: Callable[[], bool] | None = None) -> None:
+    """Train from ``loader.step`` up to ``cfg.training.steps``, or until ``stop`` says so;
+    collective on every rank.
 
     Args:
         cfg: the run's config (optim and training sections are used here).
@@ -147,6 +149,8 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
             logged on a known accelerator.
         evaluate: the held-out evaluation (collective; returns ``eval/<component>`` scalars),
             run every ``eval_every`` steps and at the last; None when nothing is held out.
+        stop: asked after every step but the last (collective, ``training.stopping``);
+            True ends the loop there. None: run every step.
     """
     opt, run = cfg.optim, cfg.training
     world = dist.get_world_size()
@@ -200,6 +204,8 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
             loss_sum.zero_()
         if run.checkpoint_every and done % run.checkpoint_every == 0 and done < run.steps:
             checkpoint(done)
+        if stop is not None and done < run.steps and stop():
+            return
 
 
 def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.device, *,

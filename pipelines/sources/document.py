@@ -9,6 +9,7 @@ from pipelines.accounting import Drop
 from pipelines.charset import Decoded, decode
 from pipelines.config import ComponentSpec, InputSpec
 from pipelines.records import Record, record_id
+from pipelines.sources.listing import for_license_only
 
 
 def file_record(data: bytes, *, spec: InputSpec, comp: ComponentSpec, repo: str, path: str,
@@ -25,8 +26,9 @@ def file_record(data: bytes, *, spec: InputSpec, comp: ComponentSpec, repo: str,
         meta: extra metadata (blob id, commit date, stars...); ``bytes`` is added.
 
     Returns:
-        The record (id from ``repo:path`` and the text), or a ``read`` drop (``binary``,
-        ``not_utf8``).
+        The record (id from ``repo:path`` and the text; ``meta["license_file"]`` when it
+        is a root license file read only for the repository's license,
+        ``listing.for_license_only``), or a ``read`` drop (``binary``, ``not_utf8``).
     """
     decoded = decode(data, comp.clean)
     if not isinstance(decoded, Decoded):
@@ -34,6 +36,8 @@ def file_record(data: bytes, *, spec: InputSpec, comp: ComponentSpec, repo: str,
     meta = {**(meta or {}), "bytes": len(data)}
     if decoded.edit:
         meta["edits"] = {decoded.edit: 1}
+    if for_license_only(path, spec.include):
+        meta["license_file"] = True
     source = f"{repo}:{path}"
     return Record(id=record_id(source, decoded.text), text=decoded.text, kind=comp.kind,
                   lang="", component=comp.name, repo=repo, path=path, meta=meta,

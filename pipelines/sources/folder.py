@@ -24,7 +24,7 @@ from pipelines.sources.unit import Unit
 def list_units(spec: InputSpec, comp: ComponentSpec) -> Iterator[Unit | Drop]:
     """The files of the folder that ``include``/``exclude``/``max_files`` select, and
     drops for what cannot be read (see ``listing.list_files``)."""
-    return list_files(spec, comp, include=spec.include, repos=spec.repos)
+    return list_files(spec, comp, include=spec.include, repos=spec.repos, licenses=True)
 
 
 def read_unit(spec: InputSpec, comp: ComponentSpec, unit: Unit) -> Iterator[Record | Drop]:

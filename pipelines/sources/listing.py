@@ -45,6 +45,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.accounting import Drop
 from pipelines.config import ComponentSpec, InputSpec
+from pipelines.licenses import is_license_file
 from pipelines.sources.reading import open_regular, read_bounded
 from pipelines.sources.unit import Unit, printable_name
 
@@ -71,6 +72,22 @@ def matches(rel: str, patterns: tuple[str, ...]) -> bool:
 def selected(rel: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
     """Whether a file is read: it matches ``include`` and not ``exclude``."""
     return matches(rel, include) and not matches(rel, exclude)
+
+
+def for_license_only(rel: str, include: tuple[str, ...]) -> bool:
+    """Whether a file is a repository's root license file (``licenses.is_license_file``)
+    that no ``include`` pattern names explicitly: such a file is read whatever ``include``
+    says, so the repository's license is known, and is never a training document. A
+    pattern names it when it matches it and its last part starts with the name, not a
+    wildcard (``LICENSE``, ``LICEN*``, ``COPYING.md``); ``**`` or ``*.md`` do not."""
+    return is_license_file(rel) and not any(
+        matches(rel, (p,)) and p.rsplit("/", 1)[-1][:1] not in ("", "*", "?", "[")
+        for p in include)
+
+
+def _read_for(rel: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    """Whether a repository's file is read: ``selected``, or a root license file."""
+    return (matches(rel, include) or is_license_file(rel)) and not matches(rel, exclude)
 
 
 def sample_key(rel: str) -> bytes:
@@ -258,7 +275,7 @@ def _in_repo(rel: str, repos: bool) -> str:
 
 
 def list_files(spec: InputSpec, comp: ComponentSpec, *, include: tuple[str, ...],
-               repos: bool) -> Iterator[Unit | Drop]:
+               repos: bool, licenses: bool = False) -> Iterator[Unit | Drop]:
     """The files under ``spec.url`` to read, and drops for what cannot be read.
 
     Args:
@@ -269,19 +286,31 @@ def list_files(spec: InputSpec, comp: ComponentSpec, *, include: tuple[str, ...]
         include: glob patterns a file must match (``spec.include`` for ``folder``).
         repos: every top-level folder is a repository: its files' ``Unit.repo`` is the
             folder's name, and the globs see paths relative to it.
+        licenses: also list each repository's root license files, whatever ``include``
+            says, outside the ``max_files`` sample (``for_license_only``).
 
     Yields:
         Units (``path`` relative to ``url``) in listing order (depth first, names in byte
         order), and ``read`` drops whose id is ``"{spec.label}:{path}"``.
     """
+    pick = _read_for if licenses else selected
     found: Iterator[_Found] = (
         f for f in _walk(spec.url, repos)
-        if not f.selectable or selected(_in_repo(printable_name(f.rel)[0], repos),
-                                        include, spec.exclude))
+        if not f.selectable or pick(_in_repo(printable_name(f.rel)[0], repos), include,
+                                    spec.exclude))
     if spec.max_files is not None:
-        sample = heapq.nsmallest(spec.max_files, found,
+        aside: list[_Found] = []  # license files, read outside the sample
+
+        def sampled() -> Iterator[_Found]:
+            for f in found:
+                if f.selectable and licenses and for_license_only(
+                        _in_repo(printable_name(f.rel)[0], repos), include):
+                    aside.append(f)
+                else:
+                    yield f
+        sample = heapq.nsmallest(spec.max_files, sampled(),
                                  key=lambda f: sample_key(printable_name(f.rel)[0]))
-        found = iter(sorted(sample, key=lambda f: f.rel.split(b"/")))
+        found = iter(sorted(sample + aside, key=lambda f: f.rel.split(b"/")))
     for f in found:
         path, raw = printable_name(f.rel)
         reason = f.reason or ("too_large" if f.size > spec.max_bytes else "")
@@ -316,10 +345,12 @@ def chosen(paths: Sequence[str], spec: InputSpec) -> list[int]:
         paths: relative paths inside one repository (printable).
         spec: the input: a path must match one of ``include`` and none of ``exclude``; of
             those, ``max_files`` keeps a sample by ``listing.sample_key`` (the same files
-            every run, spread over the whole tree).
+            every run, spread over the whole tree). Root license files are read too,
+            outside the sample (``for_license_only``).
     """
-    kept = [i for i, p in enumerate(paths) if selected(p, spec.include, spec.exclude)]
+    kept = [i for i, p in enumerate(paths) if _read_for(p, spec.include, spec.exclude)]
+    aside = [i for i in kept if for_license_only(paths[i], spec.include)]
+    kept = [i for i in kept if i not in set(aside)]
     if spec.max_files is not None and len(kept) > spec.max_files:
-        kept = sorted(heapq.nsmallest(spec.max_files, kept,
-                                      key=lambda i: (sample_key(paths[i]), i)))
-    return kept
+        kept = heapq.nsmallest(spec.max_files, kept, key=lambda i: (sample_key(paths[i]), i))
+    return sorted(kept + aside)

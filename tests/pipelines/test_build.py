@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import pathlib
 
 import pytest
@@ -195,6 +196,19 @@ def test_drop_log_lists_exactly_the_planted_drops(built_corpus):
     assert len(truncated) == 1 and "cut.jsonl.zst" in truncated[0]["id"]
 
 
+def test_every_drop_names_its_input_and_path_and_a_filter_drop_its_measure(built_corpus):
+    rows = [json.loads(line) for name in _stats(built_corpus)["drop_log"]
+            for line in (built_corpus / name).read_text().splitlines()]
+    assert all(row["source"] and row["path"] for row in rows)
+    paths = {row["reason"]: row["path"] for row in rows}
+    assert paths["vendored"].endswith(":vendor/six.py")  # repo:path, planted in make_corpus
+    assert paths["syntax_error"].endswith(":broken.py")
+    filtered = [row for row in rows if row["stage"] == "filter"]
+    assert filtered and all(
+        re.fullmatch(r"alphabetic_word_fraction [0-9.e-]+ < 0\.8 \(min_alpha_words\)",
+                     row["detail"]) for row in filtered)
+
+
 def test_every_source_balances_and_reports_bytes(built_corpus):
     py = _stats(built_corpus)["components"]["code-python"]
     assert set(py["sources"]) == {"demo-py", "extra", "tarballs", "gitrepo", "the-stack"}
@@ -270,8 +284,7 @@ def test_an_unbalanced_build_fails_in_one_line_and_writes_no_manifest(tmp_path, 
     assert err.count("\n") == 1
     assert err.startswith("codemix: error: stats.json does not balance (text: 5 in, 1 kept, "
                           "0 dropped)")
-    assert not (tmp_path / "out" / "manifest.json").exists()
-    assert _stats(tmp_path / "out")["balanced"] is False
+    assert list((tmp_path / "out").rglob("*")) == []  # nothing published, nothing staged
 
 
 def test_encoder_paths_are_counted_in_stats_and_the_summary(built_corpus):

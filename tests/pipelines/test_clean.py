@@ -42,8 +42,16 @@ def test_an_unknown_source_language_falls_back_to_the_path():
     assert clean(_rec(lang="Klingon"), SPEC).lang == "python"
 
 
-def test_a_drop_carries_component_stage_id_source_and_bytes():
-    assert clean(_rec("é = 1"), SPEC) == Drop("c", "clean", "too_short", "i", "src", 6)
+def test_a_drop_carries_component_stage_id_source_bytes_and_path():
+    assert clean(_rec("é = 1"), SPEC) == Drop("c", "clean", "too_short", "i", "src", 6,
+                                              path="pkg/m.py")
+
+
+def test_a_license_file_read_for_its_license_is_never_a_document():
+    record = _rec("MIT License " * 20, path="LICENSE")
+    record.meta["license_file"] = True
+    assert clean(record, SPEC) == Drop("c", "clean", "license_file", "i", "src",
+                                       len(record.text), path="LICENSE")
 
 
 def test_unknown_language():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pathlib
 import sysconfig
 
@@ -99,13 +100,24 @@ def test_component_rules_override_the_top_level_key_by_key(tmp_path):
 
 @pytest.mark.parametrize("section, value, message", [
     ("clean", {"non_utf8": "guess"}, "non_utf8 must be drop, decode or replace"),
-    ("clean", {"vendored": "no"}, "components.code.clean.vendored: expected bool"),
+    ("clean", {"vendored": "no"}, "c.yaml: clean.vendored: expected bool"),
     ("decontam", {"mode": "erase"}, "mode must be drop or cut"),
-    ("filters", {"colour": 1}, "unknown key 'components.code.filters.colour'"),
+    ("filters", {"colour": 1}, "c.yaml: unknown key 'filters.colour'$"),
+    ("filters", {"max_mean_line_char": 1},
+     r"c.yaml: unknown key 'filters.max_mean_line_char' \(did you mean "
+     r"'max_mean_line_chars'\?\)$"),
 ])
 def test_bad_rule_values_are_one_named_line(tmp_path, section, value, message):
     with pytest.raises(ConfigError, match=message):
         _load(tmp_path, {**GOOD, section: value})
+
+
+def test_a_components_own_rule_typo_is_named_in_the_component(tmp_path):
+    spec = copy.deepcopy(GOOD)
+    spec["components"]["code"]["filters"] = {"min_word": 3}
+    with pytest.raises(ConfigError, match=r"unknown key 'components.code.filters.min_word' "
+                                          r"\(did you mean 'min_words'\?\)$"):
+        _load(tmp_path, spec)
 
 
 def test_dedup_defaults_lean_to_recall_and_explicit_bands_are_checked(tmp_path):

@@ -19,7 +19,7 @@ def test_row_has_every_field_and_escapes_odd_text():
     assert "\n" not in row and row.isascii()
     assert json.loads(row) == {"component": "c", "stage": "read", "reason": "binary",
                                "id": "repo:bad\udcff.py", "source": "src", "bytes": 12,
-                               "detail": "a\nb"}
+                               "detail": "a\nb", "path": "repo:bad\udcff.py", "repo": ""}
 
 
 def test_file_count_and_placement_are_deterministic():

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.config import FilterSpec
+from pipelines.config import FilterSpec, parse_config
 from pipelines.filters import (COMMENT_SYNTAX, REASONS, comment_chars, comment_fraction,
-                               quality_verdict, visible_text)
+                               filter_record, quality_verdict, visible_text)
 from pipelines.records import Record
 
 SPEC = FilterSpec()
@@ -33,7 +33,9 @@ def _prose(text: str) -> Record:
 
 
 def _verdict(record: Record, **overrides) -> str | None:
-    return quality_verdict(record, dataclasses.replace(SPEC, **overrides))
+    """The drop reason of ``record`` under ``SPEC`` with ``overrides``, or None."""
+    verdict = quality_verdict(record, dataclasses.replace(SPEC, **overrides))
+    return verdict.reason if verdict else None
 
 
 def _sentences(n: int) -> list[str]:
@@ -134,7 +136,23 @@ def test_minified_javascript_is_long_lines():
     names = sorted({w for w in source.split() if w.isidentifier()})
     minified = "".join(f"function {n}(a,b){{return a+b*{i}}};" for i, n in enumerate(names))
     assert len(minified) > 1000
-    assert quality_verdict(_code(minified, "javascript"), SPEC) == "long_lines"
+    assert quality_verdict(_code(minified, "javascript"), SPEC).reason == "long_lines"
+
+
+def test_a_filter_drop_names_the_file_and_its_measure_against_the_bound():
+    record = Record(id="i", text=("a" * 143 + "\n") * 4 + "b" * 143, kind="code",
+                    lang="python", component="c", repo="octo/demo", path="src/wide.py")
+    config = parse_config({"output": "o", "components": {"c": {
+        "kind": "code", "weight": 1.0, "inputs": [{"url": "x", "format": "folder"}]}}},
+        check_paths=False)
+    drop = filter_record(record, {"c": config.components[0]})
+    assert (drop.reason, drop.path, drop.detail) == (
+        "long_mean_line", "octo/demo:src/wide.py",
+        "mean_line_chars 143 > 100 (max_mean_line_chars)")
+    prose = _prose("word " * 7)
+    assert quality_verdict(prose, SPEC).detail == "words 7 < 50 (min_words)"
+    assert quality_verdict(_code("values:\n" + "  - 1234\n" * 100, "yaml"), SPEC).detail == (
+        "alpha_fraction 0.006608 < 0.5 (data_min_alpha_fraction)")  # 6 letters of 908
 
 
 # --- code: boundaries ------------------------------------------------------------------------
@@ -342,7 +360,8 @@ _TEXT = st.text(alphabet=st.sampled_from(list("<>!?-/*#'\"`\\\n\t []{}().…:=xm
 @given(text=_TEXT, lang=st.sampled_from(LANGS), kind=st.sampled_from(("code", "text", "pair")))
 def test_any_text_gets_a_documented_verdict(text, lang, kind):
     record = Record(id="i", text=text, kind=kind, lang=lang, component="c")
-    assert quality_verdict(record, SPEC) in (None, *REASONS)
+    verdict = quality_verdict(record, SPEC)
+    assert verdict is None or (verdict.reason in REASONS and verdict.detail)
 
 
 @settings(max_examples=300, deadline=None)

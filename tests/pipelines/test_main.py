@@ -54,7 +54,7 @@ def test_no_flatten_output_is_read_by_two_flattens():
     from pipelines.transforms import build
 
     pipeline = beam.Pipeline()
-    build(pipeline, load_config(str(REPO / "configs" / "demo.yaml")))
+    build(pipeline, load_config(str(REPO / "configs" / "demo.yaml")), "/tmp/never-written")
     transforms = pipeline.to_runner_api().components.transforms
     flatten = "beam:transform:flatten:v1"
     flattened = {pcoll for t in transforms.values() if t.spec.urn == flatten

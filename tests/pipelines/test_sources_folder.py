@@ -21,7 +21,7 @@ from pipelines.accounting import Drop
 from pipelines.config import CleanSpec, ComponentSpec, InputSpec
 from pipelines.records import Record, record_id
 from pipelines.sources import list_units, read_input, read_unit
-from pipelines.sources.listing import sample_key
+from pipelines.sources.listing import chosen, for_license_only, matches, sample_key
 from pipelines.sources.package_metadata import to_record as metadata_record
 from pipelines.sources.reading import read_bounded
 from pipelines.sources.unit import Unit
@@ -93,6 +93,26 @@ def test_max_files_picks_the_same_spread_sample_every_time(tmp_path):
     first = _paths(spec)
     every = ["a.py", "e.py", "pkg/b.py", "pkg/tests/d.py"]
     assert first == sorted(sorted(every, key=sample_key)[:2]) == _paths(spec)
+
+
+def test_root_license_files_are_read_whatever_include_says_outside_the_sample(tmp_path):
+    _tree(tmp_path)
+    _write(tmp_path, {"LICENSE": "MIT License\n", "COPYING.md": "x", "pkg/LICENSE": "x"})
+    spec = _spec(tmp_path, include=("**/*.py",), max_files=2)
+    sample = sorted(sorted(["a.py", "e.py", "pkg/b.py", "pkg/tests/d.py"], key=sample_key)[:2])
+    assert _paths(spec) == sorted(["COPYING.md", "LICENSE", *sample])
+    records = [r for r in _read_all(spec) if isinstance(r, Record)]
+    assert {r.path for r in records if r.meta.get("license_file")} == {"COPYING.md", "LICENSE"}
+
+
+@pytest.mark.parametrize("include, license_only", [
+    (("**",), True), (("*.md", "LICENSE"), False), (("LICEN*",), False), (("*.py",), True)])
+def test_only_a_pattern_that_names_a_license_file_makes_it_a_document(include, license_only):
+    assert for_license_only("LICENSE", include) is license_only
+    assert not for_license_only("src/LICENSE", include)  # not at the repository root
+    assert chosen(["LICENSE", "src/LICENSE", "a.py"], _spec("x", include=include)) == sorted(
+        {0, *(i for i, p in enumerate(["LICENSE", "src/LICENSE", "a.py"])
+              if matches(p, include))})
 
 
 def test_listing_is_depth_first_with_names_in_byte_order(tmp_path):

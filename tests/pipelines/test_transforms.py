@@ -24,7 +24,7 @@ from pipelines.clean import CleanRecords
 from pipelines.decontam import Decontaminate
 from pipelines.pii import RedactRecords
 from pipelines.deduplicate import Deduplicate, fingerprint, keeper_rank
-from pipelines.transforms import shard_count, shard_of
+from pipelines.sharding import shard_count, shard_of
 
 WORDS = [f"w{i}" for i in range(500)]
 

@@ -8,7 +8,8 @@ import pytest
 
 from shards.format import write_shard
 from shards.manifest import (ComponentEntry, Manifest, ManifestError, ShardEntry,
-                             TokenizerEntry, config_hash, load_manifest, write_manifest)
+                             TokenizerEntry, config_hash, load_manifest, locate,
+                             write_manifest)
 
 
 def _build(tmp_path) -> str:
@@ -81,3 +82,16 @@ def test_unknown_component_names_the_known_ones(tmp_path):
     manifest = load_manifest(_build(tmp_path))
     with pytest.raises(ManifestError, match="have: c"):
         manifest.component("nope")
+
+
+def test_locate_finds_the_manifest_of_a_folder_directly_or_through_its_pointer(tmp_path):
+    (tmp_path / "local").mkdir()
+    (tmp_path / "local" / "manifest.json").write_text("{}")
+    (tmp_path / "store" / "gen-abc").mkdir(parents=True)
+    (tmp_path / "store" / "gen-abc" / "manifest.json").write_text("{}")
+    (tmp_path / "store" / "LATEST").write_text("gen-abc\n")
+    assert locate(str(tmp_path / "local")) == f"{tmp_path}/local/manifest.json"
+    assert locate(f"{tmp_path}/local/manifest.json") == f"{tmp_path}/local/manifest.json"
+    for given in (f"{tmp_path}/store", f"{tmp_path}/store/", f"{tmp_path}/store/manifest.json"):
+        assert locate(given) == f"{tmp_path}/store/gen-abc/manifest.json"
+    assert locate(f"{tmp_path}/none.json") == f"{tmp_path}/none.json"

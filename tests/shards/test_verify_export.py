@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import shutil
 import struct
 
@@ -48,6 +49,19 @@ def test_every_fault_is_named_and_the_exit_status_is_one(corpus, capsys):
     assert main(["shards", "verify", str(corpus)]) == 1
     out = capsys.readouterr().out
     assert out.count("FAULT ") == len(faults)
+
+
+def test_shards_the_manifest_does_not_name_are_faults(corpus, capsys):
+    named = load_manifest(str(corpus / "manifest.json"), verify=False).components[0].shards[0]
+    (corpus / "gone-component").mkdir()
+    shutil.copy(corpus / named.path, corpus / "gone-component" / "00000.shard.zst")
+    shutil.copy(corpus / named.path, corpus / named.path.replace("00000", "00099"))
+    shutil.copytree(corpus / pathlib.Path(named.path).parent, corpus / ".staging" / "x")
+    _, faults = verify_corpus(str(corpus / "manifest.json"))
+    extra = sorted([named.path.replace("00000", "00099"), "gone-component/00000.shard.zst"])
+    assert faults == [f"shard {rel}: not named by the manifest (left by another build)"
+                      for rel in extra]
+    assert main(["shards", "verify", str(corpus)]) == 1
 
 
 INDEX_HEADER = np.dtype([("magic", "V9"), ("version", "<u8"), ("dtype", "u1"),

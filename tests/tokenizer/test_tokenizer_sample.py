@@ -11,7 +11,7 @@ from apache_beam.testing.util import assert_that
 
 from pipelines.config import parse_config
 from pipelines.records import Record
-from pipelines.transforms import SampleForTokenizer, _sample_key
+from pipelines.tokenizing import SampleForTokenizer, _sample_key
 from tokenizer.sample import (ComponentMix, ComponentSize, ComponentTake, mixture_shares,
                               plan_sample, quotas)
 from training.data.sampler import ComponentSpec, plan_mixture

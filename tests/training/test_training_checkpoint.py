@@ -50,7 +50,7 @@ def full(model):
 def test_checkpoint_loads_again(group, tmp_path):
     model, optimizer = build(0)
     train_one_step(model, optimizer)
-    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE)
+    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE, {})
 
     other, other_optimizer = build(1)
     restored = checkpoint.load(str(tmp_path / "ckpt"), other, other_optimizer,
@@ -69,7 +69,7 @@ def test_checkpoint_loads_again(group, tmp_path):
 
 def test_checkpoint_of_another_manifest_is_refused(group, tmp_path):
     model, optimizer = build(0)
-    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE)
+    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE, {})
     other, other_optimizer = build(1)
     before = full(other)
     with pytest.raises(CheckpointError) as err:
@@ -83,7 +83,7 @@ def test_checkpoint_of_another_manifest_is_refused(group, tmp_path):
 
 def test_checkpoint_of_another_seed_is_refused(group, tmp_path):
     model, optimizer = build(0)
-    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE)
+    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE, {})
     with pytest.raises(CheckpointError, match="with seed 0, this run has 1"):
         checkpoint.load(str(tmp_path / "ckpt"), model, optimizer,
                         expected=dataclasses.replace(STATE, seed=1))
@@ -96,6 +96,28 @@ def test_missing_checkpoint(tmp_path):
 
 def test_state_is_readable_without_a_group(group, tmp_path):
     model, optimizer = build(0)
-    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE)
+    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE, {})
     dist.destroy_process_group()
     assert checkpoint.read_state(str(tmp_path / "ckpt"), no_dist=True) == STATE
+
+
+def test_a_checkpoint_stores_its_run_beside_the_weights(group, tmp_path):
+    model, optimizer = build(0)
+    run = {"config": {"data": {"manifest": "/m.json"}}, "manifest": "/m.json",
+           "manifest_sha256": "a" * 64}
+    checkpoint.save(str(tmp_path / "ckpt"), model, optimizer, STATE, run)
+    assert checkpoint.read_run(str(tmp_path / "ckpt")) == run
+
+
+def test_pruning_keeps_the_newest_complete_checkpoints(group, tmp_path):
+    model, optimizer = build(0)
+    for step in (5, 10, 15, 20):
+        checkpoint.save(checkpoint.checkpoint_path(str(tmp_path), step), model, optimizer,
+                        dataclasses.replace(STATE, step=step), {})
+    (tmp_path / "step-000025").mkdir()  # a save killed before DCP's metadata
+    assert checkpoint.prune(str(tmp_path), 2) == [str(tmp_path / "step-000005"),
+                                                  str(tmp_path / "step-000010")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-000015", "step-000020",
+                                                          "step-000025"]
+    assert checkpoint.latest(str(tmp_path)) == str(tmp_path / "step-000020")
+    assert checkpoint.prune(str(tmp_path), 0) == []

@@ -31,7 +31,7 @@ def test_unknown_key_is_named(tmp_path):
     path = write(tmp_path, MINIMAL + "optim:\n  lrr: 0.1\n")
     with pytest.raises(ConfigError) as err:
         load_config(path)
-    assert str(err.value) == f"{path}: unknown key 'optim.lrr'"
+    assert str(err.value) == f"{path}: unknown key 'optim.lrr' (did you mean 'lr'?)"
 
 
 def test_unknown_section_is_named(tmp_path):

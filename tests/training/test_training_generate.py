@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import pytest
 import torch
@@ -123,6 +124,23 @@ def test_generate_prints_a_deterministic_continuation(trained, capsys):
     status, sample, _ = _run(capsys, *sampled)
     assert status == 0 and sample.rstrip("\n")
     assert _run(capsys, *sampled)[1] == sample
+
+
+def test_the_checkpoint_alone_is_enough(trained, tmp_path, capsys, monkeypatch):
+    cfg, ckpt = trained
+    assert gen.run_config(ckpt) == load_config(cfg)  # the resolved config, stored
+    assert gen.run_config(ckpt, overrides=["data.seed=7"]).data.seed == 7
+    args = ["--prompt", "def main(", "--max-new-tokens", "12"]
+    with_config = _run(capsys, "generate", ckpt, "--config", cfg, *args)
+    monkeypatch.chdir(tmp_path)  # nothing of the run's is found from here but the checkpoint
+    assert _run(capsys, "generate", ckpt, *args) == with_config
+    older = tmp_path / "older"
+    shutil.copytree(ckpt, older)
+    (older / "run.json").unlink()
+    status, _, err = _run(capsys, "generate", str(older), *args)
+    assert status == 2 and err == (f"codemix: error: checkpoint {older} stores no training "
+                                   "config (written by an older codemix): pass the run's "
+                                   "--config\n")
 
 
 def test_infill_stops_at_eom_or_the_limit(trained, capsys):

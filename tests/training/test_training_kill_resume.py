@@ -24,8 +24,11 @@ STEPS, EVERY, KILL_AFTER = 30, 5, 17
 
 
 def _config(path: Path, manifest: str, out: Path) -> str:
+    # Every checkpoint kept: torchrun starts each worker in a session of its own, so the
+    # killed run's workers outlive the kill of torchrun's group and would prune the
+    # checkpoint the test resumes from.
     return write_train_config(path, manifest, out, training={
-        "steps": STEPS, "log_every": 1, "checkpoint_every": EVERY})
+        "steps": STEPS, "log_every": 1, "checkpoint_every": EVERY, "keep_checkpoints": 0})
 
 
 def _losses(out: Path) -> dict[int, float]:

@@ -18,7 +18,7 @@ import functools
 from collections.abc import Iterable
 
 from shards import Manifest, ManifestError, Shard, load_manifest
-from shards.manifest import resolve
+from shards.manifest import locate, resolve
 from tokenizer.special_tokens import ENDOFTEXT, SpecialIds, listing
 from training.data.packing import PackedComponent
 from training.objectives import missing_tokens
@@ -114,7 +114,9 @@ def open_corpus(url: str, *, verify: bool = True) -> Corpus:
     """Load and check a manifest.
 
     Args:
-        url: manifest.json location (path or fsspec URL).
+        url: manifest.json location (path or fsspec URL), or the build's output folder;
+            on an object store the manifest is found through the folder's pointer file
+            (``shards.manifest.locate``).
         verify: recompute every file's sha256 (one pass over the corpus); turn it off only
             where another process has just verified the same files.
 
@@ -124,6 +126,7 @@ def open_corpus(url: str, *, verify: bool = True) -> Corpus:
     Raises:
         ManifestError: one line, e.g. ``no manifest at out/demo/manifest.json``.
     """
+    url = locate(url)
     manifest = load_manifest(url, verify=verify)
     check_special_tokens(manifest, url)
     return Corpus(url=url, manifest=manifest)
