@@ -1,0 +1,91 @@
+"""training.benchmark.humaneval: the harness on the real problems, and `codemix eval`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from corpus_builder import write_train_config
+
+from codemix.cli import main as codemix
+from training.benchmark import humaneval
+from training.benchmark.sandbox import Limits
+from training.train import main as train
+
+LIMITS = Limits(timeout_s=20.0)  # generous: the machine running the tests may be busy
+
+
+@pytest.fixture(scope="module")
+def problems():
+    return humaneval.load_problems()
+
+
+def test_the_installed_data_has_164_problems_in_order(problems):
+    assert len(problems) == 164
+    assert [p.task_id for p in problems] == [f"HumanEval/{i}" for i in range(164)]
+    assert all(p.index == i for i, p in enumerate(problems))
+    assert humaneval.load_problems(limit=3) == problems[:3]
+
+
+def test_every_canonical_solution_scores_pass_at_1_of_one(problems):
+    completions = [[p.canonical_solution] for p in problems]
+    outcomes = humaneval.score(problems, completions, LIMITS, workers=2)
+    failed = [(p.task_id, o[0].detail) for p, o in zip(problems, outcomes) if not o[0].passed]
+    assert failed == []
+    assert humaneval.report(problems, completions, outcomes, [1])["pass@k"] == {"1": 1.0}
+
+
+def test_an_empty_body_scores_zero(problems):
+    completions = [["    pass\n"] for _ in problems]
+    outcomes = humaneval.score(problems, completions, LIMITS, workers=2)
+    passed = [p.task_id for p, o in zip(problems, outcomes) if o[0].passed]
+    assert passed == []
+    assert humaneval.report(problems, completions, outcomes, [1])["pass@k"] == {"1": 0.0}
+
+
+def test_pass_at_k_counts_samples_per_problem(problems):
+    few = problems[:2]
+    good = [p.canonical_solution for p in few]
+    completions = [[good[0], "    pass\n", good[0], "    pass\n"],
+                   ["    pass\n", "    return None\n", "    pass\n", good[1]]]
+    outcomes = humaneval.score(few, completions, LIMITS, workers=2)
+    result = humaneval.report(few, completions, outcomes, [1, 2])
+    assert [t["passed"] for t in result["tasks"]] == [2, 1]
+    # pass@1 = (2/4 + 1/4) / 2; pass@2 = ((1 - C(2,2)/C(4,2)) + (1 - C(3,2)/C(4,2))) / 2
+    assert result["pass@k"] == pytest.approx({"1": 0.375, "2": ((1 - 1 / 6) + 0.5) / 2})
+    assert result["n"] == 4 and result["problems"] == 2
+    assert result["tasks"][0]["samples"][1] == {"completion": "    pass\n", "status": "failed",
+                                                "detail": "AssertionError"}
+
+
+@pytest.mark.parametrize("body", [
+    "    while True:\n        pass\n",
+    "    import os\n    os.fork()\n    return True\n",
+    "    import socket\n    socket.create_connection(('example.com', 80), 1)\n",
+])
+def test_a_hostile_sample_is_stopped_and_fails(problems, body):
+    outcome = humaneval.score(problems[:1], [[body]], Limits(timeout_s=2.0))[0][0]
+    assert not outcome.passed
+
+
+def test_completions_are_cut_at_the_next_top_level_statement():
+    body = "    return 1\n"
+    for stop in humaneval.STOP_SEQUENCES:
+        assert humaneval.truncate(body + stop + " rest") == body
+    assert humaneval.truncate(body) == body
+    indented = "    x = 1\n    # a comment in the body\n    if x:\n        print(x)\n"
+    assert humaneval.truncate(indented) == indented
+    assert humaneval.truncate("\ndef f(): pass") == ""
+
+
+def test_the_program_runs_the_check_on_the_entry_point(problems):
+    p = problems[0]
+    text = humaneval.program(p, "    return False\n")
+    assert text.startswith(p.prompt + "    return False\n")
+    assert p.test in text and text.endswith(f"check({p.entry_point})\n")
+
+
+def test_sample_seeds_depend_on_run_problem_and_sample():
+    seeds = {humaneval.sample_seed(s, i, j) for s in range(2) for i in range(3) for j in range(3)}
+    assert len(seeds) == 18 and all(0 <= s < 2**63 for s in seeds)
+    assert humaneval.sample_seed(0, 1, 2) == humaneval.sample_seed(0, 1, 2)
