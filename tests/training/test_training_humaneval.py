@@ -89,3 +89,97 @@ def test_sample_seeds_depend_on_run_problem_and_sample():
     seeds = {humaneval.sample_seed(s, i, j) for s in range(2) for i in range(3) for j in range(3)}
     assert len(seeds) == 18 and all(0 <= s < 2**63 for s in seeds)
     assert humaneval.sample_seed(0, 1, 2) == humaneval.sample_seed(0, 1, 2)
+
+
+# --- end to end: `codemix eval` on a checkpoint the trainer wrote ---
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_manifest, tmp_path_factory):
+    """(config path, checkpoint folder) of a 1-process run of 4 steps."""
+    root = tmp_path_factory.mktemp("humaneval")
+    cfg = write_train_config(root / "train.yaml", tiny_manifest, root / "train",
+                             training={"steps": 4, "log_every": 2})
+    assert train([cfg]) == 0
+    return cfg, str(root / "train" / "checkpoints" / "step-000004")
+
+
+def _run(capsys, *argv):
+    status = codemix(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_eval_prints_pass_at_k_and_writes_every_sample(trained, tmp_path, capsys):
+    cfg, ckpt = trained
+    out = tmp_path / "humaneval.json"
+    args = ["eval", ckpt, "--config", cfg, "--benchmark", "humaneval", "--limit", "2",
+            "--n", "3", "--k", "1,3", "--temperature", "1.0", "--max-new-tokens", "8",
+            "--seed", "5", "--out", str(out)]
+    status, printed, err = _run(capsys, *args)
+    assert status == 0, err
+    summary = json.loads(printed)
+    assert summary["problems"] == 2 and summary["n"] == 3 and summary["benchmark"] == "humaneval"
+    assert set(summary["pass@k"]) == {"1", "3"} and "tasks" not in summary
+    assert all(0.0 <= v <= 1.0 for v in summary["pass@k"].values())
+    full = json.loads(out.read_text())
+    assert {k: v for k, v in full.items() if k != "tasks"} == summary
+    assert [t["task_id"] for t in full["tasks"]] == ["HumanEval/0", "HumanEval/1"]
+    samples = [s for t in full["tasks"] for s in t["samples"]]
+    assert len(samples) == 6
+    # A 4-step model writes no solution: every sample ran and failed, and says why.
+    assert all(s["status"] in ("failed", "timed out") and s["detail"] for s in samples)
+    assert all(s["completion"] == humaneval.truncate(s["completion"]) for s in samples)
+    # The seed fixes the samples.
+    assert _run(capsys, *args)[0] == 0
+    assert json.loads(out.read_text())["tasks"] == full["tasks"]
+
+
+def test_eval_completions_are_the_model_generations(trained):
+    from tokenizer.encode import decode
+    from training import generate
+    from training.config import load_config
+
+    cfg, ckpt = trained
+    model, tok, specials = generate.load_model(ckpt, load_config(cfg))
+    problem = humaneval.load_problems(limit=1)[0]
+    [[completion]] = humaneval.complete(model, tok, specials, [problem], n=1, temperature=0.0,
+                                        seed=0, max_new_tokens=12)
+    new = generate.generate(model, generate.document_prompt(tok, problem.prompt, specials),
+                            max_new_tokens=12, stop_ids={specials.eot})
+    text = decode(tok, new[:-1] if new[-1] == specials.eot else new)
+    assert completion == humaneval.truncate(text)
+
+
+def _one_line(err: str, fragment: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("codemix: error:") and fragment in lines[0]
+
+
+def test_eval_defaults_to_the_k_that_fit_n(trained, capsys):
+    cfg, ckpt = trained
+    status, printed, err = _run(capsys, "eval", ckpt, "--config", cfg, "--benchmark",
+                                "humaneval", "--limit", "1", "--n", "1", "--temperature", "0",
+                                "--max-new-tokens", "4")
+    assert status == 0, err
+    summary = json.loads(printed)
+    assert list(summary["pass@k"]) == ["1"] and summary["temperature"] == 0.0
+
+
+def test_eval_user_errors_are_one_line(trained, tmp_path, capsys):
+    cfg, ckpt = trained
+    base = ["eval", ckpt, "--config", cfg, "--benchmark", "humaneval", "--limit", "1"]
+    status, _, err = _run(capsys, *base, "--n", "2", "--k", "1,5")
+    assert status == 2
+    _one_line(err, "--k 5 is more than --n 2")
+    status, _, err = _run(capsys, *base, "--n", "2", "--k", "1", "--temperature", "0")
+    assert status == 2
+    _one_line(err, "greedy")
+    status, _, err = _run(capsys, *base, "--n", "1", "--temperature", "0",
+                          "--out", str(tmp_path / "no" / "x.json"))
+    assert status == 2
+    _one_line(err, "cannot write --out")
+    status, _, err = _run(capsys, "eval", str(tmp_path / "nope"), "--config", cfg,
+                          "--benchmark", "humaneval", "--n", "1", "--k", "1")
+    assert status == 2
+    _one_line(err, "no checkpoint at")
