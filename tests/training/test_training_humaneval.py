@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from corpus_builder import write_train_config
+from corpus_builder import assert_one_error_line, run_codemix
 
-from codemix.cli import main as codemix
 from training.benchmark import humaneval
 from training.benchmark.sandbox import Limits
-from training.train import main as train
 
 LIMITS = Limits(timeout_s=20.0)  # generous: the machine running the tests may be busy
 
@@ -94,29 +92,13 @@ def test_sample_seeds_depend_on_run_problem_and_sample():
 # --- end to end: `codemix eval` on a checkpoint the trainer wrote ---
 
 
-@pytest.fixture(scope="module")
-def trained(tiny_manifest, tmp_path_factory):
-    """(config path, checkpoint folder) of a 1-process run of 4 steps."""
-    root = tmp_path_factory.mktemp("humaneval")
-    cfg = write_train_config(root / "train.yaml", tiny_manifest, root / "train",
-                             training={"steps": 4, "log_every": 2})
-    assert train([cfg]) == 0
-    return cfg, str(root / "train" / "checkpoints" / "step-000004")
-
-
-def _run(capsys, *argv):
-    status = codemix(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def test_eval_prints_pass_at_k_and_writes_every_sample(trained, tmp_path, capsys):
-    cfg, ckpt = trained
+def test_eval_prints_pass_at_k_and_writes_every_sample(trained_checkpoint, tmp_path, capsys):
+    cfg, ckpt = trained_checkpoint
     out = tmp_path / "humaneval.json"
     args = ["eval", ckpt, "--config", cfg, "--benchmark", "humaneval", "--limit", "2",
             "--n", "3", "--k", "1,3", "--temperature", "1.0", "--max-new-tokens", "8",
             "--seed", "5", "--out", str(out)]
-    status, printed, err = _run(capsys, *args)
+    status, printed, err = run_codemix(capsys, *args)
     assert status == 0, err
     summary = json.loads(printed)
     assert summary["problems"] == 2 and summary["n"] == 3 and summary["benchmark"] == "humaneval"
@@ -131,16 +113,16 @@ def test_eval_prints_pass_at_k_and_writes_every_sample(trained, tmp_path, capsys
     assert all(s["status"] in ("failed", "timed out") and s["detail"] for s in samples)
     assert all(s["completion"] == humaneval.truncate(s["completion"]) for s in samples)
     # The seed fixes the samples.
-    assert _run(capsys, *args)[0] == 0
+    assert run_codemix(capsys, *args)[0] == 0
     assert json.loads(out.read_text())["tasks"] == full["tasks"]
 
 
-def test_eval_completions_are_the_model_generations(trained):
+def test_eval_completions_are_the_model_generations(trained_checkpoint):
     from tokenizer.encode import decode
     from training import generate
     from training.config import load_config
 
-    cfg, ckpt = trained
+    cfg, ckpt = trained_checkpoint
     model, tok, specials = generate.load_model(ckpt, load_config(cfg))
     problem = humaneval.load_problems(limit=1)[0]
     [[completion]] = humaneval.complete(model, tok, specials, [problem], n=1, temperature=0.0,
@@ -151,35 +133,30 @@ def test_eval_completions_are_the_model_generations(trained):
     assert completion == humaneval.truncate(text)
 
 
-def _one_line(err: str, fragment: str) -> None:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("codemix: error:") and fragment in lines[0]
-
-
-def test_eval_defaults_to_the_k_that_fit_n(trained, capsys):
-    cfg, ckpt = trained
-    status, printed, err = _run(capsys, "eval", ckpt, "--config", cfg, "--benchmark",
-                                "humaneval", "--limit", "1", "--n", "1", "--temperature", "0",
-                                "--max-new-tokens", "4")
+def test_eval_defaults_to_the_k_that_fit_n(trained_checkpoint, capsys):
+    cfg, ckpt = trained_checkpoint
+    status, printed, err = run_codemix(capsys, "eval", ckpt, "--config", cfg, "--benchmark",
+                                       "humaneval", "--limit", "1", "--n", "1",
+                                       "--temperature", "0", "--max-new-tokens", "4")
     assert status == 0, err
     summary = json.loads(printed)
     assert list(summary["pass@k"]) == ["1"] and summary["temperature"] == 0.0
 
 
-def test_eval_user_errors_are_one_line(trained, tmp_path, capsys):
-    cfg, ckpt = trained
+def test_eval_user_errors_are_one_line(trained_checkpoint, tmp_path, capsys):
+    cfg, ckpt = trained_checkpoint
     base = ["eval", ckpt, "--config", cfg, "--benchmark", "humaneval", "--limit", "1"]
-    status, _, err = _run(capsys, *base, "--n", "2", "--k", "1,5")
+    status, _, err = run_codemix(capsys, *base, "--n", "2", "--k", "1,5")
     assert status == 2
-    _one_line(err, "--k 5 is more than --n 2")
-    status, _, err = _run(capsys, *base, "--n", "2", "--k", "1", "--temperature", "0")
+    assert_one_error_line(err, "--k 5 is more than --n 2")
+    status, _, err = run_codemix(capsys, *base, "--n", "2", "--k", "1", "--temperature", "0")
     assert status == 2
-    _one_line(err, "greedy")
-    status, _, err = _run(capsys, *base, "--n", "1", "--temperature", "0",
-                          "--out", str(tmp_path / "no" / "x.json"))
+    assert_one_error_line(err, "greedy")
+    status, _, err = run_codemix(capsys, *base, "--n", "1", "--temperature", "0",
+                                 "--out", str(tmp_path / "no" / "x.json"))
     assert status == 2
-    _one_line(err, "cannot write --out")
-    status, _, err = _run(capsys, "eval", str(tmp_path / "nope"), "--config", cfg,
-                          "--benchmark", "humaneval", "--n", "1", "--k", "1")
+    assert_one_error_line(err, "cannot write --out")
+    status, _, err = run_codemix(capsys, "eval", str(tmp_path / "nope"), "--config", cfg,
+                                 "--benchmark", "humaneval", "--n", "1", "--k", "1")
     assert status == 2
-    _one_line(err, "no checkpoint at")
+    assert_one_error_line(err, "no checkpoint at")

