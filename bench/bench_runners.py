@@ -33,6 +33,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from processes import Sampler, cluster_down, cluster_up  # noqa: E402
 
+from pipelines.timing import reproducible_bytes  # noqa: E402
+
 
 def real_code() -> list[str]:
     """The standard library's and site-packages' Python files, in a fixed order."""
@@ -112,9 +114,11 @@ def build(cfg: pathlib.Path, options: list[str], sessions: set[int], timeout: fl
 def digest(out: pathlib.Path) -> str:
     h = hashlib.sha256()
     for p in sorted(out.rglob("*")):
-        if p.is_file() and p.name != "manifest.json":
-            h.update(str(p.relative_to(out)).encode())
-            h.update(p.read_bytes())
+        rel = str(p.relative_to(out))
+        data = reproducible_bytes(rel, p.read_bytes()) if p.is_file() else None
+        if data is not None and p.name != "manifest.json":
+            h.update(rel.encode())
+            h.update(data)
     return h.hexdigest()
 
 

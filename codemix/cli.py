@@ -1,10 +1,12 @@
 """The ``codemix`` command.
 
+    codemix init PATH... [--config FILE] [--output DIR]  a commented starter config
     codemix build CONFIG.yaml [beam pipeline options]   build shards + manifest
     codemix train CONFIG.yaml [--nproc-per-node N] [--set key=value ...]
     codemix shards inspect PATH [--doc COMPONENT:INDEX] [--verify]
     codemix shards verify PATH                           every fault, named; exit 1 if any
-    codemix shards export PATH --format megatron --out DIR
+    codemix shards export PATH --format megatron|parquet|jsonl --out DIR
+    codemix report OUT [--train RUN_DIR] [--out report.html]
     codemix generate CHECKPOINT --config TRAIN.yaml --prompt TEXT [options]
     codemix infill CHECKPOINT --config TRAIN.yaml --prefix TEXT --suffix TEXT [options]
     codemix eval CHECKPOINT --config TRAIN.yaml --benchmark humaneval [--n N] [--k 1,10,100]
@@ -17,11 +19,14 @@ subcommand imports only what it needs, so ``codemix shards`` does not load torch
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
-USAGE = """usage: codemix {build,train,shards,generate,infill,eval} ...
+USAGE = """usage: codemix {init,build,train,shards,report,generate,infill,eval} ...
 
+  init PATH... [--config FILE]       write a commented starter config for your folders and
+                                     files (small vocabulary and shards for a first try)
   build CONFIG.yaml [beam options]   run the build pipeline (ingest, clean, dedup, parse,
                                      tokenize, shard); see `codemix build --help`
   train CONFIG.yaml [options]        train on a built manifest with FSDP2 under torchrun;
@@ -29,8 +34,11 @@ USAGE = """usage: codemix {build,train,shards,generate,infill,eval} ...
   shards inspect PATH                summarise a manifest (or one shard) and decode
                                      documents; see `codemix shards inspect --help`
   shards verify PATH                 check hashes, counts, boundaries and token ids
-  shards export PATH --format megatron --out DIR
-                                     write <component>.bin/.idx for Megatron-LM
+  shards export PATH --format megatron|parquet|jsonl --out DIR
+                                     write <component>.bin/.idx and a blend for
+                                     Megatron-LM, or the documents' text and metadata
+  report OUT [--train RUN_DIR]       one self-contained HTML page: funnel, languages,
+                                     duplicates, timings, training curves
   generate CHECKPOINT --config TRAIN.yaml --prompt TEXT
                                      continue a prompt with a trained checkpoint; see
                                      `codemix generate --help`
@@ -40,6 +48,29 @@ USAGE = """usage: codemix {build,train,shards,generate,infill,eval} ...
                                      HumanEval pass@k, completions run in a sandbox; see
                                      `codemix eval --help`
 """
+
+
+def _init(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="codemix init",
+        description="Write a commented starter mixture spec for the given inputs (folders, "
+                    "archives, JSON Lines, parquet), sized for a first try.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="an input folder or file")
+    parser.add_argument("--config", default="codemix.yaml",
+                        help="the config file to write (default codemix.yaml; never "
+                             "overwritten)")
+    parser.add_argument("--output", help="the build's output folder (default out/NAME, NAME "
+                                         "the first path's name)")
+    args = parser.parse_args(argv)
+    from codemix.starter import InitError, write_starter
+
+    def action() -> int:
+        name = os.path.basename(os.path.abspath(args.paths[0])) or "corpus"
+        config = write_starter(args.paths, args.config, args.output or f"out/{name}")
+        print(f"wrote {config}; next: codemix build {config} --plan")
+        return 0
+
+    return _guard(action, (InitError,))
 
 
 def _build(argv: list[str]) -> int:
@@ -92,8 +123,10 @@ def _shards(argv: list[str]) -> int:
     verify.add_argument("path", help="manifest.json or the build's output folder")
     export = sub.add_parser("export", help="write the corpus in another trainer's format")
     export.add_argument("path", help="manifest.json or the build's output folder")
-    export.add_argument("--format", required=True, choices=["megatron"],
-                        help="megatron: <component>.bin / .idx (Megatron-LM indexed dataset)")
+    export.add_argument("--format", required=True, choices=["megatron", "parquet", "jsonl"],
+                        help="megatron: <component>.bin / .idx (Megatron-LM indexed dataset) "
+                             "and blend.txt; parquet, jsonl: <component>/NNNNN.<format>, the "
+                             "documents' text and metadata")
     export.add_argument("--out", required=True, help="folder for the exported files")
     export.add_argument("--no-append-eod", dest="append_eod", action="store_false",
                         help="write documents without the <|endoftext|> id that otherwise "
@@ -111,6 +144,32 @@ def _shards(argv: list[str]) -> int:
         "export": lambda: export_path(args.path, args.format, args.out, args.append_eod),
     }
     return _guard(actions[args.command], (ManifestError, ShardError, TokenizerError))
+
+
+def _report(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="codemix report",
+        description="Write one self-contained HTML page (inline SVG charts, no network "
+                    "needed) about a build and, with --train, a training run on it.")
+    parser.add_argument("out", help="the build's output folder (holds stats.json)")
+    parser.add_argument("--train", metavar="RUN_DIR",
+                        help="a training run's output_dir (holds metrics.jsonl)")
+    parser.add_argument("--out", dest="dest", metavar="FILE",
+                        help="where to write the page (default OUT/report.html)")
+    args = parser.parse_args(argv)
+    from shards.manifest import ManifestError
+
+    def action() -> int:
+        from report import write_report
+
+        try:
+            print(f"wrote {write_report(args.out, args.train, args.dest)}")
+        except FileNotFoundError as err:
+            raise ManifestError(f"no such file {err.filename or err}: is {args.out} a build's "
+                                "output folder (and --train a run's output_dir)?") from None
+        return 0
+
+    return _guard(action, (ManifestError,))
 
 
 def _sampling_parser(prog: str, description: str, *, max_new_tokens: int = 128,
@@ -292,8 +351,8 @@ def _guard(action: Callable[[], int], user_errors: tuple[type[BaseException], ..
         return 2
 
 
-COMMANDS = {"build": _build, "train": _train, "shards": _shards, "generate": _generate,
-            "infill": _infill, "eval": _eval}
+COMMANDS = {"init": _init, "build": _build, "train": _train, "shards": _shards, "report": _report,
+            "generate": _generate, "infill": _infill, "eval": _eval}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,6 +86,12 @@ def optimal_params(threshold: float, num_perm: int, false_positive_weight: float
     return best
 
 
+def candidate_probability(similarity: float, bands: int, rows: int) -> float:
+    """The S-curve: the probability that two documents of Jaccard ``similarity`` share at
+    least one of ``bands`` bands of ``rows`` signature values, ``1 - (1 - s^r)^b``."""
+    return float(_s_curve(np.array([similarity]), bands, np.array([rows]))[0, 0])
+
+
 def implied_threshold(bands: int, rows: int) -> float:
     """Where the S-curve of ``(bands, rows)`` is steepest, ``(1/bands) ** (1/rows)``: the
     similarity a configuration effectively deduplicates at, whatever threshold it names."""

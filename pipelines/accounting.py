@@ -52,6 +52,11 @@ class Drop:
 STAGES = ("read", "clean", "filter", "redact", "decontam", "dedup", "parse", "tokenize")
 """Stages in pipeline order; stats.json lists per-stage counts in this order."""
 
+TIMED_STAGES = ("read", "clean", "filter", "redact", "decontam", "dedup", "parse",
+                "tokenizer", "tokenize", "write")
+"""Stages timed in stats.json's ``timings`` (``pipelines.timing``), in pipeline order:
+``tokenizer`` is training the BPE, ``tokenize`` encoding, ``write`` writing shards."""
+
 
 class UnbalancedBuild(RuntimeError):
     """stats.json does not balance: a document was lost or counted twice, which only a bug

@@ -218,6 +218,8 @@ class CleanRecords(beam.PTransform):
 
     def expand(self, records):
         licensed = records | "Licenses" >> GiveRepoLicenses(self._specs)
-        cleaned, clean_drops = licensed | "Clean" >> ApplyStage(clean_record, self._specs)
-        kept, filter_drops = cleaned | "Filter" >> ApplyStage(filter_record, self._specs)
+        cleaned, clean_drops = licensed | "Clean" >> ApplyStage(clean_record, self._specs,
+                                                                     stage="clean")
+        kept, filter_drops = cleaned | "Filter" >> ApplyStage(filter_record, self._specs,
+                                                                  stage="filter")
         return kept, (clean_drops, filter_drops), cleaned

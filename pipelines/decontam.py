@@ -50,6 +50,7 @@ from pipelines.accounting import Drop
 from pipelines.config import BuildConfig, ComponentSpec, DecontamSpec
 from pipelines.records import Record
 from pipelines.stage import DROPPED
+from pipelines.timing import stage_timer
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -312,9 +313,10 @@ class _DecontamDoFn(beam.DoFn):
         if not spec.enabled:
             yield record
             return
-        if spec not in self._indexes:
-            self._indexes[spec] = BenchmarkIndex(spec)
-        out = decontaminate(record, spec, self._indexes[spec])
+        with stage_timer("decontam"):
+            if spec not in self._indexes:
+                self._indexes[spec] = BenchmarkIndex(spec)
+            out = decontaminate(record, spec, self._indexes[spec])
         yield beam.pvalue.TaggedOutput(DROPPED, out) if isinstance(out, Drop) else out
 
 

@@ -34,6 +34,7 @@ from pipelines.config import DedupSpec
 from pipelines.licenses import license_tier
 from pipelines.records import Record, content_hash
 from pipelines.stage import DROPPED, ApplyStage
+from pipelines.timing import Timed
 
 CLUSTERS = "clusters"
 """Tag of the cluster side-file rows output."""
@@ -209,7 +210,7 @@ class PairSimilarity(beam.PTransform):
 
         return ({"arrived": sent, "payload": self._payloads}
                 | "JoinSecond" >> beam.CoGroupByKey()
-                | "Compare" >> beam.FlatMap(compare))
+                | "Compare" >> beam.FlatMap(Timed("dedup", compare)))
 
 
 def _cluster_members(item: tuple[str, Iterable[tuple[bytes, str]]]) -> Iterator[Any]:
@@ -242,6 +243,12 @@ def _membership_outputs(item: tuple[str, Membership]) -> Iterator[Any]:
     yield doc_id, m
 
 
+def _where(record: Record) -> str:
+    """A dropped duplicate's detail in the drop log: where it was, ``repo/path`` (the
+    clusters side file names it by id only)."""
+    return f"{record.repo}/{record.path}"
+
+
 def _verdict(item: tuple[str, dict[str, list]]) -> Iterator[Record | Drop]:
     """A record's fate: an exact or near duplicate's drop, or the record with its cluster."""
     _, joined = item
@@ -250,13 +257,13 @@ def _verdict(item: tuple[str, dict[str, list]]) -> Iterator[Record | Drop]:
         return
     first = records[0]
     # The same source and text read twice (two overlapping inputs) share one id.
-    yield from (Drop.of(r, "dedup", "exact_duplicate") for r in records[1:])
+    yield from (Drop.of(r, "dedup", "exact_duplicate", _where(r)) for r in records[1:])
     exact = list(joined["exact"])
     near = list(joined["near"])
     if exact:
-        yield Drop.of(first, "dedup", exact[0])
+        yield Drop.of(first, "dedup", exact[0], _where(first))
     elif near and not near[0].kept:
-        yield Drop.of(first, "dedup", "near_duplicate")
+        yield Drop.of(first, "dedup", "near_duplicate", _where(first))
     else:
         cluster, size = (near[0].cluster, near[0].size) if near else (first.id, 1)
         yield first.replace(meta={**first.meta, "cluster": cluster, "cluster_size": size})
@@ -280,8 +287,8 @@ class Deduplicate(beam.PTransform):
         keyed = records | "KeyById" >> beam.Map(lambda r: (r.id, r))
         fps = (records
                | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=256)
-               | "Fingerprint" >> beam.FlatMap(
-                   lambda batch: [tuple(f) for f in fingerprints(batch, spec)]))
+               | "Fingerprint" >> beam.FlatMap(Timed(
+                   "dedup", lambda batch: [tuple(f) for f in fingerprints(batch, spec)])))
         exact_verdicts, rows, counts = [], [], []
         if spec.exact:
             exact = (fps
@@ -307,7 +314,7 @@ class Deduplicate(beam.PTransform):
         joined = ({"records": keyed, "exact": flat("Exact", exact_verdicts),
                    "near": flat("Near", near_verdicts)}
                   | "Join" >> beam.CoGroupByKey())
-        kept, drops = joined | "Decide" >> ApplyStage(_verdict)
+        kept, drops = joined | "Decide" >> ApplyStage(_verdict, stage="dedup")
         return kept, drops, flat("Rows", rows), flat("Counts", counts)
 
 

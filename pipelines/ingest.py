@@ -15,6 +15,7 @@ import apache_beam as beam
 from pipelines import sources
 from pipelines.accounting import Drop
 from pipelines.config import BuildConfig
+from pipelines.progress import tick
 from pipelines.records import Record
 from pipelines.sources.unit import Unit
 from pipelines.stage import ApplyStage
@@ -27,6 +28,8 @@ def list_input(key: InputKey, config: BuildConfig) -> Iterator[tuple[InputKey, U
     """The units of one input, each with its input's key, and the drops listing found."""
     comp = config.component(key[0])
     for item in sources.list_units(comp.inputs[key[1]], comp):
+        if not isinstance(item, Drop):
+            tick("listed")
         yield item if isinstance(item, Drop) else (key, item)
 
 
@@ -34,7 +37,8 @@ def read_input_unit(item: tuple[InputKey, Unit], config: BuildConfig) -> Iterato
     """The records and drops of one unit."""
     (name, index), unit = item
     comp = config.component(name)
-    return sources.read_unit(comp.inputs[index], comp, unit)
+    yield from sources.read_unit(comp.inputs[index], comp, unit)
+    tick("units")
 
 
 def source_counts(item: Record | Drop) -> Iterator[tuple[tuple, int]]:
@@ -69,10 +73,11 @@ class ReadSources(beam.PTransform):
         config = self._config
         units, list_drops = (pbegin
                              | "Inputs" >> beam.Create(self._inputs)
-                             | "List" >> ApplyStage(list_input, config))
+                             | "List" >> ApplyStage(list_input, config, stage="read"))
         records, read_drops = (units
                                # NOTE: listing yields one bundle per input; spread the units.
                                | "Spread" >> beam.Reshuffle()
-                               | "Read" >> ApplyStage(read_input_unit, config))
+                               | "Read" >> ApplyStage(read_input_unit, config,
+                                                              stage="read"))
         drops = (list_drops, read_drops) | "ReadDrops" >> beam.Flatten()
         return records, drops

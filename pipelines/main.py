@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import json
 import logging
-import time
 from collections.abc import Iterator
 
 import apache_beam as beam
@@ -36,7 +34,11 @@ from pipelines.clustering import ClusteringDidNotConverge
 from pipelines.config import BuildConfig, ConfigError, load_config
 from pipelines.decontam import BenchmarkIndex
 from pipelines.droplog import DROP_LOG_DIR
+from pipelines.plan import plan_lines
+from pipelines.progress import ProgressReporter, job_counts, metric_counts
+from pipelines.timing import BuildClock, timings, write_timings
 from pipelines.transforms import CLUSTERS_DIR, STATS_NAME, build
+from report import REPORT_NAME, write_report
 from shards.manifest import MANIFEST_NAME
 
 
@@ -44,8 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="codemix build",
         description="Build a deduplicated, tokenized, sharded corpus from a mixture spec. "
-                    "Options not listed here are passed to Apache Beam (e.g. --runner).")
+                    "Options not listed here are passed to Apache Beam (e.g. --runner).",
+        allow_abbrev=False)  # a prefix of one of Beam's options must stay Beam's
     parser.add_argument("config", help="mixture spec (YAML), see configs/demo.yaml")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress while the build runs (the summary still prints)")
+    parser.add_argument("--plan", "--dry-run", action="store_true",
+                        help="validate the config, list every input with its files and "
+                             "bytes, the stages, the LSH setting, the output layout and a "
+                             "time estimate per stage; write nothing")
     return parser
 
 
@@ -56,6 +65,9 @@ def _discard_old_manifest(output: str) -> None:
     path = f"{root.rstrip('/')}/{MANIFEST_NAME}"
     if fs.exists(path):
         fs.rm(path)
+    report = f"{root.rstrip('/')}/{REPORT_NAME}"  # it would describe the old corpus
+    if fs.exists(report):
+        fs.rm(report)
     for folder in (DROP_LOG_DIR, CLUSTERS_DIR):
         path = f"{root.rstrip('/')}/{folder}"
         if fs.exists(path):
@@ -184,21 +196,38 @@ def run(argv: list[str] | None = None) -> int:
     _check_benchmarks(config)
     options = PipelineOptions(beam_args)
     check_runner(options)
+    if args.plan:
+        build(beam.Pipeline(), config)  # constructed, never run: the graph's own checks
+        print("\n".join(plan_lines(config)))
+        return 0
     not_run = _not_run_now(options)
     if not_run is None:
         _discard_old_manifest(config.output)
-    start = time.monotonic()
-    with _errors_said_once(), beam.Pipeline(options=options) as pipeline:
-        build(pipeline, config)
+    clock = BuildClock.start()
+    reporter = None if args.quiet or not_run else ProgressReporter().start()
+    try:
+        with _errors_said_once():
+            pipeline = beam.Pipeline(options=options)
+            build(pipeline, config)
+            result = pipeline.run()
+            if reporter and (job := job_counts(result)):
+                reporter.watch_job(job)
+            result.wait_until_finish()
+    except BaseException:
+        if reporter:
+            reporter.stop(show=False)
+        raise
     if not_run is not None:
         print(not_run)
         return 0
+    if reporter:
+        reporter.stop(final=metric_counts(result.metrics()))
     out = config.output.rstrip("/")
-    with fsspec.open(f"{out}/{STATS_NAME}", "rt") as f:
-        stats = json.load(f)
+    stats = write_timings(f"{out}/{STATS_NAME}", timings(clock, result.metrics()))
     check_balanced(stats)
-    print(f"built {out}/{MANIFEST_NAME} in {time.monotonic() - start:.0f}s")
+    print(f"built {out}/{MANIFEST_NAME} in {stats['timings']['build']['wall_s']:.0f}s")
     print("\n".join(summary(stats, out)))
+    print(f"  report: {write_report(out)}")
     return 0
 
 

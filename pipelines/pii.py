@@ -59,6 +59,7 @@ import apache_beam as beam
 
 from pipelines.config import BuildConfig, ComponentSpec
 from pipelines.records import Record
+from pipelines.timing import Timed
 
 PLACEHOLDERS = {"email": "<EMAIL>", "ip_address": "<IP_ADDRESS>", "key": "<KEY>",
                 "password": "<PASSWORD>"}
@@ -379,4 +380,4 @@ class RedactRecords(beam.PTransform):
         self._specs = {comp.name: comp for comp in config.components}
 
     def expand(self, records):
-        return records | "Redact" >> beam.Map(redact_record, self._specs)
+        return records | "Redact" >> beam.Map(Timed("redact", redact_record), self._specs)

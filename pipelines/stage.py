@@ -13,6 +13,8 @@ from typing import Any
 import apache_beam as beam
 
 from pipelines.accounting import Drop
+from pipelines.progress import tick
+from pipelines.timing import Timed
 
 DROPPED = "dropped"
 """Tag of the drops output of every stage."""
@@ -26,23 +28,30 @@ def _route(item: Any, fn: Callable[..., Any], args: tuple) -> Iterator[Any]:
 
 
 class ApplyStage(beam.PTransform):
-    """Apply a pure stage function ``fn(record, *args) -> Record | Drop | iterable``.
+    """Apply a pure stage function ``fn(record, *args) -> Record | Drop | iterable``, its
+    calls timed under ``stage`` (``pipelines.timing``).
 
     Returns ``(records, drops)``.
     """
 
-    def __init__(self, fn: Callable[..., Any], *args: Any):
+    def __init__(self, fn: Callable[..., Any], *args: Any, stage: str):
         super().__init__()
-        self._fn, self._args = fn, args
+        self._fn, self._args, self._stage = fn, args, stage
 
     def expand(self, pcoll):
-        out = pcoll | beam.FlatMap(_route, self._fn, self._args).with_outputs(
+        out = pcoll | beam.FlatMap(_route, Timed(self._stage, self._fn), self._args).with_outputs(
             DROPPED, main="records")
         return out.records, out[DROPPED]
 
 
+def _entering(record: Any, stage: str) -> tuple[tuple, int]:
+    tick(stage, 1, len(record.text.encode("utf-8", "surrogatepass")))
+    return ("in", record.component, stage), 1
+
+
 def count_entering(records, stage: str):
-    """``(("in", component, stage), n)`` for the records entering a stage."""
+    """``(("in", component, stage), n)`` for the records entering a stage (and a progress
+    tick for each, ``pipelines.progress``)."""
     return (records
-            | f"Key{stage}" >> beam.Map(lambda r: (("in", r.component, stage), 1))
+            | f"Key{stage}" >> beam.Map(_entering, stage)
             | f"Count{stage}" >> beam.CombinePerKey(sum))

@@ -32,9 +32,12 @@ from pipelines.sidefile import WriteSideFile, write_part
 from pipelines.ingest import ReadSources, source_counts
 from pipelines.parse.transform import ParseCode, parse_stats
 from pipelines.pii import RedactRecords
+from pipelines.profile import kept_counts, profile
+from pipelines.progress import tick
 from pipelines.records import Record
 from pipelines.spans import assemble, cut, document_ranges
 from pipelines.stage import DROPPED, count_entering
+from pipelines.timing import Timed, stage_timer
 from shards.format import dtype_for_vocab, file_sha256, write_bytes_atomic, write_shard
 from shards.manifest import (MANIFEST_NAME, MANIFEST_VERSION, ComponentEntry, Manifest,
                              ShardEntry, TokenizerEntry, config_hash, write_manifest)
@@ -114,6 +117,8 @@ def _take(record: Record, plan: dict[str, ComponentTake],
 
 
 def _train(sample: list[tuple[bytes, str]], spec: TokenizerSpec) -> str:
+    tick("tokenizer", len(sample), sum(len(text.encode("utf-8", "surrogatepass"))
+                                       for _, text in sample))
     # Sorted by key, so training sees the same order every run (it does not depend on it).
     return train_bpe((text for _, text in sorted(sample)), spec.vocab_size, spec.min_frequency,
                      digits=spec.digits, space_runs=spec.space_runs,
@@ -180,7 +185,7 @@ class BuildTokenizer(beam.PTransform):
         else:
             text = (records
                     | "SampleForTokenizer" >> SampleForTokenizer(self._config)
-                    | "Train" >> beam.Map(_train, spec))
+                    | "Train" >> beam.Map(Timed("tokenizer", _train), spec))
         return text | "Store" >> beam.Map(_artifact, spec, self._config.output)
 
 
@@ -192,6 +197,8 @@ class EncodedDoc:
     tokens: np.ndarray
     meta: dict[str, Any]
     source: str = ""
+    bytes: int = 0
+    """UTF-8 size of the text it was encoded from (for bytes per token in the profile)."""
 
 
 ENCODER = "encoder"
@@ -215,12 +222,19 @@ class _EncodeDoFn(beam.DoFn):
         self._sha: str | None = None
 
     def process(self, batch: list[Record], art: TokenizerArtifact) -> Iterator[Any]:
+        with stage_timer("tokenize"):
+            out = list(self._encode(batch, art))
+        yield from out
+
+    def _encode(self, batch: list[Record], art: TokenizerArtifact) -> Iterator[Any]:
         if self._sha != art.sha256:
             self._tok, self._sha = tokenizer_from_str(art.json), art.sha256
             reason = fallback_reason(self._tok)
             self._path = ("encoder", "fast") if reason is None else (
                 "encoder", "fallback", reason)
         yield beam.pvalue.TaggedOutput(ENCODER, (self._path, len(batch)))
+        tick("encoded", len(batch), sum(len(r.text.encode("utf-8", "surrogatepass"))
+                                        for r in batch))
         # Each text is cut at its ranges' ends (``pipelines.spans``), so they fall on token
         # boundaries; all pieces of the batch are encoded in one call.
         ranges = [{} if r.kind == "pair" else document_ranges(r, self._loss_mask[r.component])
@@ -239,8 +253,9 @@ class _EncodeDoFn(beam.DoFn):
             if ids.size == 0:
                 yield beam.pvalue.TaggedOutput(DROPPED, Drop.of(r, "tokenize", "no_tokens"))
             else:
-                yield r.component, EncodedDoc(r.id, ids, {**r.shard_meta(), **token_ranges},
-                                              r.source)
+                yield r.component, EncodedDoc(
+                    r.id, ids, {**r.shard_meta(), **token_ranges}, r.source,
+                    len(r.text.encode("utf-8", "surrogatepass")))
 
 
 class TokenizeRecords(beam.PTransform):
@@ -310,8 +325,8 @@ class WriteShards(beam.PTransform):
                     lambda kv, t: ((kv[0], shard_of(kv[1].id, shard_count(t[kv[0]], target))),
                                    kv[1]), beam.pvalue.AsDict(totals))
                 | "GroupShard" >> beam.GroupByKey()
-                | "Write" >> beam.Map(_write_group, self._output, self._compress,
-                                      beam.pvalue.AsSingleton(self._tokenizer)))
+                | "Write" >> beam.Map(Timed("write", _write_group), self._output,
+                                      self._compress, beam.pvalue.AsSingleton(self._tokenizer)))
 
 
 # -------------------------------------------------------------------------------- manifest
@@ -348,7 +363,8 @@ def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest,
     """stats.json: the funnel per component and source, tokens and languages, the dedup
     counters, the documents each encoder path took (``encoder``: ``fast``, ``fallback``
     and ``fallback_reasons``), the parse stage's per-language counts (``parse``,
-    ``pipelines.parse.transform.parse_stats``), and the side files (drop log, clusters)."""
+    ``pipelines.parse.transform.parse_stats``), the profile of the kept corpus
+    (``pipelines.profile``), and the side files (drop log, clusters)."""
     langs: dict[str, dict[str, int]] = {}
     dedup: dict[str, int] = {"candidates": 0, "rejected": 0, "chained": 0}
     encoder: dict[str, Any] = {"fast": 0, "fallback": 0, "fallback_reasons": {}}
@@ -371,6 +387,7 @@ def build_stats(counts: list[tuple[tuple, int]], manifest: Manifest,
     encoder["fallback_reasons"] = dict(sorted(encoder["fallback_reasons"].items()))
     stats["encoder"] = encoder
     stats["parse"] = parse_stats(counts)
+    stats["profile"] = profile(counts)
     for name, files in side_files.items():
         stats[name] = sorted(files)
     return stats
@@ -398,6 +415,13 @@ def _edit_counts(record: Record) -> Iterator[tuple[tuple, int]]:
     for kind, n in record.meta.get("edits", {}).items():
         yield ("edit", record.component, kind), n
         yield ("src_edit", record.component, record.source, kind), n
+
+
+def _kept_counts(item: tuple[str, EncodedDoc]) -> Iterator[tuple[tuple, int]]:
+    component, doc = item
+    yield ("lang", component, doc.meta["lang"]), 1
+    yield ("src_kept", component, doc.source), 1
+    yield from kept_counts(component, doc.meta, int(doc.tokens.size), doc.bytes)
 
 
 def _drop_counts(drop: Drop) -> Iterator[tuple[tuple, int]]:
@@ -459,8 +483,7 @@ def build(pipeline: beam.Pipeline, config: BuildConfig):
                 | "WriteClusters" >> WriteSideFile(config.output, CLUSTERS_DIR))
     counts += [
         all_drops | "DropCounts" >> beam.FlatMap(_drop_counts),
-        encoded | "KeptCounts" >> beam.FlatMap(lambda kv: [
-            (("lang", kv[0], kv[1].meta["lang"]), 1), (("src_kept", kv[0], kv[1].source), 1)])]
+        encoded | "KeptCounts" >> beam.FlatMap(_kept_counts)]
     all_counts = (counts | "AllCounts" >> beam.Flatten()
                   # Counters of one key come from several places (pairs): merge them.
                   | "MergeCounts" >> beam.CombinePerKey(sum)

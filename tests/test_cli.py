@@ -16,7 +16,7 @@ def _codemix(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("args", [["--help"], ["build", "--help"], ["train", "--help"],
-                                  ["shards", "inspect", "--help"]])
+                                  ["shards", "inspect", "--help"], ["report", "--help"]])
 def test_help(args):
     result = _codemix(*args)
     assert result.returncode == 0 and "usage" in result.stdout.lower()
@@ -31,6 +31,10 @@ def _one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
 
 def test_missing_config_is_one_line(tmp_path):
     _one_line_error(_codemix("build", str(tmp_path / "nope.yaml")), "no config at")
+
+
+def test_report_of_a_folder_without_a_build_is_one_line(tmp_path):
+    _one_line_error(_codemix("report", str(tmp_path)), f"no such file {tmp_path}/stats.json")
 
 
 def test_unknown_key_is_one_line(tmp_path):

@@ -69,4 +69,7 @@ def launch(argv: list[str], nproc_per_node: int) -> int:
     check(argv, nproc_per_node)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            "--nproc_per_node", str(nproc_per_node), "-m", "training.train", *argv]
+    # Said now: torch's import, packing and the model's build take seconds before step 1.
+    print(f"checked {argv[0]} and its manifest; starting {nproc_per_node} training "
+          "process(es) (loading torch, packing sequences, building the model)", flush=True)
     return subprocess.call(cmd)

@@ -100,13 +100,15 @@ class MetricsLog:
             else:
                 self.writer = SummaryWriter(os.path.join(output_dir, "tensorboard"))
 
-    def log(self, entry: dict[str, float | int]) -> None:
-        """Write one entry: ``step``, ``loss`` and any other scalars."""
+    def log(self, entry: dict[str, float | int], eta_s: float | None = None) -> None:
+        """Write one entry: ``step``, ``loss`` and any other scalars; the printed line
+        ends with ``eta`` (``eta_s`` seconds to the last step) when given."""
         if not self.enabled:
             return
         self.losses.append(float(entry["loss"]))
+        eta = "" if eta_s is None else f" eta={int(eta_s) // 60}m{int(eta_s) % 60:02d}s"
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                       for k, v in entry.items()), flush=True)
+                       for k, v in entry.items()) + eta, flush=True)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
         if self.writer is not None:

@@ -182,10 +182,11 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
             epochs = component_epochs(loader.sampler.plan, loader.sampler.seed,
                                       done * samples_per_step)
             tokens_per_s = tokens_per_step * (done - last_step) / (now - last_time)
+            s_per_step = (now - last_time) / (done - last_step)
             entry = {"step": done, "loss": loss_sum.item() / (done - last_step),
                      **objective_losses.means(),
                      "lr": lr, "grad_norm": _scalar(grad_norm), "tokens_per_s": tokens_per_s,
-                     "memory_gib": round(memory_gib(device), 3)}
+                     "s_per_step": s_per_step, "memory_gib": round(memory_gib(device), 3)}
             if peak and flops_per_token:  # per device: each rank does 1/world of the work
                 entry["mfu"] = tokens_per_s * flops_per_token / (world * peak)
             entry.update({f"epoch/{name}": round(e, 4) for name, e in epochs.items()})
@@ -193,7 +194,8 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
                 began = time.perf_counter()
                 entry.update(evaluate())
                 now += time.perf_counter() - began
-            log.log(entry)
+            # The ETA uses the latest interval's pace: the first step's includes warm-up.
+            log.log(entry, eta_s=s_per_step * (run.steps - done))
             last_time, last_step = now, done
             loss_sum.zero_()
         if run.checkpoint_every and done % run.checkpoint_every == 0 and done < run.steps:

@@ -5,7 +5,8 @@ Every code document is parsed with its language's grammar (built once per worker
 component's error bound, given its syntax spans, and cut into pairs for the pair
 components fed from its component. A document in a language without a grammar, or one the
 parser gave up on (``too_large``, ``timeout``), passes through unchecked. Each of these
-outcomes is counted per language for stats.json's ``parse`` section (``parse_stats``).
+outcomes is counted per language for stats.json's ``parse`` section (``parse_stats``), and
+each checked document's health per component for its ``profile`` (``parse_count``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ from pipelines.config import BuildConfig, FilterSpec
 from pipelines.parse.analysis import Parsers
 from pipelines.parse.health import PARSED, syntax_verdict
 from pipelines.parse.pairs import PairRules, pair_records
+from pipelines.profile import parse_count
 from pipelines.records import Record
 from pipelines.spans import parse_ranges
 from pipelines.stage import DROPPED
+from pipelines.timing import stage_timer
 
 PAIRS = "pairs"
 """Tag of the pairs output."""
 
 COUNTS = "counts"
-"""Tag of the counters output: ``(("parse", what, lang), n)``."""
+"""Tag of the counters output: ``(("parse", what, lang), n)`` and ``parse_count``'s."""
 
 
 class _ParseDoFn(beam.DoFn):
@@ -45,6 +48,11 @@ class _ParseDoFn(beam.DoFn):
         self._parsers = Parsers()
 
     def process(self, record: Record) -> Iterator[Any]:
+        with stage_timer("parse"):
+            out = list(self._parse(record))
+        yield from out
+
+    def _parse(self, record: Record) -> Iterator[Any]:
         if record.kind != "code":
             yield record
             return
@@ -58,11 +66,15 @@ class _ParseDoFn(beam.DoFn):
             return
         yield beam.pvalue.TaggedOutput(COUNTS, (("parse", result.status, record.lang), 1))
         if result.status != PARSED:
+            yield beam.pvalue.TaggedOutput(COUNTS, parse_count(record.component, record.lang,
+                                                               result.status))
             yield record
             return
         yield beam.pvalue.TaggedOutput(COUNTS, (("parse", "bytes", record.lang),
                                                 result.num_bytes))
         reason = syntax_verdict(result, filters.max_error_ratio)
+        yield beam.pvalue.TaggedOutput(COUNTS, parse_count(record.component, record.lang,
+                                                           reason or "ok"))
         if reason:
             yield beam.pvalue.TaggedOutput(DROPPED, Drop.of(record, "parse", reason))
             return

@@ -17,6 +17,7 @@ from pipelines.config import PiiSpec
 from pipelines.main import check_runner, run, summary
 from pipelines.pii import redact
 from shards.format import Shard
+from snapshot import snapshot
 from shards.manifest import load_manifest, resolve
 from tokenizer.encode import decode
 from tokenizer.load import load_tokenizer
@@ -113,15 +114,11 @@ def test_same_input_and_config_give_identical_bytes(tmp_path):
     config = make_corpus(tmp_path)
     out = tmp_path / "out"
 
-    def snapshot() -> dict[str, bytes]:
-        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-                if p.is_file()}
-
     assert run([str(config)]) == 0
-    first = snapshot()
+    first = snapshot(out)
     assert run([str(config), "--runner=PortableRunner", "--job_endpoint=embed",
                 "--environment_type=LOOPBACK"]) == 0
-    assert snapshot() == first
+    assert snapshot(out) == first
     assert {"manifest.json", "stats.json", "tokenizer.json"} <= set(first)
 
 

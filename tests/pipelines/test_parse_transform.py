@@ -63,7 +63,11 @@ def test_parse_code_routes_every_document_and_counts_per_language():
             (("parse", "pairs", "python"), 1),
             (("parse", "parsed", "go"), 1), (("parse", "bytes", "go"), len(VALID["go"][0])),
             (("parse", "parsed", "rust"), 1), (("parse", "bytes", "rust"), len(BROKEN["rust"])),
-            (("parse", "unparsed", "r"), 1), (("parse", "unparsed", "cobol"), 1)]),
+            (("parse", "unparsed", "r"), 1), (("parse", "unparsed", "cobol"), 1),
+            # each checked document's health, for stats.json's profile
+            (("profile", "code", "parse", "python", "ok"), 1),
+            (("profile", "code", "parse", "go", "ok"), 1),
+            (("profile", "code", "parse", "rust", "syntax_error"), 1)]),
             label="counts")
 
 

@@ -44,7 +44,7 @@ def test_apply_stage_splits_records_from_drops():
         return Drop("c", "s", "odd", str(x)) if x % 2 else x
 
     with TestPipeline() as p:
-        kept, dropped = p | beam.Create([1, 2, 3, 4]) | ApplyStage(stage)
+        kept, dropped = p | beam.Create([1, 2, 3, 4]) | ApplyStage(stage, stage="s")
         assert_that(kept, equal_to([2, 4]), label="kept")
         assert_that(dropped | beam.Map(lambda d: d.id), equal_to(["1", "3"]), label="dropped")
 

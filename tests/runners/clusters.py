@@ -17,6 +17,8 @@ from collections.abc import Iterator
 
 import yaml
 
+from snapshot import snapshot  # noqa: F401 -- the runner tests import it from here
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "local-cluster.sh"
 
@@ -45,12 +47,6 @@ def harness_pids(engine: str) -> list[int]:
     found = subprocess.run(["pgrep", "-x", "-g", pool_pid, "sdk-harness"], capture_output=True,
                            text=True)
     return [int(pid) for pid in found.stdout.split()]
-
-
-def snapshot(out: pathlib.Path) -> dict[str, bytes]:
-    """Every file of a build's output, by path relative to it."""
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file()}
 
 
 def direct_then(config: pathlib.Path, out: pathlib.Path) -> dict[str, bytes]:

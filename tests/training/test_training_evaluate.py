@@ -111,3 +111,11 @@ def test_launch_refuses_an_objective_for_a_missing_component(tiny_manifest, tmp_
                              training={"objective_per_component": {"code-java": "fim"}})
     with pytest.raises(ConfigError, match="names 'code-java', which is not a component"):
         check([cfg], 1)
+
+
+def test_each_logged_step_ends_with_its_eta(tmp_path, capsys):
+    log = MetricsLog(str(tmp_path), append=False, enabled=True, tensorboard=False)
+    log.log({"step": 1, "loss": 2.0, "s_per_step": 0.5}, eta_s=3725.0)
+    log.close()
+    assert capsys.readouterr().out == "step=1 loss=2 s_per_step=0.5 eta=62m05s\n"
+    assert read_metrics(tmp_path) == [{"step": 1, "loss": 2.0, "s_per_step": 0.5}]

@@ -31,6 +31,7 @@ def test_two_process_run_lowers_the_loss(run):
     assert [m["step"] for m in metrics] == [1, 5, 10, 15, 20, 25, 30]
     assert metrics[-1]["loss"] < metrics[0]["loss"] - 0.5
     assert all(m["tokens_per_s"] > 0 and m["lr"] > 0 and m["memory_gib"] > 0 for m in metrics)
+    assert all(m["s_per_step"] > 0 for m in metrics)
     assert not any("mfu" in m for m in metrics)  # no MFU without a known accelerator
     for step in (15, 30):
         assert os.path.isfile(out / "checkpoints" / f"step-{step:06d}" / ".metadata")

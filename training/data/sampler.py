@@ -46,6 +46,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -176,6 +177,20 @@ def plan_mixture(specs: Sequence[ComponentSpec]) -> MixturePlan:
     return MixturePlan(names=tuple(s.name for s in specs),
                        sequences=tuple(s.sequences for s in specs),
                        counts=tuple(counts))
+
+
+def token_plan(components: Sequence[Any]) -> MixturePlan:
+    """The mixture rule applied to tokens instead of packed sequences: ``counts`` are the
+    tokens a mixture epoch takes of each component (``sequences`` its tokens). For what is
+    known before packing: passes per mixture epoch (``counts / sequences``) in the report,
+    and each component's share of the mixture (``counts / epoch_size``) in another trainer's
+    blend. ``components``: the manifest's ``ComponentEntry`` list.
+
+    Raises:
+        MixtureError: as ``plan_mixture``.
+    """
+    return plan_mixture([ComponentSpec(name=c.name, sequences=c.tokens, weight=c.weight,
+                                       epochs=c.epochs) for c in components])
 
 
 def _name_key(name: str) -> int:
