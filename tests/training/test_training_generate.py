@@ -7,14 +7,16 @@ import dataclasses
 import pytest
 import torch
 import yaml
-from corpus_builder import assert_one_error_line, run_codemix, train_tokenizer
+from corpus_builder import train_tokenizer, write_train_config
 
+from codemix.cli import main as codemix
 from tokenizer.encode import encode_batch
 from tokenizer.load import TokenizerError
 from tokenizer.special_tokens import SpecialIds
 from training import generate as gen
 from training.config import load_config
 from training.model import ModelArgs, Transformer
+from training.train import main as train
 
 ARGS = ModelArgs(vocab_size=96, dim=16, n_layers=2, n_heads=2, mlp_ratio=2.0, max_seq_len=12)
 
@@ -103,26 +105,42 @@ def test_bad_arguments_are_refused(model):
 # --- end to end: a checkpoint written by the trainer, used through the command ---
 
 
-def test_generate_prints_a_deterministic_continuation(trained_checkpoint, capsys):
-    cfg, ckpt = trained_checkpoint
+@pytest.fixture(scope="module")
+def trained(tiny_manifest, tmp_path_factory):
+    """(config path, checkpoint folder) of a 1-process run of 4 steps."""
+    root = tmp_path_factory.mktemp("generate")
+    cfg = write_train_config(root / "train.yaml", tiny_manifest, root / "train",
+                             training={"steps": 4, "log_every": 2})
+    assert train([cfg]) == 0
+    return cfg, str(root / "train" / "checkpoints" / "step-000004")
+
+
+def _run(capsys, *argv):
+    status = codemix(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_generate_prints_a_deterministic_continuation(trained, capsys):
+    cfg, ckpt = trained
     args = ["generate", ckpt, "--config", cfg, "--prompt", "def main(", "--max-new-tokens",
             "12"]
-    status, first, _ = run_codemix(capsys, *args)
+    status, first, _ = _run(capsys, *args)
     assert status == 0 and first.rstrip("\n")  # 4 steps in, it may print only spaces
-    assert run_codemix(capsys, *args)[1] == first
+    assert _run(capsys, *args)[1] == first
     sampled = args + ["--temperature", "1.0", "--seed", "4"]
-    status, sample, _ = run_codemix(capsys, *sampled)
+    status, sample, _ = _run(capsys, *sampled)
     assert status == 0 and sample.rstrip("\n")
-    assert run_codemix(capsys, *sampled)[1] == sample
+    assert _run(capsys, *sampled)[1] == sample
 
 
-def test_infill_stops_at_eom_or_the_limit(trained_checkpoint, capsys):
-    cfg, ckpt = trained_checkpoint
+def test_infill_stops_at_eom_or_the_limit(trained, capsys):
+    cfg, ckpt = trained
     args = ["infill", ckpt, "--config", cfg, "--prefix", "def f(x):\n    ",
             "--suffix", "\n    return y\n", "--max-new-tokens", "10"]
-    status, middle, _ = run_codemix(capsys, *args)
+    status, middle, _ = _run(capsys, *args)
     assert status == 0 and middle.endswith("\n") and "<eom>" not in middle
-    assert run_codemix(capsys, *args)[1] == middle
+    assert _run(capsys, *args)[1] == middle
 
     model, tok, specials = gen.load_model(ckpt, load_config(cfg))
     assert specials == CODEMIX
@@ -135,8 +153,8 @@ def test_infill_stops_at_eom_or_the_limit(trained_checkpoint, capsys):
                       skip_special_tokens=False) + "\n" == middle
 
 
-def test_loaded_weights_are_the_trained_ones(trained_checkpoint):
-    cfg, ckpt = trained_checkpoint
+def test_loaded_weights_are_the_trained_ones(trained):
+    cfg, ckpt = trained
     config = load_config(cfg)
     model, _, _ = gen.load_model(ckpt, config)
     torch.manual_seed(config.data.seed)  # the initial weights of the run
@@ -144,43 +162,48 @@ def test_loaded_weights_are_the_trained_ones(trained_checkpoint):
     assert not torch.equal(model.output.weight.cpu(), fresh.output.weight)
 
 
-def test_user_errors_are_one_line(trained_checkpoint, tmp_path, capsys):
-    cfg, ckpt = trained_checkpoint
-    status, _, err = run_codemix(capsys, "generate", str(tmp_path / "nope"), "--config", cfg,
-                                 "--prompt", "x")
-    assert status == 2
-    assert_one_error_line(err, "no checkpoint at")
+def _one_line(err: str, fragment: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("codemix: error:") and fragment in lines[0]
 
-    status, _, err = run_codemix(capsys, "infill", ckpt, "--config", str(tmp_path / "nope.yaml"),
-                                 "--prefix", "a", "--suffix", "b")
+
+def test_user_errors_are_one_line(trained, tmp_path, capsys):
+    cfg, ckpt = trained
+    status, _, err = _run(capsys, "generate", str(tmp_path / "nope"), "--config", cfg,
+                          "--prompt", "x")
     assert status == 2
-    assert_one_error_line(err, "nope.yaml")
+    _one_line(err, "no checkpoint at")
+
+    status, _, err = _run(capsys, "infill", ckpt, "--config", str(tmp_path / "nope.yaml"),
+                          "--prefix", "a", "--suffix", "b")
+    assert status == 2
+    _one_line(err, "nope.yaml")
 
     raw = yaml.safe_load(open(cfg))
     raw["model"]["n_layers"] = 3
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(yaml.safe_dump(raw))
-    status, _, err = run_codemix(capsys, "generate", ckpt, "--config", str(wrong), "--prompt", "x")
+    status, _, err = _run(capsys, "generate", ckpt, "--config", str(wrong), "--prompt", "x")
     assert status == 2
-    assert_one_error_line(err, "layers.2")
+    _one_line(err, "layers.2")
 
-    status, _, err = run_codemix(capsys, "generate", ckpt, "--config", cfg, "--prompt", "x",
-                                 "--set", "model.dim=32")
+    status, _, err = _run(capsys, "generate", ckpt, "--config", cfg, "--prompt", "x",
+                          "--set", "model.dim=32")
     assert status == 2
-    assert_one_error_line(err, "shape")
+    _one_line(err, "shape")
 
 
-def test_a_checkpoint_of_another_corpus_is_refused(trained_checkpoint, make_manifest, capsys):
-    cfg, ckpt = trained_checkpoint
+def test_a_checkpoint_of_another_corpus_is_refused(trained, make_manifest, capsys):
+    cfg, ckpt = trained
     other = make_manifest({"code-python": ["x = 1\n" * 50] * 4}, vocab_size=300)
-    status, _, err = run_codemix(capsys, "generate", ckpt, "--config", cfg, "--prompt", "x",
-                                 "--set", f"data.manifest={other}")
+    status, _, err = _run(capsys, "generate", ckpt, "--config", cfg, "--prompt", "x",
+                          "--set", f"data.manifest={other}")
     assert status == 2
-    assert_one_error_line(err, "trained on manifest")
+    _one_line(err, "trained on manifest")
 
 
-def test_model_args_come_from_the_config(trained_checkpoint):
-    cfg, ckpt = trained_checkpoint
+def test_model_args_come_from_the_config(trained):
+    cfg, ckpt = trained
     config = load_config(cfg)
     model, tok, _ = gen.load_model(ckpt, config, torch.device("cpu"))
     assert dataclasses.asdict(model.args) == dataclasses.asdict(ModelArgs(
