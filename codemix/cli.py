@@ -274,8 +274,10 @@ def _eval(argv: list[str]) -> int:
     parser.add_argument("--workers", type=_positive_int, default=None,
                         help="samples run at once (default: the CPU count)")
     parser.add_argument("--out", default=None,
-                        help="also write the full result, every completion with its outcome, "
-                             "to this JSON file")
+                        help="where to write the full result, every completion with its "
+                             "outcome (default: OUTPUT_DIR/eval/humaneval-<checkpoint>.json "
+                             "in the run's training.output_dir, where `codemix report "
+                             "--train` finds it)")
     args = parser.parse_args(argv)
     from shards.manifest import ManifestError
     from tokenizer.load import TokenizerError
@@ -301,11 +303,13 @@ def _eval(argv: list[str]) -> int:
             raise ConfigError(f"--timeout must be positive, got {args.timeout:g}")
         cfg = load_config(args.config, args.set)
         model, tok, specials = generate.load_model(args.checkpoint, cfg)
-        if args.out:  # refuse an unwritable --out before the generation, not after it
-            try:
-                open(args.out, "a", encoding="utf-8").close()
-            except OSError as err:
-                raise ConfigError(f"cannot write --out {args.out}: {err.strerror}") from None
+        out = args.out or humaneval.results_path(cfg.training.output_dir, args.checkpoint)
+        try:  # refuse an unwritable output before the generation, not after it
+            if not args.out:
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+            open(out, "a", encoding="utf-8").close()
+        except OSError as err:
+            raise ConfigError(f"cannot write {out}: {err.strerror}") from None
         problems = humaneval.load_problems(args.limit)
         completions = humaneval.complete(model, tok, specials, problems, n=args.n,
                                          temperature=args.temperature, seed=args.seed,
@@ -315,10 +319,10 @@ def _eval(argv: list[str]) -> int:
         result = {"checkpoint": args.checkpoint, "temperature": args.temperature,
                   "seed": args.seed, "max_new_tokens": args.max_new_tokens,
                   **humaneval.report(problems, completions, outcomes, ks)}
-        if args.out:
-            with open(args.out, "w", encoding="utf-8") as f:
-                json.dump(result, f, indent=1)
-        summary = {key: value for key, value in result.items() if key != "tasks"}
+        with open(out, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1)
+        summary = {**{key: value for key, value in result.items() if key != "tasks"},
+                   "results": out}
         print(json.dumps(summary, indent=1))
         return 0
 

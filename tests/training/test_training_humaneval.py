@@ -105,7 +105,9 @@ def test_eval_prints_pass_at_k_and_writes_every_sample(trained_checkpoint, tmp_p
     assert set(summary["pass@k"]) == {"1", "3"} and "tasks" not in summary
     assert all(0.0 <= v <= 1.0 for v in summary["pass@k"].values())
     full = json.loads(out.read_text())
-    assert {k: v for k, v in full.items() if k != "tasks"} == summary
+    assert {k: v for k, v in full.items() if k != "tasks"} == \
+        {k: v for k, v in summary.items() if k != "results"}
+    assert summary["results"] == str(out)
     assert [t["task_id"] for t in full["tasks"]] == ["HumanEval/0", "HumanEval/1"]
     samples = [s for t in full["tasks"] for s in t["samples"]]
     assert len(samples) == 6
@@ -133,14 +135,24 @@ def test_eval_completions_are_the_model_generations(trained_checkpoint):
     assert completion == humaneval.truncate(text)
 
 
-def test_eval_defaults_to_the_k_that_fit_n(trained_checkpoint, capsys):
+def test_eval_writes_into_the_run_by_default_and_the_report_shows_it(trained_checkpoint,
+                                                                      capsys):
+    from report.training import training_sections
+    from training.config import load_config
+
     cfg, ckpt = trained_checkpoint
     status, printed, err = run_codemix(capsys, "eval", ckpt, "--config", cfg, "--benchmark",
                                        "humaneval", "--limit", "1", "--n", "1",
                                        "--temperature", "0", "--max-new-tokens", "4")
     assert status == 0, err
     summary = json.loads(printed)
-    assert list(summary["pass@k"]) == ["1"] and summary["temperature"] == 0.0
+    assert list(summary["pass@k"]) == ["1"] and summary["temperature"] == 0.0  # k <= n
+    run_dir = load_config(cfg).training.output_dir
+    assert summary["results"] == f"{run_dir}/eval/humaneval-step-000004.json"
+    assert json.loads(open(summary["results"]).read())["tasks"][0]["task_id"] == "HumanEval/0"
+    page = "".join(training_sections(run_dir))
+    assert "<h2>HumanEval</h2>" in page and "humaneval-step-000004.json" in page
+    assert "<th>pass@1</th>" in page
 
 
 def test_eval_user_errors_are_one_line(trained_checkpoint, tmp_path, capsys):
@@ -155,7 +167,7 @@ def test_eval_user_errors_are_one_line(trained_checkpoint, tmp_path, capsys):
     status, _, err = run_codemix(capsys, *base, "--n", "1", "--temperature", "0",
                                  "--out", str(tmp_path / "no" / "x.json"))
     assert status == 2
-    assert_one_error_line(err, "cannot write --out")
+    assert_one_error_line(err, "cannot write")
     status, _, err = run_codemix(capsys, "eval", str(tmp_path / "nope"), "--config", cfg,
                                  "--benchmark", "humaneval", "--n", "1", "--k", "1")
     assert status == 2

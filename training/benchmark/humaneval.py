@@ -32,6 +32,10 @@ if TYPE_CHECKING:  # torch is imported only to generate, not to score
     from tokenizer.special_tokens import SpecialIds
     from training.model import Transformer
 
+RESULTS_FOLDER = "eval"
+"""Where ``codemix eval`` writes a run's results by default, inside its ``output_dir``, as
+``humaneval-<checkpoint>.json``; ``codemix report --train`` reads them from there."""
+
 STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 """Where a completion ends: the start of the next top-level statement (Codex, section 3.2)."""
 
@@ -55,6 +59,13 @@ class Problem:
     entry_point: str
     canonical_solution: str
     test: str
+
+
+def results_path(output_dir: str, checkpoint: str) -> str:
+    """The default results file of ``checkpoint`` (a ``step-NNNNNN`` folder) of the run
+    writing to ``output_dir``."""
+    name = checkpoint.rstrip("/").rsplit("/", 1)[-1]
+    return f"{output_dir.rstrip('/')}/{RESULTS_FOLDER}/humaneval-{name}.json"
 
 
 def load_problems(limit: int | None = None) -> list[Problem]:
