@@ -18,6 +18,11 @@ held-out sequences (never trained on by any of the runs):
   document), loss on the infill sections only (each ``<sep>`` up to the ``<|endoftext|>``
   after its last ``<eom>``).
 
+- **HumanEval pass@1**: greedy completions of the first ``--humaneval`` problems (default
+  all 164; 0 skips them), run in the sandbox (``training.benchmark``). The column is shown
+  only where some model solved something: small models trained briefly score 0 throughout,
+  and a column of zeros would only look like a measurement.
+
 Every model is scored with causal attention (prefix_lm's too, as CodeGen2 samples from it).
 The transforms of the held-out sequences are pure functions of (seed, index), so every model
 sees the same infill samples. CodeGen2's lessons to look for: prefix-LM buys nothing over
@@ -41,6 +46,7 @@ import torch  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
 from tokenizer.special_tokens import SpecialIds  # noqa: E402
+from training.benchmark import humaneval  # noqa: E402
 from training.checkpoint import checkpoint_path  # noqa: E402
 from training.config import TrainConfig, load_config  # noqa: E402
 from training.data.corpus import open_corpus  # noqa: E402
@@ -54,6 +60,7 @@ OBJECTIVES = ("clm", "codegen2", "fim", "prefix_lm")
 EVAL_SEED = 1234  # the infill samples' seed: the same for every model, not the training seed
 FIM_EVAL = {"fim_rate": 1.0, "spm_rate": 0.0}  # every document, PSM
 SPAN_EVAL = {"clm_probability": 0.0}  # every document corrupted
+HUMANEVAL_TOKENS = 128  # most tokens per greedy completion
 
 
 def section_targets(example: Example, open_id: int, close_id: int) -> np.ndarray:
@@ -123,8 +130,9 @@ def run(objective: str, args: argparse.Namespace) -> TrainConfig:
     return load_config(args.config, overrides)
 
 
-def score(cfg: TrainConfig) -> dict[str, float]:
-    """The three held-out losses of the model ``cfg`` trained."""
+def score(cfg: TrainConfig, problems: list[humaneval.Problem]) -> dict[str, float]:
+    """The three held-out losses of the model ``cfg`` trained, and its greedy pass@1 on
+    ``problems`` (under ``"pass@1"``, only if there are any)."""
     with open(os.path.join(cfg.training.output_dir, "metrics.jsonl"), encoding="utf-8") as f:
         last = json.loads(f.readlines()[-1])
     clm = [v for k, v in last.items() if k.startswith("eval/")]
@@ -133,11 +141,33 @@ def score(cfg: TrainConfig) -> dict[str, float]:
     corpus = open_corpus(cfg.data.manifest, verify=False)
     _, heldout = split(corpus.packed(cfg.data.seq_len), cfg.training.eval_sequences)
     code = [heldout[c.name] for c in corpus.manifest.components if c.kind == "code"]
-    return {"clm": sum(clm) / len(clm),
-            "fim": infill_loss(model, tok, specials, code, "fim", FIM_EVAL,
-                               specials.fim_middle),
-            "span": infill_loss(model, tok, specials, code, "codegen2", SPAN_EVAL,
-                                specials.sep)}
+    row = {"clm": sum(clm) / len(clm),
+           "fim": infill_loss(model, tok, specials, code, "fim", FIM_EVAL,
+                              specials.fim_middle),
+           "span": infill_loss(model, tok, specials, code, "codegen2", SPAN_EVAL,
+                               specials.sep)}
+    if problems:
+        completions = humaneval.complete(model, tok, specials, problems, n=1,
+                                         temperature=0.0, seed=0,
+                                         max_new_tokens=HUMANEVAL_TOKENS)
+        outcomes = humaneval.score(problems, completions)
+        row["pass@1"] = humaneval.report(problems, completions, outcomes, [1])["pass@k"]["1"]
+    return row
+
+
+def table(rows: dict[str, dict[str, float]]) -> list[str]:
+    """The results as a Markdown table, with a HumanEval pass@1 column only where some model
+    passed a problem, else a line saying it was all zeros."""
+    passes = any(r.get("pass@1", 0.0) > 0 for r in rows.values())
+    lines = ["| objective | CLM loss | FIM middle loss | span infill loss |"
+             + (" HumanEval pass@1 |" if passes else ""),
+             "|---|---:|---:|---:|" + ("---:|" if passes else "")]
+    for objective, r in rows.items():
+        lines.append(f"| {objective} | {r['clm']:.3f} | {r['fim']:.3f} | {r['span']:.3f} |"
+                     + (f" {r['pass@1']:.3f} |" if passes else ""))
+    if not passes and any("pass@1" in r for r in rows.values()):
+        lines.append("HumanEval pass@1 is 0 for every model (column left out).")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,16 +179,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-sequences", type=int, default=32,
                         help="held-out sequences per component")
     parser.add_argument("--objectives", nargs="+", choices=OBJECTIVES, default=OBJECTIVES)
+    parser.add_argument("--humaneval", type=int, default=164,
+                        help="HumanEval problems for greedy pass@1 (default all 164; 0 skips)")
     args = parser.parse_args(argv)
-    rows = {objective: score(run(objective, args)) for objective in args.objectives}
+    problems = humaneval.load_problems(args.humaneval) if args.humaneval > 0 else []
+    rows = {objective: score(run(objective, args), problems) for objective in args.objectives}
     cfg = load_config(args.config)
     tokens = args.steps * cfg.data.global_batch_size * cfg.data.seq_len
     print(f"\n{args.steps} steps x {cfg.data.global_batch_size} x {cfg.data.seq_len} = "
           f"{tokens:,} tokens per model; held-out losses (nats per token):")
-    print("| objective | CLM loss | FIM middle loss | span infill loss |")
-    print("|---|---:|---:|---:|")
-    for objective, r in rows.items():
-        print(f"| {objective} | {r['clm']:.3f} | {r['fim']:.3f} | {r['span']:.3f} |")
+    print("\n".join(table(rows)))
     return 0
 
 

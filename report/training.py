@@ -2,7 +2,9 @@
 
 Loss (and each objective's), held-out loss per component, learning rate, tokens per
 second, MFU and peak memory, against the step. MFU is only logged on an accelerator whose
-peak the trainer knows, so a CPU run says so instead of drawing it.
+peak the trainer knows, so a CPU run says so instead of drawing it. HumanEval results that
+``codemix eval`` wrote into the run's folder (``eval/humaneval-<checkpoint>.json``) are a
+table of pass@k per checkpoint.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from report.page import paragraph, section, table
 from report.svg import lines, no_data
 
 METRICS_NAME = "metrics.jsonl"
+HUMANEVAL_GLOB = "eval/humaneval-*.json"
+"""``training.benchmark.humaneval.results_path`` inside a run's folder (not imported: the
+report must not import the trainer's dependencies)."""
 
 
 def _rows(run_dir: str) -> list[dict[str, Any]]:
@@ -31,6 +36,26 @@ def _series(rows: list[dict[str, Any]], prefix: str) -> dict[str, list[tuple[flo
             if key == prefix or key.startswith(prefix + "/"):
                 out.setdefault(key, []).append((row["step"], value))
     return out
+
+
+def _humaneval(run_dir: str) -> list[str]:
+    """A section with each checkpoint's pass@k, or none when the run has no results."""
+    fs, root = fsspec.core.url_to_fs(run_dir.rstrip("/"))
+    results = []
+    for path in sorted(fs.glob(f"{root}/{HUMANEVAL_GLOB}")):
+        with fs.open(path, "rt") as f:
+            results.append((path.rsplit("/", 1)[-1], json.load(f)))
+    if not results:
+        return []
+    ks = sorted({k for _, r in results for k in r["pass@k"]}, key=int)
+    rows = [[name, r["problems"], r["n"], r["temperature"],
+             *(round(r["pass@k"][k], 4) if k in r["pass@k"] else "" for k in ks), r["sandbox"]]
+            for name, r in results]
+    return [section("HumanEval",
+                    paragraph("pass@k (unbiased estimator, Chen et al. 2021) of the samples "
+                              "codemix eval ran in its sandbox."),
+                    table(["results", "problems", "n", "temperature",
+                           *(f"pass@{k}" for k in ks), "sandbox"], rows))]
 
 
 def training_sections(run_dir: str) -> list[str]:
@@ -57,4 +82,5 @@ def training_sections(run_dir: str) -> list[str]:
                 lines("mfu", "Model FLOPs utilisation", mfu, "step", "MFU") if mfu else
                 no_data("Model FLOPs utilisation",
                         "not logged: the run's device has no known peak FLOPs (a CPU run)"),
-                lines("memory", "Peak memory", _series(rows, "memory_gib"), "step", "GiB"))]
+                lines("memory", "Peak memory", _series(rows, "memory_gib"), "step", "GiB")),
+        *_humaneval(run_dir)]

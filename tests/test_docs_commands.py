@@ -71,6 +71,8 @@ BY_TEST = {
         "tests/training/test_training_kill_resume.py",
     r"bench/bench_train\.py$": "tests/training/test_training_bench.py::"
                                "test_bench_train_runs_without_beam_zstandard_or_tiktoken",
+    r"^codemix eval .* --benchmark humaneval ": "tests/training/test_training_humaneval.py::"
+                                                "test_eval_prints_pass_at_k_and_writes_every_sample",
 }
 """Command pattern -> the test (file, and function where one) that runs that command."""
 

@@ -24,7 +24,7 @@ its last ``seq_len`` tokens.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import torch
 from tokenizers import Tokenizer
@@ -74,7 +74,8 @@ def infill_prompt(tok: Tokenizer, prefix: str, suffix: str,
 @torch.no_grad()
 def generate(model: Transformer, ids: Sequence[int], *, max_new_tokens: int,
              temperature: float = 0.0, seed: int = 0,
-             stop_ids: Collection[int] = ()) -> list[int]:
+             stop_ids: Collection[int] = (),
+             stop: Callable[[list[int]], bool] | None = None) -> list[int]:
     """Continue ``ids`` one token at a time.
 
     Args:
@@ -86,10 +87,12 @@ def generate(model: Transformer, ids: Sequence[int], *, max_new_tokens: int,
         seed: seeds the sampler's ``torch.Generator`` (CPU, so a seed gives the same draws
             on any device); unused when greedy.
         stop_ids: stop after producing one of these.
+        stop: called with the new ids after each token; stop once it returns true (for
+            stops that are text, such as HumanEval's stop sequences, which no id marks).
 
     Returns:
         The new ids (not the prompt); the last is a stop id if one was produced, otherwise
-        there are ``max_new_tokens`` of them.
+        there are ``max_new_tokens`` of them unless ``stop`` ended generation sooner.
     """
     if not ids:
         raise ValueError("generate needs a prompt of at least one token")
@@ -109,7 +112,7 @@ def generate(model: Transformer, ids: Sequence[int], *, max_new_tokens: int,
             probs = torch.softmax(logits / temperature, dim=-1)
             token = int(torch.multinomial(probs, 1, generator=generator))
         new.append(token)
-        if token in stop_ids:
+        if token in stop_ids or (stop is not None and stop(new)):
             break
         sequence = torch.cat([sequence, sequence.new_tensor([token])])
     return new

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus_builder import build_manifest, stdlib_texts
+from corpus_builder import build_manifest, stdlib_texts, write_train_config
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +28,17 @@ def make_manifest(tmp_path: Path):
         return build_manifest(tmp_path / f"corpus{next(counter)}", texts, **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tiny_manifest: str, tmp_path_factory: pytest.TempPathFactory
+                       ) -> tuple[str, str]:
+    """(config path, checkpoint folder) of a 1-process run of 4 steps on ``tiny_manifest``,
+    for the commands that read checkpoints (``generate``, ``infill``, ``eval``)."""
+    from training.train import main as train
+
+    root = tmp_path_factory.mktemp("trained")
+    cfg = write_train_config(root / "train.yaml", tiny_manifest, root / "train",
+                             training={"steps": 4, "log_every": 2})
+    assert train([cfg]) == 0
+    return cfg, str(root / "train" / "checkpoints" / "step-000004")

@@ -160,6 +160,21 @@ def write_train_config(path: str | os.PathLike, manifest: str, output_dir: str |
     return str(path)
 
 
+def run_codemix(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``codemix ARGV`` run in this process."""
+    from codemix.cli import main as codemix
+
+    status = codemix(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_error_line(err: str, fragment: str) -> None:
+    """``err`` is one ``codemix: error:`` line that contains ``fragment``."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("codemix: error:") and fragment in lines[0], err
+
+
 def torchrun(args: Sequence[str], nproc: int = 2,
              timeout: float = 180) -> subprocess.CompletedProcess:
     """Run ``python -m torch.distributed.run --standalone ... -m training.train ARGS``."""

@@ -8,7 +8,7 @@ import numpy as np
 from corpus_builder import REPO, write_train_config
 
 sys.path.insert(0, str(REPO / "bench"))
-from ablate import main as ablate, section_targets  # noqa: E402
+from ablate import main as ablate, section_targets, table  # noqa: E402
 
 from training.objectives import IGNORE_INDEX, Example  # noqa: E402
 
@@ -47,12 +47,27 @@ def test_ablation_prints_one_row_per_objective(tiny_manifest, tmp_path, capsys):
     cfg = write_train_config(tmp_path / "train.yaml", tiny_manifest, tmp_path / "unused")
     assert ablate(["--config", cfg, "--manifest", tiny_manifest, "--output",
                    str(tmp_path / "ablate"), "--steps", "2", "--eval-sequences", "4",
-                   "--objectives", "clm", "fim"]) == 0
-    table = capsys.readouterr().out.splitlines()[-4:]
-    assert table[0] == "| objective | CLM loss | FIM middle loss | span infill loss |"
-    rows = [line.strip("|").split("|") for line in table[2:]]
+                   "--objectives", "clm", "fim", "--humaneval", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()[-5:]
+    assert lines[0] == "| objective | CLM loss | FIM middle loss | span infill loss |"
+    rows = [line.strip("|").split("|") for line in lines[2:4]]
     assert [r[0].strip() for r in rows] == ["clm", "fim"]
     assert all(0 < float(v) < 20 for r in rows for v in r[1:])
+    # Two steps of training solve nothing: the pass@1 column is left out, and said so.
+    assert lines[4] == "HumanEval pass@1 is 0 for every model (column left out)."
+
+
+def test_the_ablation_table_shows_pass_at_1_where_a_model_passed():
+    losses = {"clm": 5.9, "fim": 5.8, "span": 8.8}
+    rows = {"clm": {**losses, "pass@1": 0.0}, "fim": {**losses, "pass@1": 0.125}}
+    assert table(rows) == [
+        "| objective | CLM loss | FIM middle loss | span infill loss | HumanEval pass@1 |",
+        "|---|---:|---:|---:|---:|",
+        "| clm | 5.900 | 5.800 | 8.800 | 0.000 |",
+        "| fim | 5.900 | 5.800 | 8.800 | 0.125 |"]
+    assert table({"clm": losses}) == [
+        "| objective | CLM loss | FIM middle loss | span infill loss |", "|---|---:|---:|---:|",
+        "| clm | 5.900 | 5.800 | 8.800 |"]
 
 
 def test_importing_the_trainer_does_not_import_tiktoken():

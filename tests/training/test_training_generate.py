@@ -75,6 +75,15 @@ def test_stops_after_a_stop_id(model):
     assert gen.generate(model, prompt, max_new_tokens=0) == []
 
 
+def test_a_stop_predicate_ends_generation_after_the_token_it_accepts(model):
+    free = gen.generate(model, [0, 3], max_new_tokens=8, temperature=2.0, seed=3)
+    seen = []
+    stopped = gen.generate(model, [0, 3], max_new_tokens=8, temperature=2.0, seed=3,
+                           stop=lambda new: seen.append(list(new)) or len(new) == 3)
+    assert stopped == free[:3]
+    assert seen == [free[:1], free[:2], free[:3]]
+
+
 def test_sampling_is_a_function_of_the_seed(model):
     draw = lambda seed: gen.generate(model, [0, 1], max_new_tokens=20, temperature=5.0,
                                      seed=seed)

@@ -38,6 +38,11 @@ objective is a pure function and a resumed run transforms each sample exactly as
   ``docstring <sep> code`` pairs of a window, loss on the generated side only; its
   ``Example.pairs`` feed the contrastive and matching losses (``training.bimodal``).
 
+For encoder-decoders, ``t5_span.py`` holds T5's span denoising and ``seq2seq_lm.py``
+CodeT5+'s causal LM split at a pivot; both return a ``Seq2SeqExample`` (encoder inputs,
+decoder targets) and are not in ``OBJECTIVES`` until the trainer has an encoder-decoder to
+feed.
+
 How positions attend (causal, a prefix, documents kept apart) is not an objective's
 business beyond ``Example.prefix``: ``training.attention`` builds it.
 

@@ -1,4 +1,5 @@
-"""What every objective returns: one training example as inputs, targets and a prefix."""
+"""What objectives return: one training example as inputs, targets and a prefix
+(``Example``, decoder-only), or encoder inputs and decoder targets (``Seq2SeqExample``)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,17 @@ class Example(NamedTuple):
     targets: np.ndarray
     prefix: int = 0
     pairs: np.ndarray | None = None
+
+
+class Seq2SeqExample(NamedTuple):
+    """One encoder-decoder example, before padding to the batch's lengths.
+
+    Attributes:
+        inputs: int64 token ids the encoder reads, shape ``[input_len]``.
+        targets: int64 token ids the decoder generates, shape ``[target_len]``; the
+            decoder is fed them shifted right by one (teacher forcing), so the first is
+            predicted from the decoder's start alone.
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray

@@ -313,10 +313,10 @@ def _random_spans(rng: np.random.Generator, n: int, ratio: float,
     kept = n - masked
     # k spans need k masked tokens and k - 1 kept tokens to separate them.
     num_spans = int(rng.integers(1, min(max_spans, masked, kept + 1) + 1))
-    lengths = _composition(rng, masked, num_spans)
+    lengths = random_composition(rng, masked, num_spans)
     # Gaps before, between and after the spans: the inner ones >= 1, the outer ones >= 0
     # (drawn >= 1 from two extra tokens, then lowered).
-    gaps = _composition(rng, kept + 2, num_spans + 1)
+    gaps = random_composition(rng, kept + 2, num_spans + 1)
     gaps[[0, -1]] -= 1
     starts = np.cumsum(gaps[:-1]) + np.concatenate([[0], np.cumsum(lengths[:-1])])
     return np.stack([starts, starts + lengths], axis=1)
@@ -337,7 +337,8 @@ def _definition_spans(rng: np.random.Generator, definitions: np.ndarray, ratio: 
     return np.stack(merged)
 
 
-def _composition(rng: np.random.Generator, total: int, parts: int) -> np.ndarray:
-    """``parts`` positive ints summing to ``total``, uniform over all such compositions."""
+def random_composition(rng: np.random.Generator, total: int, parts: int) -> np.ndarray:
+    """``parts`` positive ints summing to ``total``, uniform over all such compositions
+    (T5's ``_random_segmentation``; ``t5_span`` uses it too)."""
     cuts = np.sort(rng.choice(total - 1, size=parts - 1, replace=False)) + 1
     return np.diff(np.concatenate([[0], cuts, [total]]))
