@@ -37,11 +37,11 @@ from pipelines.decontam import BenchmarkIndex
 from pipelines.droplog import DROP_LOG_DIR
 from pipelines.plan import plan_lines
 from pipelines.progress import ProgressReporter, job_counts, metric_counts
-from pipelines.results import REPORT_NAME, STATS_NAME
+from pipelines.results import STATS_NAME
 from pipelines.staging import build_root, discard, prepare, publish, published_root
 from pipelines.timing import BuildClock, timings, write_timings
 from pipelines.transforms import build
-from report import write_report
+from report import REPORT_NAME, write_report
 from shards.manifest import MANIFEST_NAME
 
 

@@ -22,8 +22,6 @@ from shards.manifest import (MANIFEST_NAME, MANIFEST_VERSION, ComponentEntry, Ma
                              ShardEntry, TokenizerEntry, config_hash, write_manifest)
 
 STATS_NAME = "stats.json"
-REPORT_NAME = "report.html"
-"""The build's HTML report (``report``), written beside stats.json."""
 def build_manifest(config: BuildConfig, shards: list[tuple[str, ShardEntry]],
                    art: TokenizerArtifact) -> Manifest:
     """The manifest of a finished build (every component, even one left empty)."""

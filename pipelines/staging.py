@@ -35,7 +35,8 @@ from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.config import ConfigError
 from pipelines.droplog import DROP_LOG_DIR
-from pipelines.results import CLUSTERS_DIR, REPORT_NAME, STATS_NAME
+from pipelines.results import CLUSTERS_DIR, STATS_NAME
+from report import REPORT_NAME
 from shards.manifest import (GENERATION_PREFIX, MANIFEST_NAME, POINTER_NAME, Manifest,
                              locate, unnamed_shards)
 

@@ -4,13 +4,12 @@ training run on it (``report.corpus``, ``report.training``); charts are inline S
 
 from __future__ import annotations
 
-from pipelines.results import REPORT_NAME
 from report.corpus import corpus_sections
 from report.page import document
 from report.training import training_sections
 from shards.format import write_bytes_atomic
 
-__all__ = ["REPORT_NAME", "write_report"]
+REPORT_NAME = "report.html"
 
 
 def write_report(out: str, train_dir: str | None = None, dest: str | None = None) -> str:

@@ -21,9 +21,9 @@ from paused import release, start
 from codemix.cli import main
 from pipelines import sharding
 from pipelines.main import run
-from pipelines.results import REPORT_NAME
 from pipelines.staging import STAGING_DIR, prepare
 from pipelines.timing import reproducible_bytes
+from report import REPORT_NAME
 from shards.manifest import load_manifest, locate
 from shards.verify import verify_corpus
 
