@@ -23,15 +23,7 @@ from dedup.lsh import candidate_probability, implied_threshold
 from pipelines import sources
 from pipelines.accounting import Drop
 from pipelines.config import BuildConfig, ComponentSpec, DedupSpec, InputSpec
-
-RATES_MB_S = {
-    "read": 21.5, "clean": 64.6, "filter": 21.8, "redact": 31.3, "decontam": 14.2,
-    "dedup": 49.2, "parse": 7.2, "tokenizer": 10.6, "tokenize": 20.4,
-}
-"""MB of input per second on one core, per stage, as ``docs/benchmarks.md`` gives them:
-``bench/bench_build.py`` (read, clean, filter, dedup fingerprints, tree-sitter parse, BPE
-training), ``bench/bench_ingest.py`` (redact, decontaminate) and ``bench/bench_encode.py``
-(the checked tiktoken encoder)."""
+from pipelines.rates import RATES_MB_S
 
 BYTES_PER_TOKEN = 3.74
 """Bytes of code per token of a 51,200-token code BPE (``bench/bench_encode.py``), for the

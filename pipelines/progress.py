@@ -23,15 +23,17 @@ from typing import Any, TextIO
 
 from apache_beam.metrics.metric import Metrics, MetricsFilter
 
+from pipelines.rates import RATES_MB_S
+
 NAMESPACE = "codemix.progress"
 """Beam counter namespace of the progress ticks: ``<step>/docs`` and ``<step>/bytes``."""
 
 STEPS = ("read", "clean", "filter", "redact", "decontam", "dedup", "parse", "tokenize",
          "tokenizer", "encoded")
 """What progress shows, in pipeline order: documents entering each stage, ``tokenizer`` the
-BPE's training sample (ticked when training starts) and ``encoded`` the documents encoded.
-A stage's kept documents are those entering the next. ``listed`` and ``units`` (units read)
-give the reading's ETA."""
+BPE's training sample (ticked when training starts, ``trained`` when it ends) and
+``encoded`` the documents encoded. A stage's kept documents are those entering the next.
+``listed`` and ``units`` (units read) give the reading's ETA."""
 
 TTY_EVERY_S = 2.0
 LOG_EVERY_S = 30.0
@@ -79,9 +81,25 @@ def _duration(seconds: float) -> str:
             else f"{seconds // 60}m{seconds % 60:02d}s")
 
 
-def render(counts: dict[str, int], elapsed: float) -> list[str]:
+def _training(counts: dict[str, int], elapsed: float, since: float | None) -> str:
+    """The tokenizer's state: training, for how long and until about when, or trained.
+
+    BPE training is one call into ``tokenizers`` with nothing to count on the way, so its
+    ETA comes from the sample's size at the per-core rate ``bench/`` measured."""
+    if counts.get("trained/docs"):
+        return "  trained"
+    if since is None:
+        return "  training"
+    spent = elapsed - since
+    left = counts.get("tokenizer/bytes", 0) / 1e6 / RATES_MB_S["tokenizer"] - spent
+    return f"  training {_duration(spent)}" + (f", ETA {_duration(left)}" if left >= 1 else "")
+
+
+def render(counts: dict[str, int], elapsed: float,
+           training_since: float | None = None) -> list[str]:
     """The progress lines for ``counts`` after ``elapsed`` seconds: one per step that has
-    seen documents, with documents, MB, rate over the build so far, and the reading's ETA."""
+    seen documents, with documents, MB, rate over the build so far, and the reading's ETA;
+    for the tokenizer, its training's state (started at ``training_since``)."""
     lines = []
     listed, units = counts.get("listed/docs", 0), counts.get("units/docs", 0)
     for i, step in enumerate(STEPS):
@@ -90,7 +108,10 @@ def render(counts: dict[str, int], elapsed: float) -> list[str]:
             continue
         mb = counts.get(f"{step}/bytes", 0) / 1e6
         line = f"  {step:<9} {docs:>11,} docs {mb:>10,.1f} MB"
-        if i + 1 < len(STEPS) and step not in ("tokenize", "tokenizer"):
+        if step == "tokenizer":
+            lines.append(line + _training(counts, elapsed, training_since))
+            continue
+        if i + 1 < len(STEPS) and step != "tokenize":
             line += f" {counts.get(f'{STEPS[i + 1]}/docs', 0):>11,} kept"
         line += f" {docs / max(elapsed, 1e-9):>9,.0f} docs/s"
         if step == "read" and listed:
@@ -118,6 +139,7 @@ class ProgressReporter:
         self._stop = threading.Event()
         self._drawn = 0
         self._start = time.monotonic()
+        self._training_since: float | None = None
         self._thread = threading.Thread(target=self._run, name="codemix-progress", daemon=True)
 
     def start(self) -> "ProgressReporter":
@@ -140,7 +162,10 @@ class ProgressReporter:
             counts = self._counts()
         except Exception:  # noqa: BLE001 -- a job service that cannot answer yet
             return
-        lines = render(counts, time.monotonic() - self._start)
+        elapsed = time.monotonic() - self._start
+        if self._training_since is None and counts.get("tokenizer/docs"):
+            self._training_since = elapsed  # first seen: within one refresh of its start
+        lines = render(counts, elapsed, self._training_since)
         if self._tty:
             # Move up over the last block and clear it, then draw the new one.
             up = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""

@@ -100,9 +100,11 @@ def _train(sample: list[tuple[bytes, str]], spec: TokenizerSpec) -> str:
     tick("tokenizer", len(sample), sum(len(text.encode("utf-8", "surrogatepass"))
                                        for _, text in sample))
     # Sorted by key, so training sees the same order every run (it does not depend on it).
-    return train_bpe((text for _, text in sorted(sample)), spec.vocab_size, spec.min_frequency,
-                     digits=spec.digits, space_runs=spec.space_runs,
-                     tab_runs=spec.tab_runs).to_str()
+    trained = train_bpe((text for _, text in sorted(sample)), spec.vocab_size,
+                        spec.min_frequency, digits=spec.digits, space_runs=spec.space_runs,
+                        tab_runs=spec.tab_runs).to_str()
+    tick("trained")
+    return trained
 
 
 class SampleForTokenizer(beam.PTransform):

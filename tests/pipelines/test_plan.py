@@ -12,7 +12,8 @@ import pytest
 
 from corpus import make_corpus
 from pipelines.config import load_config
-from pipelines.plan import RATES_MB_S, stage_estimates
+from pipelines.plan import stage_estimates
+from pipelines.rates import RATES_MB_S
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,8 @@ import subprocess
 import sys
 
 from corpus import make_corpus
-from pipelines.progress import job_counts, metric_counts, render, tick
+from pipelines.progress import ProgressReporter, job_counts, metric_counts, render, tick
+from pipelines.rates import RATES_MB_S
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -42,6 +43,44 @@ def test_render_shows_kept_rate_and_the_reading_eta():
                                 "25/100", "units,", "ETA", "0m30s"]
     assert lines[2].split()[:7] == ["clean", "20", "docs", "1.5", "MB", "0", "kept"]
     assert len(lines) == 3  # steps with nothing yet are not shown
+
+
+def test_tokenizer_training_shows_its_time_and_an_eta_from_the_benchmarked_rate():
+    sample = {"tokenizer/docs": 500, "tokenizer/bytes": int(RATES_MB_S["tokenizer"] * 60e6)}
+    # A minute of work at the measured rate, started 10 s into a build now 25 s old.
+    [_, line] = render(sample, elapsed=25.0, training_since=10.0)
+    assert line.split() == ["tokenizer", "500", "docs", f"{sample['tokenizer/bytes'] / 1e6:.1f}",
+                            "MB", "training", "0m15s,", "ETA", "0m45s"]
+    # Slower than the rate: still training, with no ETA rather than a negative one.
+    [_, line] = render(sample, elapsed=100.0, training_since=10.0)
+    assert line.split()[-2:] == ["training", "1m30s"]
+    [_, line] = render({**sample, "trained/docs": 1}, elapsed=100.0, training_since=10.0)
+    assert line.split()[-1] == "trained"
+
+
+def test_the_reporter_times_training_from_when_it_first_sees_the_sample():
+    import io
+    import time
+
+    counts = {"read/docs": 3}
+    stream = io.StringIO()
+    reporter = ProgressReporter(stream, counts=lambda: dict(counts))
+    reporter._show()
+    assert "tokenizer" not in stream.getvalue()
+    time.sleep(1.1)
+    counts.update({"tokenizer/docs": 2, "tokenizer/bytes": int(RATES_MB_S["tokenizer"] * 1e8)})
+    reporter._show()
+    time.sleep(1.1)
+    reporter._show()
+    def times(line: str) -> tuple[int, int]:
+        state = line.split("MB training ")[1]
+        spent, eta = (int(m) * 60 + int(s) for m, s in (t.split("m") for t in
+                                                   state.rstrip("s").split("s, ETA ")))
+        return spent, eta
+
+    first, second = (times(l) for l in stream.getvalue().splitlines()[1:])
+    assert first == (0, 100)  # 1,060 MB at 10.6 MB/s, from the moment it was seen
+    assert second[0] >= 1 and 98 <= sum(second) <= 100
 
 
 def test_off_a_terminal_progress_is_plain_lines_whose_counts_are_the_stats(tmp_path):
