@@ -33,6 +33,7 @@ from pipelines.clustering import ConnectedComponents
 from pipelines.config import DedupSpec
 from pipelines.licenses import license_tier
 from pipelines.records import Record, content_hash
+from pipelines.runners import in_one_process
 from pipelines.stage import DROPPED, ApplyStage
 from pipelines.timing import Timed
 
@@ -334,15 +335,19 @@ class NearClusters(beam.PTransform):
         near = fps | "NearParts" >> beam.FlatMap(_near_parts)
         payloads = near | "Payload" >> beam.Map(lambda t: (t[0], t[2]))
         pairs, done = [], None
+        # In one process each pass waits for the previous one (a side input of its pair
+        # count), so DirectRunner holds one pass's buckets at a time, not all bands. Not on
+        # a cluster: a streaming engine (Flink) keeps every element waiting for a side input
+        # in its workers' heap, here every fingerprint, once per waiting pass.
+        in_turn = in_one_process(fps.pipeline.options)
         for group in range(BAND_GROUPS):
-            # NOTE: each pass waits for the previous one (a side input of its pair count),
-            # so a single-machine runner holds one pass's buckets at a time, not all bands.
             waits = [beam.pvalue.AsSingleton(done)] if done is not None else []
             group_pairs = (near
                            | f"ToBands{group}" >> beam.FlatMap(_group_band_members, group, *waits)
                            | f"GroupBands{group}" >> beam.GroupByKey()
                            | f"Pairs{group}" >> beam.FlatMap(_bucket_pairs))
-            done = group_pairs | f"Done{group}" >> beam.combiners.Count.Globally()
+            if in_turn:
+                done = group_pairs | f"Done{group}" >> beam.combiners.Count.Globally()
             pairs.append(group_pairs)
         candidates = pairs | "AllPairs" >> beam.Flatten() | "UniquePairs" >> beam.Distinct()
         scored = candidates | "Verify" >> PairSimilarity(payloads, spec.verify)

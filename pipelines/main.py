@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import logging
 import sys
 from collections.abc import Iterator
@@ -26,8 +25,6 @@ from apache_beam.options.pipeline_options import (DirectOptions,
                                                   GoogleCloudOptions,
                                                   PipelineOptions, PortableOptions,
                                                   StandardOptions, TestOptions)
-from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner, SwitchingDirectRunner
-from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from pipelines.accounting import check_balanced
 from pipelines.alerts import build_alerts
@@ -38,6 +35,7 @@ from pipelines.droplog import DROP_LOG_DIR
 from pipelines.plan import plan_lines
 from pipelines.progress import ProgressReporter, job_counts, metric_counts
 from pipelines.results import STATS_NAME
+from pipelines.runners import DIRECT_RUNNERS, runner_class
 from pipelines.staging import build_root, discard, prepare, publish, published_root
 from pipelines.timing import BuildClock, timings, write_timings
 from pipelines.transforms import build
@@ -76,24 +74,6 @@ def _check_benchmarks(config: BuildConfig) -> None:
             raise ConfigError(f"decontam: {err}") from None
 
 
-def _runner_class(name: str) -> type | None:
-    """The class Beam's ``create_runner`` instantiates for ``--runner=name``: a known
-    runner's name in any case, with or without the ``Runner`` suffix, or a fully qualified
-    class path. None where Beam could not load it either (Beam then names the error)."""
-    known = {path.rsplit(".", 1)[-1].lower(): path for path in StandardOptions.ALL_KNOWN_RUNNERS}
-    path = known.get(name.lower(), known.get(name.lower() + "runner", name))
-    module, _, cls = path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), cls) if module else None
-    except (ImportError, AttributeError):
-        return None
-
-
-DIRECT_RUNNERS = (SwitchingDirectRunner, BundleBasedDirectRunner, FnApiRunner)
-"""Runner classes refused with ``--direct_num_workers`` other than 1 (their subclasses too,
-e.g. ``TestDirectRunner``)."""
-
-
 def check_runner(options: PipelineOptions) -> None:
     """Refuse DirectRunner's parallel workers. ``FnApiRunner.run_pipeline``, where every
     DirectRunner spelling runs our pipeline, gives each stage ``--direct_num_workers``
@@ -107,7 +87,7 @@ def check_runner(options: PipelineOptions) -> None:
     ``--job_endpoint=embed`` runs FnApiRunner without reading the flag (one worker)."""
     runner = options.view_as(StandardOptions).runner or StandardOptions.DEFAULT_RUNNER
     workers = options.view_as(DirectOptions).direct_num_workers
-    cls = _runner_class(runner)
+    cls = runner_class(runner)
     if workers != 1 and cls is not None and issubclass(cls, DIRECT_RUNNERS):
         raise ConfigError(
             f"--runner={runner} with --direct_num_workers={workers} splits every stage over "
