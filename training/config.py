@@ -41,9 +41,22 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+ARCHITECTURES = ("decoder", "encoder_decoder")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelConfig:
-    """Shape of the decoder-only transformer (the vocabulary size comes from the manifest)."""
+    """Shape of the transformer (the vocabulary size comes from the manifest)."""
+
+    architecture: str = "decoder"
+    """``decoder``: decoder-only (CodeGen2); ``encoder_decoder``: a bidirectional encoder of
+    ``encoder_layers`` blocks and a causal decoder of ``n_layers`` blocks that
+    cross-attends to it (CodeT5+), trained with the encoder-decoder objectives
+    (``training.objectives.SEQ2SEQ_OBJECTIVES``)."""
+
+    encoder_layers: int = 0
+    """Encoder blocks of an ``encoder_decoder`` (at least 1; CodeT5+ pairs a shallow encoder
+    with a deep decoder); must stay 0 for a ``decoder``."""
 
     dim: int = 256
     """Width of the residual stream; must be divisible by ``n_heads``."""
@@ -72,6 +85,20 @@ class ModelConfig:
         _require(self.mlp_ratio > 0, f"model.mlp_ratio must be positive, got {self.mlp_ratio}")
         _require(self.multiple_of > 0,
                  f"model.multiple_of must be positive, got {self.multiple_of}")
+        _require(self.architecture in ARCHITECTURES,
+                 f"model.architecture must be one of {', '.join(ARCHITECTURES)}, "
+                 f"got {self.architecture!r}")
+        if self.encoder_decoder:
+            _require(self.encoder_layers > 0, "model.encoder_layers must be positive for "
+                     f"model.architecture encoder_decoder, got {self.encoder_layers}")
+        else:
+            _require(self.encoder_layers == 0, "model.encoder_layers applies to "
+                     "model.architecture encoder_decoder only; this model is a decoder")
+
+    @property
+    def encoder_decoder(self) -> bool:
+        """Whether the model has an encoder (``architecture: encoder_decoder``)."""
+        return self.architecture == "encoder_decoder"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
