@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from configuration.loader import ConfigError, build, read_yaml
-from training.objectives import OBJECTIVES, PAIR_OBJECTIVES
+from training.objectives import OBJECTIVES, PAIR_OBJECTIVES, SEQ2SEQ_OBJECTIVES
 
 DTYPES = ("auto", "float32", "bfloat16")
 ACTIVATION_CHECKPOINTING = ("none", "selective", "full")
@@ -428,6 +428,26 @@ class TrainConfig:
 
     objectives: ObjectivesConfig = dataclasses.field(default_factory=ObjectivesConfig)
     """Settings of the objectives (rates, ratios)."""
+
+    def __post_init__(self) -> None:
+        # An encoder-decoder trains only on (encoder input, decoder target) examples and a
+        # decoder only on single sequences: a mismatch has no meaning, so it is refused.
+        run = self.training
+        named = [("training.objective", run.objective),
+                 *((f"training.objective_per_component.{component}", objective)
+                   for component, objective in run.objective_per_component.items())]
+        kinds = ", ".join(sorted(SEQ2SEQ_OBJECTIVES))
+        for key, objective in named:
+            if self.model.encoder_decoder:
+                _require(objective in SEQ2SEQ_OBJECTIVES,
+                         f"{key} {objective!r} trains a decoder-only model; "
+                         f"model.architecture encoder_decoder trains with {kinds}")
+            else:
+                _require(objective not in SEQ2SEQ_OBJECTIVES,
+                         f"{key} {objective!r} needs model.architecture: encoder_decoder")
+        _require(not (self.model.encoder_decoder and run.document_mask),
+                 "training.document_mask applies to decoder-only models (an encoder-decoder "
+                 "attends across its whole window, as T5 does with packed examples)")
 
     @property
     def embedding_dim(self) -> int:

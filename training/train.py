@@ -89,8 +89,10 @@ def build_model(cfg: TrainConfig, *, vocab_size: int, device: torch.device,
         model.init_weights(seed=cfg.data.seed)
         model.to(device)
     work = flops_per_token(params=sum(p.numel() for p in model.parameters()),
-                           embedding_params=model.tok_embeddings.weight.numel(),
-                           n_layers=cfg.model.n_layers, dim=cfg.model.dim,
+                           embedding_params=sum(m.weight.numel() for m in model.modules()
+                                                if isinstance(m, torch.nn.Embedding)),
+                           n_layers=cfg.model.n_layers + cfg.model.encoder_layers,
+                           dim=cfg.model.dim,
                            seq_len=cfg.data.seq_len)
     parallelize(model, device_mesh(world),
                 param_dtype=resolve_dtype(cfg.training.dtype, device),

@@ -208,6 +208,20 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
             return
 
 
+def batch_logits(model: torch.nn.Module, batch: Batch, *, document_mask: bool,
+                 specials: SpecialIds) -> torch.Tensor:
+    """The model's logits for ``batch`` (on the model's device), ``[rows, seq, vocab]``
+    beside ``batch.targets``: an encoder-decoder's decoder logits given the encoder's ids;
+    a decoder's over the inputs, with the attention mask the batch needs
+    (``training.attention``: ``document_mask``, documents marked by ``specials``)."""
+    if batch.decoder_inputs is not None:
+        return model(batch.decoder_inputs, encoder_tokens=batch.inputs,
+                     encoder_lengths=batch.encoder_lengths)
+    mask = attention_mask(batch.inputs, prefix=batch.prefix, document_mask=document_mask,
+                          specials=specials)
+    return model(batch.inputs, mask)
+
+
 def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.device, *,
                 document_mask: bool, losses: GroupLosses, specials: SpecialIds,
                 bimodal: BimodalLoss | None = None) -> torch.Tensor:
@@ -237,9 +251,8 @@ def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.devi
     for i, (batch, count) in enumerate(zip(batches, counts)):
         last, paired = i == len(batches) - 1, bimodal is not None and batch.pairs is not None
         batch = batch.to(device)
-        mask = attention_mask(batch.inputs, prefix=batch.prefix, document_mask=document_mask,
-                              specials=specials)
-        per_sequence = sequence_losses(model(batch.inputs, mask), batch.targets)
+        per_sequence = sequence_losses(batch_logits(model, batch, document_mask=document_mask,
+                                                    specials=specials), batch.targets)
         if len(batches) > 1 or paired:
             set_gradient_sync(model, last and not paired)
         weighted = per_sequence if bimodal is None else bimodal.weigh(per_sequence, batch.group)
