@@ -31,7 +31,8 @@ from tokenizers import Tokenizer
 
 from tokenizer.load import TokenizerError, load_tokenizer
 from tokenizer.special_tokens import EOM, SEP, SpecialIds, listing, mask_token
-from training.checkpoint import RUN_FILE, CheckpointError, read_run, read_state
+from training.checkpoint import (RUN_FILE, CheckpointError, check_model_tensors, read_run,
+                                 read_state)
 from training.config import TrainConfig, config_from_dict, load_config
 from training.model import ModelArgs, Transformer
 
@@ -207,21 +208,11 @@ def load_model(checkpoint: str, cfg: TrainConfig, device: torch.device | None = 
 
 def _check_shapes(checkpoint: str, model: Transformer) -> None:
     """Refuse, in one line, a checkpoint whose model tensors differ from ``model``'s."""
-    from torch.distributed.checkpoint import FileSystemReader
-
-    saved = FileSystemReader(checkpoint).read_metadata().state_dict_metadata
-    for name, tensor in model.state_dict().items():
-        meta = saved.get(f"model.{name}")
-        if meta is None:
-            raise CheckpointError(f"checkpoint {checkpoint} has no {name}; the config's model "
-                                  f"does not match the run (pass the run's own config)")
-        if tuple(meta.size) != tuple(tensor.shape):
-            raise CheckpointError(
-                f"checkpoint {checkpoint} has {name} of shape {list(meta.size)}, the config "
-                f"gives {list(tensor.shape)} (pass the run's own config)")
-    extra = sorted(k for k in saved if k.startswith("model.")
-                   and k[len("model."):] not in model.state_dict())
+    hint = "the config's model does not match the run (pass the run's own config)"
+    state = model.state_dict()
+    saved = check_model_tensors(checkpoint, {k: v.shape for k, v in state.items()},
+                                hint=hint)
+    extra = sorted(saved - state.keys())
     if extra:
-        raise CheckpointError(f"checkpoint {checkpoint} has {extra[0][len('model.'):]}, "
-                              f"which the config's model lacks (pass the run's own config)")
-
+        raise CheckpointError(f"checkpoint {checkpoint} has {extra[0]}, which the config's "
+                              f"model lacks (pass the run's own config)")

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -239,6 +239,32 @@ class Encoder(nn.Module):
         self.layers = nn.ModuleDict({str(i): Block(args, causal=False)
                                      for i in range(args.encoder_layers)})
         self.norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
+
+
+def canonical_name(name: str) -> str:
+    """A parameter's name as checkpoints write it: without the ``_checkpoint_wrapped_module``
+    that activation checkpointing inserts (``training.parallelize``)."""
+    return name.replace("._checkpoint_wrapped_module", "")
+
+
+def in_decoder(name: str) -> bool:
+    """Whether the parameter ``name`` of an encoder-decoder is its decoder's: one a
+    decoder-only model of the same shape has too (embeddings, self-attention, MLPs, norms,
+    output projection), not the encoder's, a cross-attention's or a bimodal head's. These are
+    what ``model.init_decoder_from`` loads and ``training.freeze: [decoder]`` freezes."""
+    name = canonical_name(name)
+    return not (name.startswith(("encoder.", "heads.")) or ".cross_" in name)
+
+
+def freeze(model: nn.Module, parts: Iterable[str]) -> None:
+    """Stop the parameters of ``parts`` (``training.freeze``: ``decoder``, ``in_decoder``)
+    from training: they get no gradient, hence no optimizer state
+    (``training.trainer.build_optimizer`` takes trainable parameters only). Call it before
+    ``training.parallelize.parallelize``, so FSDP sees which parameters need gradients."""
+    if "decoder" in parts:
+        for name, param in model.named_parameters():
+            if in_decoder(name):
+                param.requires_grad_(False)
 
 
 Fill = Callable[[torch.Tensor, torch.Generator | None], object]

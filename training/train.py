@@ -39,10 +39,11 @@ from training.data.sampler import MixtureSampler
 from training.evaluate import evaluate
 from training.flops import flops_per_token
 from training.metrics import MetricsLog
-from training.model import ModelArgs, Transformer
+from training.model import ModelArgs, Transformer, freeze
 from training.objectives import TOKENIZER_OBJECTIVES
 from training.parallelize import (device_mesh, materialize, parallelize, resolve_compile,
                                   resolve_dtype)
+from training.pretrained import load_pretrained
 from training.stopping import StopRequest
 from training.trainer import build_optimizer, train_loop
 
@@ -70,7 +71,8 @@ def init_distributed() -> torch.device:
 def build_model(cfg: TrainConfig, *, vocab_size: int, device: torch.device,
                 world: int) -> tuple[Transformer, float]:
     """The model of ``cfg``, parallelised (``training.parallelize``) and initialised from
-    ``data.seed``, and its training FLOPs per token (``training.flops``); collective.
+    ``data.seed``, with ``training.freeze``'s parts frozen, and its training FLOPs per
+    token (``training.flops``); collective.
 
     Args:
         cfg: the run's config (model, data.seq_len, data.seed and the training section's
@@ -94,6 +96,7 @@ def build_model(cfg: TrainConfig, *, vocab_size: int, device: torch.device,
                            n_layers=cfg.model.n_layers + cfg.model.encoder_layers,
                            dim=cfg.model.dim,
                            seq_len=cfg.data.seq_len)
+    freeze(model, cfg.training.freeze)  # NOTE: before sharding, which keeps requires_grad
     parallelize(model, device_mesh(world),
                 param_dtype=resolve_dtype(cfg.training.dtype, device),
                 activation_checkpointing=cfg.training.activation_checkpointing,
@@ -145,6 +148,8 @@ def run(cfg: TrainConfig, device: torch.device, stop: StopRequest) -> None:
             checkpoint.prune(cfg.training.checkpoint_folder, cfg.training.keep_checkpoints)
 
     resume = cfg.training.resume_from
+    if not resume:  # a resumed run's checkpoint holds every weight
+        load_pretrained(model, cfg.model, tokenizer_sha256=corpus.manifest.tokenizer.sha256)
     if resume:
         saved = checkpoint.load(resume, model, optimizer, expected=state(0))
         loader.load_state_dict(saved.data)

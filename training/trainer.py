@@ -68,11 +68,13 @@ def parameter_kind(module: torch.nn.Module, name: str) -> str:
 
 def parameter_groups(model: torch.nn.Module, cfg: OptimConfig) -> list[dict]:
     """AdamW's groups: the parameters to decay with ``cfg.weight_decay``, then those of the
-    kinds in ``cfg.no_decay`` with none; an empty group is left out."""
+    kinds in ``cfg.no_decay`` with none; an empty group is left out. Frozen parameters
+    (``training.freeze``) are in neither: the optimizer holds no state for them."""
     decay, keep = [], []
     for module in model.modules():
         for name, param in module.named_parameters(recurse=False):
-            (keep if parameter_kind(module, name) in cfg.no_decay else decay).append(param)
+            if param.requires_grad:
+                (keep if parameter_kind(module, name) in cfg.no_decay else decay).append(param)
     return [group for group in ({"params": decay, "weight_decay": cfg.weight_decay},
                                 {"params": keep, "weight_decay": 0.0}) if group["params"]]
 
@@ -88,19 +90,19 @@ def build_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.Ada
                              fused=fused or None, foreach=None if fused else True)
 
 
-def step_moving_only_trained(optimizer: torch.optim.Optimizer,
-                             model: torch.nn.Module) -> None:
-    """``optimizer.step()``, leaving every parameter that got no gradient this step (only
-    the bimodal heads can lack one: a step without pairs) and its optimizer state exactly
-    as they were: AdamW would otherwise move it by weight decay and by its running
-    momentum, though nothing was learned about it.
+def step_moving_only_trained(optimizer: torch.optim.Optimizer) -> None:
+    """``optimizer.step()``, leaving every parameter of the optimizer that got no gradient
+    this step (only the bimodal heads can lack one: a step without pairs) and its optimizer
+    state exactly as they were: AdamW would otherwise move it by weight decay and by its
+    running momentum, though nothing was learned about it.
 
     Such a parameter takes part in the step with a zero gradient and is put back after it,
-    so the optimizer holds state for every parameter from the first step on and every
-    checkpoint has the same keys; state the step created (a first step without pairs) is
-    reset to zeros, AdamW's fresh state.
+    so the optimizer holds state for every parameter it has from the first step on and
+    every checkpoint has the same keys; state the step created (a first step without
+    pairs) is reset to zeros, AdamW's fresh state. Frozen parameters are not the
+    optimizer's (``parameter_groups``) and are left alone.
     """
-    idle = [p for p in model.parameters() if p.grad is None]
+    idle = [p for group in optimizer.param_groups for p in group["params"] if p.grad is None]
     saved = []
     for param in idle:
         param.grad = torch.zeros_like(param)
@@ -174,7 +176,7 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
                            specials=loader.specials, bimodal=bimodal)
         grad_norm = torch.nn.utils.clip_grad_norm_(
             model.parameters(), opt.grad_clip if opt.grad_clip > 0 else math.inf)
-        step_moving_only_trained(optimizer, model)
+        step_moving_only_trained(optimizer)
         optimizer.zero_grad(set_to_none=True)
         loss_sum += loss
         done = step + 1
