@@ -259,7 +259,7 @@ def _sample(args: argparse.Namespace, stop: str) -> int:
         stop_id = specials.id(stop)
         new = generate.generate(model, ids, max_new_tokens=args.max_new_tokens,
                                 temperature=args.temperature, seed=args.seed,
-                                stop_ids={stop_id})
+                                stop_ids={stop_id}, decoder_start=specials.eot)
         if new and new[-1] == stop_id:
             new = new[:-1]
         print(decode(tok, new))

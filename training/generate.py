@@ -19,6 +19,12 @@ on a corpus built with a given tokenizer is prompted with that tokenizer's ids. 
 the whole window through the model for each new token (no KV cache; these are small
 models); once the sequence outgrows the training context (``data.seq_len``) the model sees
 its last ``seq_len`` tokens.
+
+An encoder-decoder checkpoint (``model.architecture: encoder_decoder``) generates as it
+trained: the encoder reads the prompt (its last ``seq_len + 1`` tokens), the decoder starts
+from ``<|endoftext|>`` (the start id of training, ``training.data.loader.collate_seq2seq``)
+and continues, so the output is what follows the prompt, as ``seq2seq_lm`` taught it, or
+spans after sentinels for a ``t5_span`` prompt.
 """
 
 from __future__ import annotations
@@ -76,7 +82,8 @@ def infill_prompt(tok: Tokenizer, prefix: str, suffix: str,
 def generate(model: Transformer, ids: Sequence[int], *, max_new_tokens: int,
              temperature: float = 0.0, seed: int = 0,
              stop_ids: Collection[int] = (),
-             stop: Callable[[list[int]], bool] | None = None) -> list[int]:
+             stop: Callable[[list[int]], bool] | None = None,
+             decoder_start: int | None = None) -> list[int]:
     """Continue ``ids`` one token at a time.
 
     Args:
@@ -90,6 +97,9 @@ def generate(model: Transformer, ids: Sequence[int], *, max_new_tokens: int,
         stop_ids: stop after producing one of these.
         stop: called with the new ids after each token; stop once it returns true (for
             stops that are text, such as HumanEval's stop sequences, which no id marks).
+        decoder_start: an encoder-decoder's decoder starts from this id (the corpus's
+            ``<|endoftext|>``, as in training) while its encoder reads ``ids``; required
+            for one, unused by a decoder-only model, which continues ``ids`` itself.
 
     Returns:
         The new ids (not the prompt); the last is a stop id if one was produced, otherwise
@@ -103,10 +113,19 @@ def generate(model: Transformer, ids: Sequence[int], *, max_new_tokens: int,
     device = model.tok_embeddings.weight.device
     window = model.args.max_seq_len
     generator = torch.Generator().manual_seed(seed)
-    sequence = torch.tensor(list(ids), dtype=torch.long, device=device)
+    prompt = torch.tensor(list(ids), dtype=torch.long, device=device)
+    encoder_tokens = None
+    if model.encoder is None:
+        sequence = prompt  # the decoder continues the prompt itself
+    elif decoder_start is None:
+        raise ValueError("an encoder-decoder needs decoder_start, the id its decoder "
+                         "starts from")
+    else:  # the encoder reads the prompt (re-encoded each step: small models, no cache)
+        encoder_tokens, sequence = prompt[-window:][None], prompt.new_tensor([decoder_start])
     new: list[int] = []
     for _ in range(max_new_tokens):
-        logits = model(sequence[-window:][None])[0, -1].float().cpu()  # [vocab]
+        logits = model(sequence[-window:][None],  # [vocab]
+                       encoder_tokens=encoder_tokens)[0, -1].float().cpu()
         if temperature == 0:
             token = int(logits.argmax())
         else:

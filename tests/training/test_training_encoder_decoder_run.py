@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from corpus_builder import read_metrics, write_train_config
+from corpus_builder import read_metrics, run_codemix, write_train_config
 
+from tokenizer.encode import decode
 from training.config import ConfigError, load_config
 from training.data.loader import collate_seq2seq
+from training.generate import document_prompt, generate, load_model, run_config
 from training.objectives import IGNORE_INDEX, Seq2SeqExample
 from training.train import main
 
@@ -85,12 +87,43 @@ def test_checkpointing_every_block_and_eager_init_keep_the_losses(reference, tin
                                                      rel=1e-5)
 
 
-def test_the_checkpoint_holds_both_stacks(tiny_manifest, tmp_path):
-    from training.generate import load_model
+@pytest.fixture(scope="module")
+def short(tiny_manifest, tmp_path_factory) -> str:
+    """The checkpoint of a 4-step encoder-decoder run."""
+    out = tmp_path_factory.mktemp("short") / "out"
+    _losses(tiny_manifest, out, steps=4, log_every=2)
+    return str(out / "checkpoints" / "step-000004")
 
-    out = tmp_path / "short"
-    _losses(tiny_manifest, out, steps=2, log_every=1)
-    cfg = load_config(str(out.with_suffix(".yaml")))
-    model = load_model(str(out / "checkpoints" / "step-000002"), cfg, torch.device("cpu"))[0]
+
+def test_the_checkpoint_holds_both_stacks(short):
+    model = load_model(short, run_config(short), torch.device("cpu"))[0]
     assert model.encoder is not None and len(model.encoder.layers) == 1
     assert model.layers["1"].cross_attn.wq.weight.shape == (64, 64)
+
+
+def test_generation_encodes_the_prompt_and_decodes_from_the_start_id(short):
+    model, tok, specials = load_model(short, run_config(short), torch.device("cpu"))
+    prompt = document_prompt(tok, "def add(a, b):\n    return", specials)
+    new = generate(model, prompt, max_new_tokens=6, decoder_start=specials.eot)
+    assert len(new) == 6 or new[-1] == specials.eot
+    # Greedy: each new id is the argmax of the decoder, fed the start id and the ids so
+    # far, over the encoder's reading of the whole prompt.
+    source = torch.tensor([prompt])
+    for k, token in enumerate(new):
+        decoded = torch.tensor([[specials.eot, *new[:k]]])
+        with torch.no_grad():
+            logits = model(decoded, encoder_tokens=source)[0, -1]
+        assert int(logits.argmax()) == token, k
+    with pytest.raises(ValueError, match="an encoder-decoder needs decoder_start"):
+        generate(model, prompt, max_new_tokens=1)
+
+
+def test_codemix_generate_runs_an_encoder_decoder_checkpoint(short, capsys):
+    model, tok, specials = load_model(short, run_config(short), torch.device("cpu"))
+    new = generate(model, document_prompt(tok, "import os\n", specials), max_new_tokens=5,
+                   decoder_start=specials.eot, stop_ids={specials.eot})
+    capsys.readouterr()
+    status, out, err = run_codemix(capsys, "generate", short, "--prompt", "import os\n",
+                                   "--max-new-tokens", "5")
+    assert status == 0, err
+    assert out == decode(tok, [t for t in new if t != specials.eot]) + "\n"

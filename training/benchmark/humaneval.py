@@ -128,7 +128,8 @@ def complete(model: Transformer, tok: Tokenizer, specials: SpecialIds,
             new = generate.generate(model, prompt, max_new_tokens=max_new_tokens,
                                     temperature=temperature,
                                     seed=sample_seed(seed, problem.index, j),
-                                    stop_ids={specials.eot}, stop=stopped)
+                                    stop_ids={specials.eot}, stop=stopped,
+                                    decoder_start=specials.eot)
             if new and new[-1] == specials.eot:
                 new = new[:-1]
             samples.append(truncate(decode(tok, new)))
