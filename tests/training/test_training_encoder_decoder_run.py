@@ -11,7 +11,8 @@ from corpus_builder import read_metrics, run_codemix, write_train_config
 from tokenizer.encode import decode
 from training.config import ConfigError, load_config
 from training.data.loader import collate_seq2seq
-from training.generate import document_prompt, generate, load_model, run_config
+from training.generate import (continuation, document_prompt, generate, infill_prompt,
+                               infilling, load_model, run_config)
 from training.objectives import IGNORE_INDEX, Seq2SeqExample
 from training.train import main
 
@@ -104,7 +105,7 @@ def test_the_checkpoint_holds_both_stacks(short):
 def test_generation_encodes_the_prompt_and_decodes_from_the_start_id(short):
     model, tok, specials = load_model(short, run_config(short), torch.device("cpu"))
     prompt = document_prompt(tok, "def add(a, b):\n    return", specials)
-    new = generate(model, prompt, max_new_tokens=6, decoder_start=specials.eot)
+    new = generate(model, prompt, max_new_tokens=6, decoder_ids=[specials.eot])
     assert len(new) == 6 or new[-1] == specials.eot
     # Greedy: each new id is the argmax of the decoder, fed the start id and the ids so
     # far, over the encoder's reading of the whole prompt.
@@ -114,16 +115,47 @@ def test_generation_encodes_the_prompt_and_decodes_from_the_start_id(short):
         with torch.no_grad():
             logits = model(decoded, encoder_tokens=source)[0, -1]
         assert int(logits.argmax()) == token, k
-    with pytest.raises(ValueError, match="an encoder-decoder needs decoder_start"):
+    with pytest.raises(ValueError, match="an encoder-decoder needs decoder_ids"):
         generate(model, prompt, max_new_tokens=1)
 
 
 def test_codemix_generate_runs_an_encoder_decoder_checkpoint(short, capsys):
     model, tok, specials = load_model(short, run_config(short), torch.device("cpu"))
     new = generate(model, document_prompt(tok, "import os\n", specials), max_new_tokens=5,
-                   decoder_start=specials.eot, stop_ids={specials.eot})
+                   decoder_ids=[specials.eot], stop_ids={specials.eot})
     capsys.readouterr()
     status, out, err = run_codemix(capsys, "generate", short, "--prompt", "import os\n",
                                    "--max-new-tokens", "5")
     assert status == 0, err
     assert out == decode(tok, [t for t in new if t != specials.eot]) + "\n"
+
+
+def test_requests_of_both_architectures(short, trained_checkpoint):
+    encoder_decoder, tok, specials = load_model(short, run_config(short), torch.device("cpu"))
+    decoder = load_model(trained_checkpoint[1], run_config(trained_checkpoint[1]),
+                         torch.device("cpu"))[0]
+    eot, mask_1, mask_2 = specials.eot, specials.masks[0], specials.masks[1]
+    text, prefix, suffix = "x = 1", "def f(x):\n    return ", "\n"
+    assert continuation(decoder, tok, text, specials) == (
+        document_prompt(tok, text, specials), [], {eot})
+    assert continuation(encoder_decoder, tok, text, specials) == (
+        document_prompt(tok, text, specials), [eot], {eot})
+    assert infilling(decoder, tok, prefix, suffix, specials) == (
+        infill_prompt(tok, prefix, suffix, specials), [], {specials.eom})
+    # T5's layout with one span: the encoder reads it, the decoder starts at the sentinel.
+    before, after = document_prompt(tok, prefix, specials), document_prompt(tok, suffix,
+                                                                            specials)[1:]
+    assert infilling(encoder_decoder, tok, prefix, suffix, specials) == (
+        [*before, mask_1, *after], [eot, mask_1], {eot, mask_2})
+
+
+def test_codemix_infill_runs_an_encoder_decoder_checkpoint(short, capsys):
+    model, tok, specials = load_model(short, run_config(short), torch.device("cpu"))
+    request = infilling(model, tok, "def f(x):\n    return ", "\n", specials)
+    new = generate(model, request.ids, max_new_tokens=4, stop_ids=request.stop_ids,
+                   decoder_ids=request.decoder_ids)
+    capsys.readouterr()
+    status, out, err = run_codemix(capsys, "infill", short, "--prefix", "def f(x):\n    return ",
+                                   "--suffix", "\n", "--max-new-tokens", "4")
+    assert status == 0, err
+    assert out == decode(tok, [t for t in new if t not in request.stop_ids]) + "\n"
