@@ -148,8 +148,6 @@ def run(cfg: TrainConfig, device: torch.device, stop: StopRequest) -> None:
             checkpoint.prune(cfg.training.checkpoint_folder, cfg.training.keep_checkpoints)
 
     resume = cfg.training.resume_from
-    if not resume:  # a resumed run's checkpoint holds every weight
-        load_pretrained(model, cfg.model, tokenizer_sha256=corpus.manifest.tokenizer.sha256)
     if resume:
         saved = checkpoint.load(resume, model, optimizer, expected=state(0))
         loader.load_state_dict(saved.data)
@@ -158,6 +156,8 @@ def run(cfg: TrainConfig, device: torch.device, stop: StopRequest) -> None:
             raise checkpoint.CheckpointError(
                 f"checkpoint {resume} was written with {per_step} micro-batches per step, "
                 f"this run has {accum}; refusing to resume")
+    else:  # a fresh run starts from the decoder-only checkpoints it names, if any
+        load_pretrained(model, cfg.model, tokenizer_sha256=corpus.manifest.tokenizer.sha256)
     held = sum(len(part) for part in heldout.values())
     if rank == 0:
         print(f"training on {corpus.url} ({len(plan.names)} components, "

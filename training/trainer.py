@@ -2,7 +2,8 @@
 
 Each step takes this rank's slice of ``data.accumulation_steps`` micro-batches from the
 loader, builds the attention mask when a batch has a prefix or ``training.document_mask`` is
-on (``training.attention``; plain causal attention needs none), computes the loss, and
+on (``training.attention``; plain causal attention needs none), or feeds an encoder-decoder's
+batch to its encoder and decoder (``batch_logits``), computes the loss, and
 accumulates gradients, which FSDP averages over ranks in the last backward. The loss is the
 mean over the step's predicted tokens on all ranks, so a step's loss and gradient are the
 same on any number of processes for the same global batch.
