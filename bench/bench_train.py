@@ -18,6 +18,13 @@ Each round builds one side, runs ``--warmup`` steps (compilation, allocator), th
 ``--steps`` steps and frees it; sides alternate for ``--rounds`` rounds and the fastest
 round of each counts (the least disturbed by other work on a shared machine). Prints step
 time, tokens/s and MFU (on a known accelerator) of both, and their ratio.
+
+With ``--encoder-layers E`` both sides are the trainer on an encoder-decoder of ``E``
+encoder blocks over the ``--layers`` decoder blocks (``t5_span``), CodeT5+'s
+compute-efficient comparison: all of it training, against ``training.freeze: [decoder]``
+(only the encoder, the cross-attention and the heads train)::
+
+    .venv/bin/python bench/bench_train.py --encoder-layers 1
 """
 
 from __future__ import annotations
@@ -78,6 +85,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="compile each block, both sides (auto: on CUDA only)")
     parser.add_argument("--activation-checkpointing", choices=("none", "selective", "full"),
                         default="none", help="trainer side only")
+    parser.add_argument("--encoder-layers", type=int, default=0,
+                        help="compare an encoder-decoder with this many encoder blocks, "
+                             "decoder frozen or not (default 0: trainer against bare loop)")
     args = parser.parse_args(argv)
     preset = PRESETS[args.preset or ("1b" if torch.cuda.is_available() else "cpu")]
     for key, value in preset.items():
@@ -86,16 +96,22 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _config(args: argparse.Namespace, output_dir: str) -> TrainConfig:
+def _config(args: argparse.Namespace, output_dir: str,
+            freeze: tuple[str, ...] = ()) -> TrainConfig:
+    """The benchmark's run; an encoder-decoder (``t5_span``) with ``--encoder-layers``,
+    ``freeze`` its ``training.freeze``."""
     compile_ = {"auto": "auto", "true": True, "false": False}[args.compile]
+    encoder = {"architecture": "encoder_decoder",
+               "encoder_layers": args.encoder_layers} if args.encoder_layers else {}
     return TrainConfig(
         model=ModelConfig(dim=args.dim, n_layers=args.layers, n_heads=args.heads,
-                          mlp_ratio=args.mlp_ratio),
+                          mlp_ratio=args.mlp_ratio, **encoder),
         data=DataConfig(manifest="synthetic", seq_len=args.seq_len,
                         global_batch_size=args.batch),
         optim=OptimConfig(lr=3e-4, warmup_steps=10),
         training=TrainingConfig(steps=args.warmup, log_every=10**9, output_dir=output_dir,
-                                compile=compile_,
+                                compile=compile_, freeze=freeze,
+                                objective="t5_span" if args.encoder_layers else "clm",
                                 activation_checkpointing=args.activation_checkpointing))
 
 
@@ -118,7 +134,7 @@ def _synthetic_loader(cfg: TrainConfig, vocab: int, samples: int, folder: str,
                                        weight=1.0, epochs=None)])
     return MixtureLoader(MixtureSampler(plan, seed), packed,
                          global_batch_size=cfg.data.global_batch_size, rank=0, world_size=1,
-                         objectives={"synthetic": "clm"})
+                         objectives={"synthetic": cfg.training.objective})
 
 
 def _trainer_steps(cfg: TrainConfig, loader: MixtureLoader, vocab: int,
@@ -192,12 +208,22 @@ def main(argv: list[str] | None = None) -> int:
             cfg = _config(args, folder)
             loader = _synthetic_loader(cfg, args.vocab, (args.warmup + args.steps) *
                                        args.batch, folder)
-            batch = loader.batch(0)
-            sides = {
-                "bare loop": lambda: _bare_steps(cfg, batch, args.vocab, device, args.steps),
-                "trainer": lambda: _trainer_steps(cfg, loader, args.vocab, device,
-                                                  args.steps, folder),
-            }
+            if args.encoder_layers:
+                frozen = _config(args, folder, freeze=("decoder",))
+                sides = {
+                    "unfrozen": lambda: _trainer_steps(cfg, loader, args.vocab, device,
+                                                       args.steps, folder),
+                    "frozen": lambda: _trainer_steps(frozen, loader, args.vocab, device,
+                                                     args.steps, folder),
+                }
+            else:
+                batch = loader.batch(0)
+                sides = {
+                    "bare loop": lambda: _bare_steps(cfg, batch, args.vocab, device,
+                                                     args.steps),
+                    "trainer": lambda: _trainer_steps(cfg, loader, args.vocab, device,
+                                                      args.steps, folder),
+                }
             # Alternate the sides round by round, so slow spells of a shared machine hit
             # both alike.
             times = {name: math.inf for name in sides}  # seconds per step
@@ -216,13 +242,18 @@ def _report(args: argparse.Namespace, cfg: TrainConfig, device: torch.device,
     model_args = ModelArgs.from_config(cfg.model, vocab_size=args.vocab, seq_len=args.seq_len)
     with torch.device("meta"):
         params = sum(p.numel() for p in Transformer(model_args).parameters())
-    work = flops_per_token(params=params, embedding_params=args.vocab * args.dim,
-                           n_layers=args.layers, dim=args.dim, seq_len=args.seq_len)
+    stacks = 2 if args.encoder_layers else 1  # each stack has its own embeddings
+    work = flops_per_token(params=params, embedding_params=stacks * args.vocab * args.dim,
+                           n_layers=args.layers + args.encoder_layers, dim=args.dim,
+                           seq_len=args.seq_len)
     peak = peak_flops(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         f"cpu, {torch.get_num_threads()} threads")
     hidden = swiglu_hidden(args.dim, args.mlp_ratio, cfg.model.multiple_of)
-    print(f"device: {name}; model: dim {args.dim}, {args.layers} layers, {args.heads} heads, "
+    shape = (f"encoder-decoder ({args.encoder_layers} + {args.layers} layers, t5_span), "
+             if args.encoder_layers else "")
+    print(f"device: {name}; model: {shape}dim {args.dim}, {args.layers} layers, "
+          f"{args.heads} heads, "
           f"SwiGLU {hidden}, vocab {args.vocab}, {params / 1e6:.1f}M parameters; batch "
           f"{args.batch} x {args.seq_len}; {resolve_dtype(cfg.training.dtype, device)}, "
           f"compile {'on' if resolve_compile(cfg.training.compile, device) else 'off'}, "
@@ -233,7 +264,8 @@ def _report(args: argparse.Namespace, cfg: TrainConfig, device: torch.device,
     for side, seconds in times.items():
         mfu = f"{tokens / seconds * work / peak:6.1%}" if peak else f"{'-':>6}"
         print(f"{side:12} {seconds * 1e3:9.1f} {tokens / seconds:10,.0f} {mfu}")
-    print(f"trainer / bare loop: {times['trainer'] / times['bare loop']:.3f}x step time")
+    first, second = times
+    print(f"{second} / {first}: {times[second] / times[first]:.3f}x step time")
 
 
 if __name__ == "__main__":

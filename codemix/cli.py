@@ -233,7 +233,8 @@ def _infill(argv: list[str]) -> int:
     parser = _sampling_parser(
         "codemix infill",
         "Fill in code between --prefix and --suffix in the CodeGen2 format (prefix <mask_1> "
-        "suffix <|endoftext|> <sep> <mask_1>) until <eom> or --max-new-tokens; prints the "
+        "suffix <|endoftext|> <sep> <mask_1>) until <eom> or --max-new-tokens (an "
+        "encoder-decoder: T5's, its encoder reading prefix <mask_1> suffix); prints the "
         "middle.")
     parser.add_argument("--prefix", required=True, help="text before the hole")
     parser.add_argument("--suffix", required=True, help="text after the hole")
@@ -253,14 +254,13 @@ def _sample(args: argparse.Namespace, stop: str) -> int:
         cfg = generate.run_config(args.checkpoint, args.config, args.set)
         model, tok, specials = generate.load_model(args.checkpoint, cfg)
         if stop == "<eom>":
-            ids = generate.infill_prompt(tok, args.prefix, args.suffix, specials)
+            request = generate.infilling(model, tok, args.prefix, args.suffix, specials)
         else:
-            ids = generate.document_prompt(tok, args.prompt, specials)
-        stop_id = specials.id(stop)
-        new = generate.generate(model, ids, max_new_tokens=args.max_new_tokens,
+            request = generate.continuation(model, tok, args.prompt, specials)
+        new = generate.generate(model, request.ids, max_new_tokens=args.max_new_tokens,
                                 temperature=args.temperature, seed=args.seed,
-                                stop_ids={stop_id})
-        if new and new[-1] == stop_id:
+                                stop_ids=request.stop_ids, decoder_ids=request.decoder_ids)
+        if new and new[-1] in request.stop_ids:
             new = new[:-1]
         print(decode(tok, new))
         return 0

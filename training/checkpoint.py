@@ -23,11 +23,13 @@ import json
 import os
 import shutil
 import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint import FileSystemReader
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
 from training.config import ConfigError
@@ -128,6 +130,37 @@ def save(path: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
         warnings.filterwarnings("ignore", message="Detected an existing checkpoint")
         dcp.save({"model": model_state, "optim": optim_state,
                   "trainer": dataclasses.asdict(state)}, checkpoint_id=path)
+
+
+def check_model_tensors(path: str, shapes: Mapping[str, Sequence[int]], *,
+                        hint: str) -> set[str]:
+    """Refuse, in one line, a checkpoint that lacks a model tensor ``shapes`` names or holds
+    it in another shape, before any weight is read.
+
+    Args:
+        path: checkpoint folder.
+        shapes: model tensor name (as checkpoints write it: ``layers.0.attn.wqkv.weight``)
+            -> the shape the caller needs.
+        hint: ends the error line: what the user should change.
+
+    Returns:
+        The names of every model tensor the checkpoint holds (for a caller that also
+        refuses extra ones).
+
+    Raises:
+        CheckpointError: no checkpoint at ``path``, a tensor missing or of another shape.
+    """
+    if not os.path.isfile(os.path.join(path, _METADATA)):
+        raise CheckpointError(f"no checkpoint at {path}")
+    saved = FileSystemReader(path).read_metadata().state_dict_metadata
+    for name, shape in shapes.items():
+        meta = saved.get(f"model.{name}")
+        if meta is None:
+            raise CheckpointError(f"checkpoint {path} has no {name}; {hint}")
+        if tuple(meta.size) != tuple(shape):
+            raise CheckpointError(f"checkpoint {path} has {name} of shape {list(meta.size)}, "
+                                  f"not {list(shape)}; {hint}")
+    return {k[len("model."):] for k in saved if k.startswith("model.")}
 
 
 def read_run(path: str) -> dict[str, Any] | None:

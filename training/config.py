@@ -30,9 +30,10 @@ from typing import Any
 import yaml
 
 from configuration.loader import ConfigError, build, read_yaml
-from training.objectives import OBJECTIVES, PAIR_OBJECTIVES
+from training.objectives import OBJECTIVES, PAIR_OBJECTIVES, SEQ2SEQ_OBJECTIVES
 
 DTYPES = ("auto", "float32", "bfloat16")
+FREEZABLE = ("decoder",)
 ACTIVATION_CHECKPOINTING = ("none", "selective", "full")
 
 
@@ -41,9 +42,34 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+ARCHITECTURES = ("decoder", "encoder_decoder")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelConfig:
-    """Shape of the decoder-only transformer (the vocabulary size comes from the manifest)."""
+    """Shape of the transformer (the vocabulary size comes from the manifest)."""
+
+    architecture: str = "decoder"
+    """``decoder``: decoder-only (CodeGen2); ``encoder_decoder``: a bidirectional encoder of
+    ``encoder_layers`` blocks and a causal decoder of ``n_layers`` blocks that
+    cross-attends to it (CodeT5+), trained with the encoder-decoder objectives
+    (``training.objectives.SEQ2SEQ_OBJECTIVES``)."""
+
+    encoder_layers: int = 0
+    """Encoder blocks of an ``encoder_decoder`` (at least 1; CodeT5+ pairs a shallow encoder
+    with a deep decoder); must stay 0 for a ``decoder``."""
+
+    init_decoder_from: str | None = None
+    """An ``encoder_decoder``'s decoder starts from this codemix decoder-only checkpoint
+    (``.../step-NNNNNN``): its embeddings, blocks, final norm and output projection, which
+    must have this config's shapes (``n_layers`` blocks) and tokenizer; cross-attention
+    keeps its fresh initialisation (CodeT5+'s compute-efficient recipe). None: all fresh.
+    Ignored on resume, where the checkpoint holds every weight."""
+
+    init_encoder_from: str | None = None
+    """Likewise the encoder, from a decoder-only checkpoint of this width and tokenizer:
+    its embeddings, final norm and first ``encoder_layers`` blocks (their attention then
+    runs bidirectionally). None: fresh."""
 
     dim: int = 256
     """Width of the residual stream; must be divisible by ``n_heads``."""
@@ -72,6 +98,23 @@ class ModelConfig:
         _require(self.mlp_ratio > 0, f"model.mlp_ratio must be positive, got {self.mlp_ratio}")
         _require(self.multiple_of > 0,
                  f"model.multiple_of must be positive, got {self.multiple_of}")
+        _require(self.architecture in ARCHITECTURES,
+                 f"model.architecture must be one of {', '.join(ARCHITECTURES)}, "
+                 f"got {self.architecture!r}")
+        if self.encoder_decoder:
+            _require(self.encoder_layers > 0, "model.encoder_layers must be positive for "
+                     f"model.architecture encoder_decoder, got {self.encoder_layers}")
+        else:
+            _require(self.encoder_layers == 0, "model.encoder_layers applies to "
+                     "model.architecture encoder_decoder only; this model is a decoder")
+            for name in ("init_decoder_from", "init_encoder_from"):
+                _require(getattr(self, name) is None, f"model.{name} applies to "
+                         "model.architecture encoder_decoder only; this model is a decoder")
+
+    @property
+    def encoder_decoder(self) -> bool:
+        """Whether the model has an encoder (``architecture: encoder_decoder``)."""
+        return self.architecture == "encoder_decoder"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -192,6 +235,13 @@ class TrainingConfig:
     """``torch.compile`` each transformer block: ``true``, ``false`` or ``auto`` (on for
     CUDA, off on the CPU, where compiling costs more than it saves on small models)."""
 
+    freeze: tuple[str, ...] = ()
+    """Parts of the model that do not train: ``[decoder]`` freezes an encoder-decoder's
+    decoder (embeddings, self-attention, MLPs, norms, output projection), so only the
+    encoder, the cross-attention and the bimodal heads train, as CodeT5+ trains its 2B-16B
+    models over a deep decoder from ``model.init_decoder_from``. Frozen parameters get no
+    gradient and no optimizer state, and keep their values bit for bit. ``[]`` trains all."""
+
     meta_init: bool = True
     """Build the model on the ``meta`` device, shard it, then allocate only this rank's
     shards and initialise them (``parallelize.materialize``): no rank ever holds the whole
@@ -272,6 +322,9 @@ class TrainingConfig:
             _require(objective in OBJECTIVES,
                      f"training.objective_per_component.{component} must be one of "
                      f"{', '.join(sorted(OBJECTIVES))}, got {objective!r}")
+        unknown = sorted(set(self.freeze) - set(FREEZABLE))
+        _require(not unknown, f"training.freeze: unknown part(s) {unknown} "
+                              f"(have: {', '.join(FREEZABLE)})")
         _require(self.log_every > 0, "training.log_every must be positive")
         _require(self.eval_sequences >= 0, "training.eval_sequences must be non-negative")
         _require(self.eval_every >= 0, "training.eval_every must be non-negative")
@@ -401,6 +454,29 @@ class TrainConfig:
 
     objectives: ObjectivesConfig = dataclasses.field(default_factory=ObjectivesConfig)
     """Settings of the objectives (rates, ratios)."""
+
+    def __post_init__(self) -> None:
+        # An encoder-decoder trains only on (encoder input, decoder target) examples and a
+        # decoder only on single sequences: a mismatch has no meaning, so it is refused.
+        run = self.training
+        named = [("training.objective", run.objective),
+                 *((f"training.objective_per_component.{component}", objective)
+                   for component, objective in run.objective_per_component.items())]
+        kinds = ", ".join(sorted(SEQ2SEQ_OBJECTIVES))
+        for key, objective in named:
+            if self.model.encoder_decoder:
+                _require(objective in SEQ2SEQ_OBJECTIVES,
+                         f"{key} {objective!r} trains a decoder-only model; "
+                         f"model.architecture encoder_decoder trains with {kinds}")
+            else:
+                _require(objective not in SEQ2SEQ_OBJECTIVES,
+                         f"{key} {objective!r} needs model.architecture: encoder_decoder")
+        _require(self.model.encoder_decoder or not run.freeze,
+                 "training.freeze: [decoder] needs model.architecture: encoder_decoder "
+                 "(frozen, a decoder-only model would have nothing left to train)")
+        _require(not (self.model.encoder_decoder and run.document_mask),
+                 "training.document_mask applies to decoder-only models (an encoder-decoder "
+                 "attends across its whole window, as T5 does with packed examples)")
 
     @property
     def embedding_dim(self) -> int:

@@ -8,7 +8,10 @@ runs one on a stand-in sequence whose targets are all ignored. The loss is the s
 causal LM for every component whatever objective trains it, so components and runs with
 different objectives compare (tokens marked ``no_loss`` are left out, as in training), and
 it is a per-token mean over all ranks (``training.metrics.GroupLosses``), so it does not
-depend on the number of ranks.
+depend on the number of ranks. An encoder-decoder's is the same for its kind: the loss of
+``seq2seq_lm`` (the decoder generating the window after a pivot drawn from the run's seed
+and the sequence's held-out index, the encoder reading the part before), whatever
+objectives train it.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from training.attention import attention_mask
 from training.data.holdout import Sequences
-from training.data.loader import MixtureLoader, collate
+from training.data.loader import Batch, MixtureLoader, collate
 from training.metrics import GroupLosses, sequence_losses
-from training.objectives.example import IGNORE_INDEX, Example
+from training.objectives.example import IGNORE_INDEX, Example, Seq2SeqExample
+from training.trainer import batch_logits
 
 EVAL_OBJECTIVE = "clm"
+SEQ2SEQ_EVAL_OBJECTIVE = "seq2seq_lm"
 
 
 @torch.no_grad()
@@ -60,19 +64,35 @@ def evaluate(model: torch.nn.Module, heldout: Mapping[str, Sequences], *,
             examples = [_example(loader, sequences, i)
                         for i in range(first, min(first + batch_size, len(sequences)))]
             if not examples:  # this rank's slice of the last round is empty
-                example = _example(loader, sequences, 0)
-                examples = [example._replace(targets=np.full_like(example.targets,
-                                                                  IGNORE_INDEX))]
-            batch = collate(examples, [group] * len(examples)).to(device)
-            mask = attention_mask(batch.inputs, prefix=None, document_mask=document_mask,
-                                  specials=loader.specials)
-            losses = sequence_losses(model(batch.inputs, mask), batch.targets)
+                examples = [_silenced(_example(loader, sequences, 0))]
+            batch = _collate(loader, examples, group, window=len(sequences[0].tokens))
+            batch = batch.to(device)
+            losses = sequence_losses(batch_logits(model, batch, document_mask=document_mask,
+                                                  specials=loader.specials), batch.targets)
             totals.add(batch.group, losses, (batch.targets != IGNORE_INDEX).sum(dim=1))
     model.train()
     return {f"eval/{name}": loss for name, loss in totals.means().items()}
 
 
-def _example(loader: MixtureLoader, sequences: Sequences, i: int) -> Example:
-    # The index is the sequence's place in the held-out part: CLM draws nothing from it.
+def _example(loader: MixtureLoader, sequences: Sequences, i: int) -> Example | Seq2SeqExample:
+    # The index is the sequence's place in the held-out part: CLM draws nothing from it,
+    # seq2seq_lm its pivot, the same in every evaluation of the run.
     sequence = sequences[i]
-    return loader.example(EVAL_OBJECTIVE, sequence.tokens, i, no_loss=sequence.no_loss)
+    objective = SEQ2SEQ_EVAL_OBJECTIVE if loader.seq2seq else EVAL_OBJECTIVE
+    return loader.example(objective, sequence.tokens, i, no_loss=sequence.no_loss)
+
+
+def _silenced(example: Example | Seq2SeqExample) -> Example | Seq2SeqExample:
+    """``example`` with no target taking loss (a stand-in that only keeps FSDP in step)."""
+    if isinstance(example, Seq2SeqExample):
+        return example._replace(no_loss=np.ones(len(example.targets), dtype=bool))
+    return example._replace(targets=np.full_like(example.targets, IGNORE_INDEX))
+
+
+def _collate(loader: MixtureLoader, examples: list, group: int, *, window: int) -> Batch:
+    """The examples of one component (group ``group``) as a batch of the run's kind."""
+    groups = [group] * len(examples)
+    if loader.seq2seq:
+        return loader.collate_seq2seq(examples, groups, window=window,
+                                      objectives=(SEQ2SEQ_EVAL_OBJECTIVE,))
+    return collate(examples, groups)

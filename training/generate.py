@@ -19,19 +19,30 @@ on a corpus built with a given tokenizer is prompted with that tokenizer's ids. 
 the whole window through the model for each new token (no KV cache; these are small
 models); once the sequence outgrows the training context (``data.seq_len``) the model sees
 its last ``seq_len`` tokens.
+
+An encoder-decoder checkpoint (``model.architecture: encoder_decoder``) generates as it
+trained: the encoder reads the prompt (its last ``seq_len + 1`` tokens), the decoder starts
+from ``<|endoftext|>`` (the start id of training, ``training.data.loader.collate_seq2seq``)
+and continues, so the output is what follows the prompt, as ``seq2seq_lm`` taught it. It
+infills as ``t5_span`` taught it: the encoder reads ``<|endoftext|> prefix <mask_1>
+suffix``, the decoder starts from ``<|endoftext|> <mask_1>`` and writes the middle, ended
+by ``<|endoftext|>`` (or ``<mask_2>``). ``continuation`` and ``infilling`` build the
+``Request`` of either architecture.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Collection, Sequence
+from typing import NamedTuple
 
 import torch
 from tokenizers import Tokenizer
 
 from tokenizer.load import TokenizerError, load_tokenizer
 from tokenizer.special_tokens import EOM, SEP, SpecialIds, listing, mask_token
-from training.checkpoint import RUN_FILE, CheckpointError, read_run, read_state
+from training.checkpoint import (RUN_FILE, CheckpointError, check_model_tensors, read_run,
+                                 read_state)
 from training.config import TrainConfig, config_from_dict, load_config
 from training.model import ModelArgs, Transformer
 
@@ -71,11 +82,62 @@ def infill_prompt(tok: Tokenizer, prefix: str, suffix: str,
             specials.eot, specials.sep, mask_1]
 
 
+class Request(NamedTuple):
+    """What ``generate`` is given for one answer.
+
+    Attributes:
+        ids: the prompt: a decoder-only model continues it, an encoder-decoder's encoder
+            reads it.
+        decoder_ids: the ids an encoder-decoder's decoder starts from (``generate``'s
+            ``decoder_ids``); empty for a decoder-only model.
+        stop_ids: ids that end the answer (the last id generated, not part of the answer).
+    """
+
+    ids: list[int]
+    decoder_ids: list[int]
+    stop_ids: frozenset[int]
+
+
+def continuation(model: Transformer, tok: Tokenizer, text: str,
+                 specials: SpecialIds = SpecialIds.default()) -> Request:
+    """The ``Request`` that continues ``text`` left to right until ``<|endoftext|>``: the
+    ``document_prompt``, which an encoder-decoder's encoder reads while its decoder starts
+    from ``<|endoftext|>``."""
+    start = [] if model.encoder is None else [specials.eot]
+    return Request(document_prompt(tok, text, specials), start, frozenset({specials.eot}))
+
+
+def infilling(model: Transformer, tok: Tokenizer, prefix: str, suffix: str,
+              specials: SpecialIds = SpecialIds.default()) -> Request:
+    """The ``Request`` that writes the middle between ``prefix`` and ``suffix``.
+
+    A decoder-only model gets CodeGen2's ``infill_prompt`` and stops at ``<eom>``; an
+    encoder-decoder gets ``t5_span``'s layout with one span: the encoder reads
+    ``<|endoftext|> prefix <mask_1> suffix``, the decoder starts from ``<|endoftext|>
+    <mask_1>`` and stops at ``<|endoftext|>`` (the end of its targets) or ``<mask_2>`` (a
+    second span's sentinel).
+
+    Raises:
+        TokenizerError: ``specials`` lacks the special tokens the layout needs, naming them.
+    """
+    if model.encoder is None:
+        return Request(infill_prompt(tok, prefix, suffix, specials), [],
+                       frozenset({specials.eom}))
+    if not specials.masks:
+        raise TokenizerError("infilling needs the special token <mask_1>, which the "
+                             "corpus's tokenizer lacks")
+    mask_1 = specials.masks[0]
+    ids = [specials.eot, *_encode(tok, prefix), mask_1, *_encode(tok, suffix)]
+    return Request(ids, [specials.eot, mask_1],
+                   frozenset({specials.eot, *specials.masks[1:2]}))
+
+
 @torch.no_grad()
 def generate(model: Transformer, ids: Sequence[int], *, max_new_tokens: int,
              temperature: float = 0.0, seed: int = 0,
              stop_ids: Collection[int] = (),
-             stop: Callable[[list[int]], bool] | None = None) -> list[int]:
+             stop: Callable[[list[int]], bool] | None = None,
+             decoder_ids: Sequence[int] = ()) -> list[int]:
     """Continue ``ids`` one token at a time.
 
     Args:
@@ -89,6 +151,10 @@ def generate(model: Transformer, ids: Sequence[int], *, max_new_tokens: int,
         stop_ids: stop after producing one of these.
         stop: called with the new ids after each token; stop once it returns true (for
             stops that are text, such as HumanEval's stop sequences, which no id marks).
+        decoder_ids: an encoder-decoder's decoder starts from these ids (at least the
+            corpus's ``<|endoftext|>``, its start in training; ``Request.decoder_ids``)
+            while its encoder reads ``ids``; required for one, unused by a decoder-only
+            model, which continues ``ids`` itself.
 
     Returns:
         The new ids (not the prompt); the last is a stop id if one was produced, otherwise
@@ -102,10 +168,20 @@ def generate(model: Transformer, ids: Sequence[int], *, max_new_tokens: int,
     device = model.tok_embeddings.weight.device
     window = model.args.max_seq_len
     generator = torch.Generator().manual_seed(seed)
-    sequence = torch.tensor(list(ids), dtype=torch.long, device=device)
+    prompt = torch.tensor(list(ids), dtype=torch.long, device=device)
+    encoder_tokens = None
+    if model.encoder is None:
+        sequence = prompt  # the decoder continues the prompt itself
+    elif not decoder_ids:
+        raise ValueError("an encoder-decoder needs decoder_ids, the ids its decoder starts "
+                         "from")
+    else:  # the encoder reads the prompt (re-encoded each step: small models, no cache)
+        encoder_tokens = prompt[-window:][None]
+        sequence = prompt.new_tensor(list(decoder_ids))
     new: list[int] = []
     for _ in range(max_new_tokens):
-        logits = model(sequence[-window:][None])[0, -1].float().cpu()  # [vocab]
+        logits = model(sequence[-window:][None],  # [vocab]
+                       encoder_tokens=encoder_tokens)[0, -1].float().cpu()
         if temperature == 0:
             token = int(logits.argmax())
         else:
@@ -207,21 +283,11 @@ def load_model(checkpoint: str, cfg: TrainConfig, device: torch.device | None = 
 
 def _check_shapes(checkpoint: str, model: Transformer) -> None:
     """Refuse, in one line, a checkpoint whose model tensors differ from ``model``'s."""
-    from torch.distributed.checkpoint import FileSystemReader
-
-    saved = FileSystemReader(checkpoint).read_metadata().state_dict_metadata
-    for name, tensor in model.state_dict().items():
-        meta = saved.get(f"model.{name}")
-        if meta is None:
-            raise CheckpointError(f"checkpoint {checkpoint} has no {name}; the config's model "
-                                  f"does not match the run (pass the run's own config)")
-        if tuple(meta.size) != tuple(tensor.shape):
-            raise CheckpointError(
-                f"checkpoint {checkpoint} has {name} of shape {list(meta.size)}, the config "
-                f"gives {list(tensor.shape)} (pass the run's own config)")
-    extra = sorted(k for k in saved if k.startswith("model.")
-                   and k[len("model."):] not in model.state_dict())
+    hint = "the config's model does not match the run (pass the run's own config)"
+    state = model.state_dict()
+    saved = check_model_tensors(checkpoint, {k: v.shape for k, v in state.items()},
+                                hint=hint)
+    extra = sorted(saved - state.keys())
     if extra:
-        raise CheckpointError(f"checkpoint {checkpoint} has {extra[0][len('model.'):]}, "
-                              f"which the config's model lacks (pass the run's own config)")
-
+        raise CheckpointError(f"checkpoint {checkpoint} has {extra[0]}, which the config's "
+                              f"model lacks (pass the run's own config)")

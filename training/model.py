@@ -1,4 +1,5 @@
-"""A small decoder-only transformer (Llama-style): RMSNorm, RoPE, causal SDPA, SwiGLU.
+"""A small Llama-style transformer (RMSNorm, RoPE, SDPA, SwiGLU): decoder-only, or an
+encoder-decoder.
 
 Attention is causal (SDPA's ``is_causal=True``, no mask tensor) unless ``forward`` is given
 a boolean mask (``training.attention``: a bidirectional prefix, or documents kept apart).
@@ -16,13 +17,25 @@ at given positions instead of the output projection (``training.bimodal`` pools 
 They are submodules of the root, so FSDP shards them with the embeddings and checkpoints
 and resume carry them like any parameter; a model without ``embedding_dim`` has none, and
 its parameters and initial weights are exactly those of a model built before they existed.
+
+With ``encoder_layers > 0`` (``model.architecture: encoder_decoder``) the same class is
+CodeT5+'s encoder-decoder: ``encoder`` holds its own embeddings, ``encoder_layers``
+bidirectional blocks and a final norm; every decoder block gains a cross-attention (between
+self-attention and MLP, pre-norm like them) over the encoder's output. The blocks are the
+decoder's ``Block`` (one class, flags for causality and cross-attention), so both stacks
+share RMSNorm, RoPE on self-attention (cross-attention has none: encoder and decoder
+positions are not on one axis) and the rounded SwiGLU. The decoder keeps the decoder-only
+names (``tok_embeddings``, ``layers.N``, ``norm``, ``output``), so a decoder-only
+checkpoint's tensors are exactly the decoder's, cross-attention aside, and the encoder's
+under ``encoder.``: the two halves can be initialised from such checkpoints
+(``model.init_decoder_from``, CodeT5+'s compute-efficient recipe).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +61,9 @@ class ModelArgs:
         norm_eps: RMSNorm epsilon.
         embedding_dim: width of the contrastive projection head; 0 (the default) builds no
             bimodal heads (``HEADS``).
+        encoder_layers: bidirectional encoder blocks; 0 (the default) is decoder-only,
+            more makes an encoder-decoder whose ``n_layers`` decoder blocks cross-attend
+            to the encoder's output.
     """
 
     vocab_size: int
@@ -60,6 +76,7 @@ class ModelArgs:
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
     embedding_dim: int = 0
+    encoder_layers: int = 0
 
     @classmethod
     def from_config(cls, model: ModelConfig, *, vocab_size: int, seq_len: int,
@@ -67,10 +84,13 @@ class ModelArgs:
         """The shape a training config's ``model`` section describes, for a vocabulary of
         ``vocab_size`` ids (the manifest's), sequences of ``seq_len`` tokens and bimodal
         heads of ``embedding_dim`` (``TrainConfig.embedding_dim``; 0: none)."""
+        # An encoder-decoder's halves each see up to the whole packed window, seq_len + 1
+        # tokens (``training.objectives.seq2seq_lengths``); a decoder sees seq_len.
+        window = seq_len + 1 if model.encoder_layers else seq_len
         return cls(vocab_size=vocab_size, dim=model.dim, n_layers=model.n_layers,
                    n_heads=model.n_heads, mlp_ratio=model.mlp_ratio,
-                   multiple_of=model.multiple_of, max_seq_len=seq_len,
-                   embedding_dim=embedding_dim)
+                   multiple_of=model.multiple_of, max_seq_len=window,
+                   embedding_dim=embedding_dim, encoder_layers=model.encoder_layers)
 
     @property
     def head_dim(self) -> int:
@@ -91,28 +111,63 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
 
-class Attention(nn.Module):
-    """Multi-head self-attention with rotary positions: causal, or as a mask allows."""
+def _split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """``[batch, seq, dim]`` -> ``[batch, heads, seq, dim / heads]``."""
+    batch, seq, dim = x.shape
+    return x.view(batch, seq, n_heads, dim // n_heads).transpose(1, 2)
 
-    def __init__(self, args: ModelArgs):
+
+def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
+            causal: bool) -> torch.Tensor:
+    """SDPA over ``[batch, heads, seq, head_dim]`` queries, keys and values, merged back to
+    ``[batch, q_seq, dim]``; ``mask`` (bool, True where a query may attend to a key,
+    broadcast over heads) replaces ``causal`` when given."""
+    if mask is None:
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    else:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    batch, heads, seq, head_dim = out.shape
+    return out.transpose(1, 2).reshape(batch, seq, heads * head_dim)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with rotary positions: causal (a decoder's; the fast path
+    without a mask tensor) or bidirectional (an encoder's), or as a mask allows."""
+
+    def __init__(self, args: ModelArgs, *, causal: bool = True):
         super().__init__()
         self.n_heads = args.n_heads
+        self.causal = causal
         self.wqkv = nn.Linear(args.dim, 3 * args.dim, bias=False)
         self.wo = nn.Linear(args.dim, args.dim, bias=False)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
-        batch, seq, dim = x.shape
         # [batch, seq, 3 * dim] -> 3 x [batch, heads, seq, head_dim]
-        q, k, v = (self.wqkv(x).view(batch, seq, 3, self.n_heads, dim // self.n_heads)
-                   .permute(2, 0, 3, 1, 4).unbind(0))
+        q, k, v = (_split_heads(part, self.n_heads) for part in self.wqkv(x).chunk(3, dim=-1))
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if mask is None:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:  # [batch, 1, seq, seq], broadcast over heads
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        # [batch, heads, seq, head_dim] -> [batch, seq, dim]
-        return self.wo(out.transpose(1, 2).reshape(batch, seq, dim))
+        return self.wo(_attend(q, k, v, mask, self.causal))
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention of decoder positions over the encoder's output (T5's
+    encoder-decoder attention): queries from the decoder, keys and values from the
+    encoder, no rotary positions (the two sequences share no position axis)."""
+
+    def __init__(self, args: ModelArgs):
+        super().__init__()
+        self.n_heads = args.n_heads
+        self.wq = nn.Linear(args.dim, args.dim, bias=False)
+        self.wkv = nn.Linear(args.dim, 2 * args.dim, bias=False)
+        self.wo = nn.Linear(args.dim, args.dim, bias=False)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor,
+                memory_mask: torch.Tensor | None) -> torch.Tensor:
+        """``x`` ``[batch, seq, dim]`` attends to ``memory`` ``[batch, mem_seq, dim]``
+        where ``memory_mask`` (bool ``[batch, 1, 1, mem_seq]``, None: everywhere) allows."""
+        q = _split_heads(self.wq(x), self.n_heads)
+        k, v = (_split_heads(part, self.n_heads) for part in self.wkv(memory).chunk(2, dim=-1))
+        return self.wo(_attend(q, k, v, memory_mask, causal=False))
 
 
 def swiglu_hidden(dim: int, mlp_ratio: float, multiple_of: int) -> int:
@@ -138,19 +193,78 @@ class FeedForward(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: attention then MLP, each added to the residual."""
+    """Pre-norm transformer block: self-attention, cross-attention over the encoder's
+    output (a decoder block of an encoder-decoder only), then MLP, each added to the
+    residual.
 
-    def __init__(self, args: ModelArgs):
+    Args:
+        args: the network's shape.
+        causal: causal self-attention (decoder blocks) or bidirectional (encoder blocks).
+        cross: add the cross-attention (``cross_norm``, ``cross_attn``).
+    """
+
+    def __init__(self, args: ModelArgs, *, causal: bool = True, cross: bool = False):
         super().__init__()
         self.attn_norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
-        self.attn = Attention(args)
+        self.attn = Attention(args, causal=causal)
+        if cross:
+            self.cross_norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
+            self.cross_attn = CrossAttention(args)
         self.mlp_norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
         self.mlp = FeedForward(args)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
+                mask: torch.Tensor | None = None, memory: torch.Tensor | None = None,
+                memory_mask: torch.Tensor | None = None) -> torch.Tensor:
         x = x + self.attn(self.attn_norm(x), cos, sin, mask)
+        if memory is not None:
+            x = x + self.cross_attn(self.cross_norm(x), memory, memory_mask)
         return x + self.mlp(self.mlp_norm(x))
+
+    @property
+    def residual_outputs(self) -> list[nn.Linear]:
+        """The projections that write into the residual stream (GPT-2's scaled init)."""
+        cross = [self.cross_attn.wo] if hasattr(self, "cross_attn") else []
+        return [self.attn.wo, *cross, self.mlp.w2]
+
+
+class Encoder(nn.Module):
+    """The encoder of an encoder-decoder: embeddings, bidirectional blocks, final norm.
+    Run by ``Transformer.forward`` (FSDP gathers the root's parameters, these among them,
+    around the root's ``forward`` only)."""
+
+    def __init__(self, args: ModelArgs):
+        super().__init__()
+        self.tok_embeddings = nn.Embedding(args.vocab_size, args.dim)
+        self.layers = nn.ModuleDict({str(i): Block(args, causal=False)
+                                     for i in range(args.encoder_layers)})
+        self.norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
+
+
+def canonical_name(name: str) -> str:
+    """A parameter's name as checkpoints write it: without the ``_checkpoint_wrapped_module``
+    that activation checkpointing inserts (``training.parallelize``)."""
+    return name.replace("._checkpoint_wrapped_module", "")
+
+
+def in_decoder(name: str) -> bool:
+    """Whether the parameter ``name`` of an encoder-decoder is its decoder's: one a
+    decoder-only model of the same shape has too (embeddings, self-attention, MLPs, norms,
+    output projection), not the encoder's, a cross-attention's or a bimodal head's. These are
+    what ``model.init_decoder_from`` loads and ``training.freeze: [decoder]`` freezes."""
+    name = canonical_name(name)
+    return not (name.startswith(("encoder.", "heads.")) or ".cross_" in name)
+
+
+def freeze(model: nn.Module, parts: Iterable[str]) -> None:
+    """Stop the parameters of ``parts`` (``training.freeze``: ``decoder``, ``in_decoder``)
+    from training: they get no gradient, hence no optimizer state
+    (``training.trainer.build_optimizer`` takes trainable parameters only). Call it before
+    ``training.parallelize.parallelize``, so FSDP sees which parameters need gradients."""
+    if "decoder" in parts:
+        for name, param in model.named_parameters():
+            if in_decoder(name):
+                param.requires_grad_(False)
 
 
 Fill = Callable[[torch.Tensor, torch.Generator | None], object]
@@ -161,13 +275,18 @@ contrastive embedding (``embedding_dim`` wide) and the matching logit (1 wide)."
 
 
 class Transformer(nn.Module):
-    """Token ids ``[batch, seq]`` -> next-token logits ``[batch, seq, vocab_size]``."""
+    """Token ids ``[batch, seq]`` -> next-token logits ``[batch, seq, vocab_size]``; with
+    an encoder (``args.encoder_layers > 0``), the decoder's logits given the encoder's
+    reading of other ids."""
 
     def __init__(self, args: ModelArgs):
         super().__init__()
         self.args = args
+        self.encoder = Encoder(args) if args.encoder_layers > 0 else None
         self.tok_embeddings = nn.Embedding(args.vocab_size, args.dim)
-        self.layers = nn.ModuleDict({str(i): Block(args) for i in range(args.n_layers)})
+        cross = self.encoder is not None
+        self.layers = nn.ModuleDict({str(i): Block(args, cross=cross)
+                                     for i in range(args.n_layers)})
         self.norm = nn.RMSNorm(args.dim, eps=args.norm_eps)
         self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
         widths = {"contrastive": args.embedding_dim, "matching": 1}
@@ -179,15 +298,22 @@ class Transformer(nn.Module):
         self.register_buffer("rope_sin", sin, persistent=False)
         self.init_weights()
 
+    def block_stacks(self) -> list[nn.ModuleDict]:
+        """The stacks of blocks in the order forward runs them: the encoder's (if any),
+        then the decoder's. ``training.parallelize`` makes each block an FSDP unit."""
+        encoder = [] if self.encoder is None else [self.encoder.layers]
+        return [*encoder, self.layers]
+
     def init_plan(self) -> list[tuple[nn.Parameter, Fill]]:
         """The initialisation as ``(parameter, fill)`` pairs, in the order they draw from
         the random generator: ``fill(t, generator)`` initialises a CPU tensor ``t`` of the
-        parameter's shape in place. Normal(0, 0.02) weights, RMSNorm weights 1, then the residual
-        output projections drawn again with std 0.02 / sqrt(2 n_layers) (GPT-2), so the
-        residual stream's variance does not grow with depth. A sharded model
-        (``training.parallelize.materialize``) fills whole tensors in the same order and
-        keeps its shards, so its weights equal the unsharded model's. The bimodal heads
-        (Normal(0, 0.02)) are drawn last, so every other weight is the same with or
+        parameter's shape in place. Normal(0, 0.02) weights, RMSNorm weights 1, then the
+        residual output projections drawn again with std 0.02 / sqrt(k * layers) (GPT-2),
+        ``k`` the residual branches of a block (2, 3 with cross-attention) and ``layers``
+        its stack's depth, so the residual stream's variance does not grow with depth. A
+        sharded model (``training.parallelize.materialize``) fills whole tensors in the same
+        order and keeps its shards, so its weights equal the unsharded model's. The bimodal
+        heads (Normal(0, 0.02)) are drawn last, so every other weight is the same with or
         without them."""
         def normal(std: float) -> Fill:
             return lambda t, generator: nn.init.normal_(t, std=std, generator=generator)
@@ -201,10 +327,12 @@ class Transformer(nn.Module):
                 plan.append((module.weight, normal(0.02)))
             elif isinstance(module, nn.RMSNorm):
                 plan.append((module.weight, lambda t, generator: nn.init.ones_(t)))
-        residual = normal(0.02 / math.sqrt(2 * self.args.n_layers))
-        for block in self.layers.values():
-            block = getattr(block, "_checkpoint_wrapped_module", block)  # see parallelize
-            plan += [(block.attn.wo.weight, residual), (block.mlp.w2.weight, residual)]
+        for stack in self.block_stacks():
+            for block in stack.values():
+                block = getattr(block, "_checkpoint_wrapped_module", block)  # see parallelize
+                outputs = block.residual_outputs
+                residual = normal(0.02 / math.sqrt(len(outputs) * len(stack)))
+                plan += [(linear.weight, residual) for linear in outputs]
         return plan + [(head.weight, normal(0.02)) for head in self.heads.values()]
 
     @torch.no_grad()
@@ -232,18 +360,49 @@ class Transformer(nn.Module):
                 fill(full, generator)
                 param.copy_(full)
 
+    def _rope(self, seq: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rotary tables of the first ``seq`` positions."""
+        if seq > self.args.max_seq_len:
+            raise ValueError(f"sequence of {seq} tokens exceeds max_seq_len "
+                             f"{self.args.max_seq_len}")
+        return self.rope_cos[:seq], self.rope_sin[:seq]
+
+    def _encode(self, tokens: torch.Tensor, lengths: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The encoder's final hidden states ``[batch, enc_seq, dim]`` of ``tokens`` and the
+        key mask over them (bool ``[batch, 1, 1, enc_seq]``, True on each row's first
+        ``lengths`` positions; None when ``lengths`` is None: no padding)."""
+        assert self.encoder is not None
+        mask = None
+        if lengths is not None:  # padding keys are hidden from every query, both stacks
+            positions = torch.arange(tokens.shape[1], device=tokens.device)
+            mask = (positions[None, :] < lengths[:, None])[:, None, None, :]
+        cos, sin = self._rope(tokens.shape[1])
+        h = self.encoder.tok_embeddings(tokens)  # [batch, enc_seq, dim]
+        for block in self.encoder.layers.values():
+            h = block(h, cos, sin, mask)
+        return self.encoder.norm(h), mask
+
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None, *,
+                encoder_tokens: torch.Tensor | None = None,
+                encoder_lengths: torch.Tensor | None = None,
                 head: str | None = None, at: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of ``tokens``, or a bimodal head on the hidden states at some positions.
 
         A head goes through ``forward`` (not a method of its own) because FSDP gathers the
-        root's parameters, the heads among them, around ``forward`` calls only.
+        root's parameters, the heads among them, around ``forward`` calls only; so does
+        the encoder.
 
         Args:
-            tokens: ``[batch, seq]`` int64 ids, ``seq <= max_seq_len``.
+            tokens: ``[batch, seq]`` int64 ids (the decoder's, with an encoder),
+                ``seq <= max_seq_len``.
             mask: bool ``[batch, 1, seq, seq]``, True where a query may attend to a key
                 (``training.attention.build_mask``); None (the default) is causal
                 attention on SDPA's fast path, without a mask tensor.
+            encoder_tokens: ``[batch, enc_seq]`` int64 ids the encoder reads; required by
+                (and only taken by) an encoder-decoder.
+            encoder_lengths: int64 ``[batch]``: how many leading ``encoder_tokens`` of each
+                row are real, the rest padding no position attends to; None: all real.
             head: None (the default) for next-token logits; a name of ``HEADS`` to apply
                 that head, instead of the output projection, at ``at``.
             at: int64 ``[n, 2]``: ``(row, position)`` of each final hidden state (after
@@ -254,14 +413,14 @@ class Transformer(nn.Module):
             ``[n, embedding_dim]`` projections for ``contrastive`` (not normalised),
             ``[n, 1]`` logits for ``matching``.
         """
-        seq = tokens.shape[1]
-        if seq > self.args.max_seq_len:
-            raise ValueError(f"sequence of {seq} tokens exceeds max_seq_len "
-                             f"{self.args.max_seq_len}")
+        if (encoder_tokens is None) != (self.encoder is None):
+            raise ValueError("an encoder-decoder needs encoder_tokens, a decoder takes none")
+        memory, memory_mask = (None, None) if encoder_tokens is None else self._encode(
+            encoder_tokens, encoder_lengths)
+        cos, sin = self._rope(tokens.shape[1])
         h = self.tok_embeddings(tokens)  # [batch, seq, dim]
-        cos, sin = self.rope_cos[:seq], self.rope_sin[:seq]
         for block in self.layers.values():
-            h = block(h, cos, sin, mask)
+            h = block(h, cos, sin, mask, memory, memory_mask)
         if head is None:
             return self.output(self.norm(h))  # [batch, seq, vocab]
         pooled = self.norm(h[at[:, 0], at[:, 1]])  # [n, dim]: RMSNorm is per position

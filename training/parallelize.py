@@ -1,8 +1,8 @@
 """Apply the parallelisms to the model, in torchtitan's order: activation checkpointing,
 then ``torch.compile``, then FSDP2 (each block, then the root).
 
-Each transformer block is one ``fully_shard`` unit, then the root takes what is left
-(embeddings, final norm, output projection). Parameters are all-gathered one block at a time
+Each transformer block (the encoder's too) is one ``fully_shard`` unit, then the root takes
+what is left (embeddings, final norms, output projection, heads). Parameters are all-gathered one block at a time
 in forward and backward and resharded afterwards, so peak memory holds one block's full
 parameters, not the model's. Works with gloo on CPU (tests) and NCCL on CUDA.
 
@@ -62,32 +62,37 @@ def parallelize(model: Transformer, mesh: DeviceMesh, *, param_dtype: str = "flo
         param_dtype: ``float32`` or ``bfloat16``: dtype of the all-gathered parameters used
             in forward/backward. Sharded master weights and optimizer state stay float32,
             and gradients are reduced in float32.
-        activation_checkpointing: ``none``, ``selective`` or ``full`` (``checkpointed_blocks``).
+        activation_checkpointing: ``none``, ``selective`` or ``full`` (``checkpointed_blocks``,
+            applied to each stack of ``Transformer.block_stacks``).
         compile: ``torch.compile`` each block.
 
     Returns:
         The same module, its parameters now ``DTensor`` shards.
     """
+    stacks = model.block_stacks()  # the encoder's blocks (if any), then the decoder's
     # NOTE: activation checkpointing first: the wrapper must sit inside the compiled
     # region and inside FSDP's unit, so that recomputation in backward re-runs the block's
     # forward with FSDP's hooks (parameters all-gathered again) and, when compiled, the
     # compiled code. ``checkpoint_wrapper`` (non-reentrant) keeps parameter names: its
-    # state-dict hooks and DCP strip ``_checkpoint_wrapped_module``.
-    for i in checkpointed_blocks(len(model.layers), activation_checkpointing):
-        model.layers.register_module(str(i), checkpoint_wrapper(model.layers[str(i)]))
-    # NOTE: compile per block, before sharding (torchtitan's order): every block has the
-    # same code, so one graph is compiled and reused, and FSDP's all-gather and
-    # reduce-scatter stay outside the graph, between blocks, where they overlap with
-    # compute. ``Module.compile`` compiles in place, so names do not change.
+    # state-dict hooks and DCP strip ``_checkpoint_wrapped_module``. Each stack is
+    # checkpointed by its own indices, so ``selective`` spares every other block of both.
+    for stack in stacks:
+        for i in checkpointed_blocks(len(stack), activation_checkpointing):
+            stack.register_module(str(i), checkpoint_wrapper(stack[str(i)]))
+    # NOTE: compile per block, before sharding (torchtitan's order): every block of a stack
+    # has the same code, so one graph per stack is compiled and reused, and FSDP's
+    # all-gather and reduce-scatter stay outside the graph, between blocks, where they
+    # overlap with compute. ``Module.compile`` compiles in place, so names do not change.
+    blocks = [block for stack in stacks for block in stack.values()]
     if compile:
-        for block in model.layers.values():
+        for block in blocks:
             block.compile()
     mp_policy = MixedPrecisionPolicy(param_dtype=PARAM_DTYPES[param_dtype],
                                      reduce_dtype=torch.float32)
-    blocks = list(model.layers.values())
     for i, block in enumerate(blocks):
-        # NOTE: the last block keeps its parameters gathered after forward, since backward
-        # needs them right away; resharding them would only cost an extra all-gather.
+        # NOTE: the last block forward runs (the decoder's last) keeps its parameters
+        # gathered after forward, since backward needs them right away; resharding them
+        # would only cost an extra all-gather.
         fully_shard(block, mesh=mesh, mp_policy=mp_policy,
                     reshard_after_forward=i < len(blocks) - 1)
     # NOTE: blocks first, root last: fully_shard on the root groups only the parameters not

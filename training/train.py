@@ -39,10 +39,11 @@ from training.data.sampler import MixtureSampler
 from training.evaluate import evaluate
 from training.flops import flops_per_token
 from training.metrics import MetricsLog
-from training.model import ModelArgs, Transformer
+from training.model import ModelArgs, Transformer, freeze
 from training.objectives import TOKENIZER_OBJECTIVES
 from training.parallelize import (device_mesh, materialize, parallelize, resolve_compile,
                                   resolve_dtype)
+from training.pretrained import load_pretrained
 from training.stopping import StopRequest
 from training.trainer import build_optimizer, train_loop
 
@@ -70,7 +71,8 @@ def init_distributed() -> torch.device:
 def build_model(cfg: TrainConfig, *, vocab_size: int, device: torch.device,
                 world: int) -> tuple[Transformer, float]:
     """The model of ``cfg``, parallelised (``training.parallelize``) and initialised from
-    ``data.seed``, and its training FLOPs per token (``training.flops``); collective.
+    ``data.seed``, with ``training.freeze``'s parts frozen, and its training FLOPs per
+    token (``training.flops``); collective.
 
     Args:
         cfg: the run's config (model, data.seq_len, data.seed and the training section's
@@ -89,9 +91,12 @@ def build_model(cfg: TrainConfig, *, vocab_size: int, device: torch.device,
         model.init_weights(seed=cfg.data.seed)
         model.to(device)
     work = flops_per_token(params=sum(p.numel() for p in model.parameters()),
-                           embedding_params=model.tok_embeddings.weight.numel(),
-                           n_layers=cfg.model.n_layers, dim=cfg.model.dim,
+                           embedding_params=sum(m.weight.numel() for m in model.modules()
+                                                if isinstance(m, torch.nn.Embedding)),
+                           n_layers=cfg.model.n_layers + cfg.model.encoder_layers,
+                           dim=cfg.model.dim,
                            seq_len=cfg.data.seq_len)
+    freeze(model, cfg.training.freeze)  # NOTE: before sharding, which keeps requires_grad
     parallelize(model, device_mesh(world),
                 param_dtype=resolve_dtype(cfg.training.dtype, device),
                 activation_checkpointing=cfg.training.activation_checkpointing,
@@ -151,6 +156,8 @@ def run(cfg: TrainConfig, device: torch.device, stop: StopRequest) -> None:
             raise checkpoint.CheckpointError(
                 f"checkpoint {resume} was written with {per_step} micro-batches per step, "
                 f"this run has {accum}; refusing to resume")
+    else:  # a fresh run starts from the decoder-only checkpoints it names, if any
+        load_pretrained(model, cfg.model, tokenizer_sha256=corpus.manifest.tokenizer.sha256)
     held = sum(len(part) for part in heldout.values())
     if rank == 0:
         print(f"training on {corpus.url} ({len(plan.names)} components, "

@@ -2,7 +2,8 @@
 
 Each step takes this rank's slice of ``data.accumulation_steps`` micro-batches from the
 loader, builds the attention mask when a batch has a prefix or ``training.document_mask`` is
-on (``training.attention``; plain causal attention needs none), computes the loss, and
+on (``training.attention``; plain causal attention needs none), or feeds an encoder-decoder's
+batch to its encoder and decoder (``batch_logits``), computes the loss, and
 accumulates gradients, which FSDP averages over ranks in the last backward. The loss is the
 mean over the step's predicted tokens on all ranks, so a step's loss and gradient are the
 same on any number of processes for the same global batch.
@@ -68,11 +69,13 @@ def parameter_kind(module: torch.nn.Module, name: str) -> str:
 
 def parameter_groups(model: torch.nn.Module, cfg: OptimConfig) -> list[dict]:
     """AdamW's groups: the parameters to decay with ``cfg.weight_decay``, then those of the
-    kinds in ``cfg.no_decay`` with none; an empty group is left out."""
+    kinds in ``cfg.no_decay`` with none; an empty group is left out. Frozen parameters
+    (``training.freeze``) are in neither: the optimizer holds no state for them."""
     decay, keep = [], []
     for module in model.modules():
         for name, param in module.named_parameters(recurse=False):
-            (keep if parameter_kind(module, name) in cfg.no_decay else decay).append(param)
+            if param.requires_grad:
+                (keep if parameter_kind(module, name) in cfg.no_decay else decay).append(param)
     return [group for group in ({"params": decay, "weight_decay": cfg.weight_decay},
                                 {"params": keep, "weight_decay": 0.0}) if group["params"]]
 
@@ -88,19 +91,19 @@ def build_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.Ada
                              fused=fused or None, foreach=None if fused else True)
 
 
-def step_moving_only_trained(optimizer: torch.optim.Optimizer,
-                             model: torch.nn.Module) -> None:
-    """``optimizer.step()``, leaving every parameter that got no gradient this step (only
-    the bimodal heads can lack one: a step without pairs) and its optimizer state exactly
-    as they were: AdamW would otherwise move it by weight decay and by its running
-    momentum, though nothing was learned about it.
+def step_moving_only_trained(optimizer: torch.optim.Optimizer) -> None:
+    """``optimizer.step()``, leaving every parameter of the optimizer that got no gradient
+    this step (only the bimodal heads can lack one: a step without pairs) and its optimizer
+    state exactly as they were: AdamW would otherwise move it by weight decay and by its
+    running momentum, though nothing was learned about it.
 
     Such a parameter takes part in the step with a zero gradient and is put back after it,
-    so the optimizer holds state for every parameter from the first step on and every
-    checkpoint has the same keys; state the step created (a first step without pairs) is
-    reset to zeros, AdamW's fresh state.
+    so the optimizer holds state for every parameter it has from the first step on and
+    every checkpoint has the same keys; state the step created (a first step without
+    pairs) is reset to zeros, AdamW's fresh state. Frozen parameters are not the
+    optimizer's (``parameter_groups``) and are left alone.
     """
-    idle = [p for p in model.parameters() if p.grad is None]
+    idle = [p for group in optimizer.param_groups for p in group["params"] if p.grad is None]
     saved = []
     for param in idle:
         param.grad = torch.zeros_like(param)
@@ -174,7 +177,7 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
                            specials=loader.specials, bimodal=bimodal)
         grad_norm = torch.nn.utils.clip_grad_norm_(
             model.parameters(), opt.grad_clip if opt.grad_clip > 0 else math.inf)
-        step_moving_only_trained(optimizer, model)
+        step_moving_only_trained(optimizer)
         optimizer.zero_grad(set_to_none=True)
         loss_sum += loss
         done = step + 1
@@ -208,6 +211,20 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
             return
 
 
+def batch_logits(model: torch.nn.Module, batch: Batch, *, document_mask: bool,
+                 specials: SpecialIds) -> torch.Tensor:
+    """The model's logits for ``batch`` (on the model's device), ``[rows, seq, vocab]``
+    beside ``batch.targets``: an encoder-decoder's decoder logits given the encoder's ids;
+    a decoder's over the inputs, with the attention mask the batch needs
+    (``training.attention``: ``document_mask``, documents marked by ``specials``)."""
+    if batch.decoder_inputs is not None:
+        return model(batch.decoder_inputs, encoder_tokens=batch.inputs,
+                     encoder_lengths=batch.encoder_lengths)
+    mask = attention_mask(batch.inputs, prefix=batch.prefix, document_mask=document_mask,
+                          specials=specials)
+    return model(batch.inputs, mask)
+
+
 def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.device, *,
                 document_mask: bool, losses: GroupLosses, specials: SpecialIds,
                 bimodal: BimodalLoss | None = None) -> torch.Tensor:
@@ -237,9 +254,8 @@ def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.devi
     for i, (batch, count) in enumerate(zip(batches, counts)):
         last, paired = i == len(batches) - 1, bimodal is not None and batch.pairs is not None
         batch = batch.to(device)
-        mask = attention_mask(batch.inputs, prefix=batch.prefix, document_mask=document_mask,
-                              specials=specials)
-        per_sequence = sequence_losses(model(batch.inputs, mask), batch.targets)
+        per_sequence = sequence_losses(batch_logits(model, batch, document_mask=document_mask,
+                                                    specials=specials), batch.targets)
         if len(batches) > 1 or paired:
             set_gradient_sync(model, last and not paired)
         weighted = per_sequence if bimodal is None else bimodal.weigh(per_sequence, batch.group)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import socket
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch.distributed as dist
 from corpus_builder import build_manifest, stdlib_texts, write_train_config
 
 
@@ -42,3 +44,16 @@ def trained_checkpoint(tiny_manifest: str, tmp_path_factory: pytest.TempPathFact
                              training={"steps": 4, "log_every": 2})
     assert train([cfg]) == 0
     return cfg, str(root / "train" / "checkpoints" / "step-000004")
+
+
+@pytest.fixture
+def group() -> Iterator[None]:
+    """A real one-process gloo group (DCP and FSDP2 are collective)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0,
+                            world_size=1)
+    yield
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -34,6 +34,19 @@ def test_bench_train_runs_without_beam_zstandard_or_tiktoken():
     assert lines[-1].startswith("trainer / bare loop: ")
 
 
+def test_bench_train_compares_a_frozen_decoder_with_an_unfrozen_one():
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_WITHOUT, "--dim", "32", "--layers", "2", "--heads", "2",
+         "--seq-len", "32", "--batch", "2", "--vocab", "512", "--steps", "2",
+         "--warmup", "1", "--rounds", "1", "--encoder-layers", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert "encoder-decoder (1 + 2 layers, t5_span)" in lines[-5]
+    assert [line.split()[0] for line in lines[-3:-1]] == ["unfrozen", "frozen"]
+    assert lines[-1].startswith("frozen / unfrozen: ")
+
+
 def test_section_targets_keep_only_the_sections():
     # inputs:  a  OPEN b  c  CLOSE d  OPEN e ; targets are the next ids
     inputs = np.array([5, 1, 6, 7, 2, 8, 1, 9])

@@ -1,7 +1,6 @@
 """training.checkpoint: DCP save/load of model, optimizer and trainer state."""
 
 import dataclasses
-import socket
 
 import pytest
 import torch
@@ -15,19 +14,6 @@ from training.parallelize import device_mesh, parallelize
 ARGS = ModelArgs(vocab_size=64, dim=16, n_layers=2, n_heads=2, mlp_ratio=2.0, max_seq_len=8)
 STATE = TrainerState(step=3, seed=0, global_batch_size=8, manifest_sha256="a" * 64,
                      mixture_sha256="b" * 64, data={"step": 3, "global_batch_size": 8})
-
-
-@pytest.fixture
-def group():
-    """A real one-process gloo group (DCP and FSDP2 are collective)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0,
-                            world_size=1)
-    yield
-    if dist.is_initialized():
-        dist.destroy_process_group()
 
 
 def build(seed):

@@ -101,7 +101,7 @@ def test_bad_attention_options_are_one_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, MINIMAL), ["training.objective=prefix"])
     assert str(err.value).endswith("training.objective must be one of bimodal, clm, codegen2, "
-                                   "fim, prefix_lm, got 'prefix'")
+                                   "fim, prefix_lm, seq2seq_lm, t5_span, got 'prefix'")
     assert "\n" not in str(err.value)
 
 
@@ -140,7 +140,7 @@ def test_objectives_per_component_override_the_global_one(tmp_path):
 def test_bad_objectives_per_component_are_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"training.objective_per_component.code-python must "
                                           r"be one of bimodal, clm, codegen2, fim, prefix_lm, "
-                                          r"got 't5'$"):
+                                          r"seq2seq_lm, t5_span, got 't5'$"):
         load_config(write(tmp_path, MINIMAL), ["training.objective_per_component="
                                                "{code-python: t5}"])
     with pytest.raises(ConfigError, match="objective_per_component must map component names"):

@@ -3,7 +3,8 @@
 30 steps on 2 processes (gloo, FSDP2), a checkpoint every 5; a second run of the same
 config is killed with SIGKILL once it has logged step 17, then resumed from its last
 complete checkpoint (on 2 processes, and on 1 with the same global batch): the losses of
-every step after that checkpoint equal the uninterrupted run's.
+every step after that checkpoint equal the uninterrupted run's. Both architectures: the
+decoder-only model on causal LM, and the encoder-decoder on t5_span and seq2seq_lm.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from corpus_builder import REPO, read_metrics, torchrun, write_train_config
@@ -22,13 +24,24 @@ from training.train import main
 
 STEPS, EVERY, KILL_AFTER = 30, 5, 17
 
+ARCHITECTURES: dict[str, dict[str, dict[str, Any]]] = {
+    "decoder": {"model": {}, "training": {}},
+    "encoder_decoder": {
+        "model": {"architecture": "encoder_decoder", "encoder_layers": 1},
+        "training": {"objective": "t5_span",
+                     "objective_per_component": {"text-docs": "seq2seq_lm"}}},
+}
+"""Architecture -> the config sections it changes."""
 
-def _config(path: Path, manifest: str, out: Path) -> str:
+
+def _config(path: Path, manifest: str, out: Path, architecture: str) -> str:
     # Every checkpoint kept: torchrun starts each worker in a session of its own, so the
     # killed run's workers outlive the kill of torchrun's group and would prune the
     # checkpoint the test resumes from.
-    return write_train_config(path, manifest, out, training={
-        "steps": STEPS, "log_every": 1, "checkpoint_every": EVERY, "keep_checkpoints": 0})
+    sections = ARCHITECTURES[architecture]
+    return write_train_config(path, manifest, out, model=sections["model"], training={
+        "steps": STEPS, "log_every": 1, "checkpoint_every": EVERY, "keep_checkpoints": 0,
+        **sections["training"]})
 
 
 def _losses(out: Path) -> dict[int, float]:
@@ -63,14 +76,14 @@ def _last_checkpoint(out: Path) -> Path:
     return done[-1]
 
 
-@pytest.fixture(scope="module")
-def runs(tiny_manifest, tmp_path_factory):
-    root = tmp_path_factory.mktemp("kill")
+@pytest.fixture(scope="module", params=sorted(ARCHITECTURES))
+def runs(request, tiny_manifest, tmp_path_factory):
+    root = tmp_path_factory.mktemp(f"kill-{request.param}")
     reference = root / "reference"
-    result = torchrun([_config(root / "ref.yaml", tiny_manifest, reference)])
+    result = torchrun([_config(root / "ref.yaml", tiny_manifest, reference, request.param)])
     assert result.returncode == 0, result.stderr[-2000:]
     killed = root / "killed"
-    cfg = _config(root / "killed.yaml", tiny_manifest, killed)
+    cfg = _config(root / "killed.yaml", tiny_manifest, killed, request.param)
     _run_and_kill(cfg, killed)
     return cfg, reference, killed, _last_checkpoint(killed)
 

@@ -7,9 +7,13 @@ from corpus_builder import ranged_document, stdlib_texts, train_tokenizer, write
 
 from tokenizer.special_tokens import ENDOFTEXT, PAD, SPECIAL_TOKENS, SpecialIds
 from training.data.packing import PackedComponent
-from training.objectives import (IGNORE_INDEX, OBJECTIVES, REQUIRED_TOKENS, SPAN_OBJECTIVES,
-                                 missing_tokens, transform)
+from training.objectives import (IGNORE_INDEX, OBJECTIVES, REQUIRED_TOKENS,
+                                 SEQ2SEQ_OBJECTIVES, SPAN_OBJECTIVES, Seq2SeqExample,
+                                 missing_tokens, seq2seq_lengths, transform)
 from training.objectives.loss import cross_entropy
+
+
+DECODER_OBJECTIVES = sorted(set(OBJECTIVES) - SEQ2SEQ_OBJECTIVES)
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +21,7 @@ def tok():
     return train_tokenizer(stdlib_texts(50_000)["code-python"], 300)
 
 
-@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+@pytest.mark.parametrize("name", DECODER_OBJECTIVES)
 def test_every_objective_is_pure_and_keeps_length(name, tok):
     tokens = np.arange(100, 133)
     a = transform(name, tokens, seed=3, index=7, tokenizer=tok)
@@ -27,6 +31,25 @@ def test_every_objective_is_pure_and_keeps_length(name, tok):
     np.testing.assert_array_equal(a.inputs, b.inputs)
     np.testing.assert_array_equal(a.targets, b.targets)
     assert a.prefix == b.prefix and 0 <= a.prefix <= 32
+
+
+@pytest.mark.parametrize("name", sorted(SEQ2SEQ_OBJECTIVES))
+def test_every_encoder_decoder_objective_is_pure_and_fits_its_lengths(name, tok):
+    tokens = np.arange(100, 165)
+    specials = SpecialIds.default()
+    enc_len, dec_len = seq2seq_lengths([name], len(tokens), specials)
+    examples = [transform(name, tokens, seed=3, index=i, tokenizer=tok) for i in range(200)]
+    again = transform(name, tokens, seed=3, index=7, tokenizer=tok)
+    assert isinstance(again, Seq2SeqExample)
+    np.testing.assert_array_equal(again.inputs, examples[7].inputs)
+    np.testing.assert_array_equal(again.targets, examples[7].targets)
+    # The lengths hold every draw, and are reached: no padding beyond what some draw needs.
+    assert max(len(e.inputs) for e in examples) == enc_len
+    assert max(len(e.targets) for e in examples) == dec_len
+    # 65 tokens: t5_span keeps 55 + 3 sentinels and generates 3 + 10 + 1; seq2seq_lm
+    # pivots in [7, 58]. A run of both pads to the longest of each.
+    assert seq2seq_lengths(["t5_span"], 65, specials) == (58, 14)
+    assert seq2seq_lengths(sorted(SEQ2SEQ_OBJECTIVES), 65, specials) == (58, 58)
 
 
 def test_clm_shifts_by_one():
@@ -101,7 +124,7 @@ def ranged(tok, tmp_path_factory):
     return PackedComponent([shard], seq_len=40)
 
 
-@pytest.mark.parametrize("name,syntax_spans", [(name, False) for name in sorted(OBJECTIVES)]
+@pytest.mark.parametrize("name,syntax_spans", [(name, False) for name in DECODER_OBJECTIVES]
                          + [(name, True) for name in sorted(SPAN_OBJECTIVES)])
 def test_every_objective_gives_no_loss_to_the_tokens_marked_so(name, tok, ranged,
                                                                syntax_spans):
@@ -124,4 +147,21 @@ def test_every_objective_gives_no_loss_to_the_tokens_marked_so(name, tok, ranged
             assert ignored[start:].tolist() == expected[start:].tolist(), (i, index)
             assert ex.targets[-1] == IGNORE_INDEX or not marked[ex.targets[-1]]
             seen += int(expected[start:].sum())
+    assert seen > 0
+
+
+@pytest.mark.parametrize("name", sorted(SEQ2SEQ_OBJECTIVES))
+def test_every_encoder_decoder_objective_marks_no_loss_on_the_marked_targets(name, tok,
+                                                                            ranged):
+    marked = np.array(["Z" in tok.decode([i]) for i in range(tok.get_vocab_size())])
+    seen = 0
+    for i in range(len(ranged)):
+        seq = ranged[i]
+        for index in range(4):
+            ex = transform(name, seq.tokens, seed=0, index=i * 4 + index, tokenizer=tok,
+                           no_loss=seq.no_loss)
+            # Sentinels and the end token are never marked, so a target takes no loss
+            # exactly when it holds a "Z".
+            assert ex.no_loss.tolist() == marked[ex.targets].tolist(), (i, index)
+            seen += int(ex.no_loss.sum())
     assert seen > 0

@@ -58,7 +58,7 @@ def _step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, use_b: bo
                 p.grad = torch.zeros_like(p)
         optimizer.step()
     else:
-        step_moving_only_trained(optimizer, model)
+        step_moving_only_trained(optimizer)
     optimizer.zero_grad(set_to_none=True)
 
 

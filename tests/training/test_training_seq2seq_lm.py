@@ -34,7 +34,7 @@ def test_pivot_bounds_keep_both_parts_non_empty(n, bounds):
     for index in range(20):
         example = seq2seq_lm(window(n), seed=0, index=index)
         assert bounds[0] <= len(example.inputs) <= bounds[1]
-        assert np.array_equal(np.concatenate(example), window(n))
+        assert np.array_equal(np.concatenate([example.inputs, example.targets]), window(n))
 
 
 def test_randomness_is_a_function_of_seed_and_index():

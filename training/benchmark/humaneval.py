@@ -122,14 +122,15 @@ def complete(model: Transformer, tok: Tokenizer, specials: SpecialIds,
 
     completions = []
     for problem in problems:
-        prompt = generate.document_prompt(tok, problem.prompt, specials)
+        request = generate.continuation(model, tok, problem.prompt, specials)
         samples = []
         for j in range(n):
-            new = generate.generate(model, prompt, max_new_tokens=max_new_tokens,
+            new = generate.generate(model, request.ids, max_new_tokens=max_new_tokens,
                                     temperature=temperature,
                                     seed=sample_seed(seed, problem.index, j),
-                                    stop_ids={specials.eot}, stop=stopped)
-            if new and new[-1] == specials.eot:
+                                    stop_ids=request.stop_ids, stop=stopped,
+                                    decoder_ids=request.decoder_ids)
+            if new and new[-1] in request.stop_ids:
                 new = new[:-1]
             samples.append(truncate(decode(tok, new)))
         completions.append(samples)

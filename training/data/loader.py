@@ -11,6 +11,11 @@ when it is needed (``training.attention``). Likewise it carries the docstring/co
 only when some rank's part of the step's batch comes from a component trained with a pair
 objective (``bimodal``), so only those micro-batches get the contrastive and matching
 passes (``training.bimodal``), on every rank together.
+
+An encoder-decoder's objectives (``SEQ2SEQ_OBJECTIVES``) make examples of varying lengths;
+``collate_seq2seq`` pads every batch to the run's fixed lengths (``seq2seq_lengths``): the
+encoder's ids with the real length of each row, which the model hides the padding by, and
+the decoder's inputs, its targets shifted right after a start token (teacher forcing).
 """
 
 from __future__ import annotations
@@ -26,15 +31,19 @@ from tokenizer.special_tokens import SpecialIds
 from training.config import ConfigError
 from training.data.holdout import Sequences
 from training.data.sampler import MixtureSampler
-from training.objectives import PAIR_OBJECTIVES, Example, transform
+from training.objectives import (PAIR_OBJECTIVES, SEQ2SEQ_OBJECTIVES, Example,
+                                  Seq2SeqExample, seq2seq_lengths, transform)
+from training.objectives.example import IGNORE_INDEX
 
 
 class Batch(NamedTuple):
     """One rank's examples of one step, stacked.
 
     Attributes:
-        inputs: int64 ``[G / W, seq_len]`` token ids.
-        targets: int64 ``[G / W, seq_len]`` ids to predict, ``IGNORE_INDEX`` for no loss.
+        inputs: int64 ``[G / W, seq_len]`` token ids (the encoder's ``[G / W, enc_len]``
+            for an encoder-decoder).
+        targets: int64 ``[G / W, seq_len]`` ids to predict, ``IGNORE_INDEX`` for no loss
+            (the decoder's ``[G / W, dec_len]`` for an encoder-decoder).
         group: int64 ``[G / W]``: which group each example belongs to, an index into the
             names the batch's maker gives (``MixtureLoader.objective_names``: the objective
             that made it).
@@ -43,6 +52,10 @@ class Batch(NamedTuple):
         pairs: int64 ``[P, 5]``: ``(row, text_start, text_end, code_start, code_end)`` of
             each complete docstring/code pair of the rows (``Example.pairs``; ``P`` may be
             0), or None when the batch gets no bimodal passes.
+        decoder_inputs: int64 ``[G / W, dec_len]``: an encoder-decoder's decoder ids; None
+            for a decoder-only model.
+        encoder_lengths: int64 ``[G / W]``: real (unpadded) ids of each row of ``inputs``;
+            with ``decoder_inputs`` only.
     """
 
     inputs: torch.Tensor
@@ -50,6 +63,8 @@ class Batch(NamedTuple):
     group: torch.Tensor
     prefix: torch.Tensor | None = None
     pairs: torch.Tensor | None = None
+    decoder_inputs: torch.Tensor | None = None
+    encoder_lengths: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> Batch:
         """The same batch on ``device``."""
@@ -71,6 +86,43 @@ def collate(examples: list[Example], groups: list[int], *, paired: bool = False)
                  # A prefix of 0 or 1 is causal attention: no mask is needed for it.
                  prefix=torch.from_numpy(prefix) if (prefix > 1).any() else None,
                  pairs=pairs)
+
+
+def collate_seq2seq(examples: list[Seq2SeqExample], groups: list[int], *,
+                    lengths: tuple[int, int], start: int) -> Batch:
+    """Pad encoder-decoder examples to ``lengths`` and stack them into a ``Batch``.
+
+    Args:
+        examples: the examples; none longer than ``lengths``.
+        groups: ``groups[i]`` is example ``i``'s group.
+        lengths: ``(enc_len, dec_len)``: the run's fixed lengths (``seq2seq_lengths``).
+        start: the id the decoder starts from (``<|endoftext|>``, as a document starts in
+            the packed data the decoder-only models see); it also fills the padding, which
+            is hidden (encoder) or comes after every real position and takes no loss
+            (decoder), so its value does not matter.
+
+    Returns:
+        ``Batch`` with ``inputs`` the encoder ids, ``encoder_lengths`` their real lengths,
+        ``decoder_inputs`` ``start`` then the targets but the last, and ``targets`` the
+        targets with ``IGNORE_INDEX`` where an example's ``no_loss`` marks them and on
+        padding.
+    """
+    enc_len, dec_len = lengths
+    rows = len(examples)
+    inputs = np.full((rows, enc_len), start, dtype=np.int64)
+    decoder = np.full((rows, dec_len), start, dtype=np.int64)
+    targets = np.full((rows, dec_len), IGNORE_INDEX, dtype=np.int64)
+    for row, e in enumerate(examples):
+        inputs[row, :len(e.inputs)] = e.inputs
+        decoder[row, 1:len(e.targets)] = e.targets[:-1]
+        targets[row, :len(e.targets)] = e.targets
+        if e.no_loss is not None:
+            targets[row, :len(e.targets)][e.no_loss] = IGNORE_INDEX
+    return Batch(inputs=torch.from_numpy(inputs), targets=torch.from_numpy(targets),
+                 group=torch.tensor(groups, dtype=torch.int64),
+                 decoder_inputs=torch.from_numpy(decoder),
+                 encoder_lengths=torch.tensor([len(e.inputs) for e in examples],
+                                              dtype=torch.int64))
 
 
 def rank_slice(step: int, global_batch_size: int, rank: int, world_size: int) -> range:
@@ -136,10 +188,15 @@ class MixtureLoader:
         self.specials = specials or SpecialIds.default()
         self.paired_components = frozenset(
             name for name, objective in self.objectives.items() if objective in PAIR_OBJECTIVES)
+        seq2seq = {name in SEQ2SEQ_OBJECTIVES for name in self.objective_names}
+        if len(seq2seq) > 1:  # the config refuses it first (``TrainConfig``)
+            raise ValueError("encoder-decoder and decoder-only objectives cannot be mixed")
+        self.seq2seq = seq2seq == {True}
         self.step = 0
 
     def example(self, objective: str, tokens: np.ndarray, index: int, *,
-                no_loss: np.ndarray | None = None, spans: np.ndarray | None = None) -> Example:
+                no_loss: np.ndarray | None = None, spans: np.ndarray | None = None
+                ) -> Example | Seq2SeqExample:
         """Global sample ``index``'s ``tokens`` (one packed sequence) as ``objective``
         makes them into an example, with this run's seed, tokenizer, special ids and
         settings; ``no_loss`` and ``spans`` are the sequence's (``PackedSequence``)."""
@@ -157,7 +214,16 @@ class MixtureLoader:
             examples.append(self.example(objective, packed.tokens, index,
                                          no_loss=packed.no_loss, spans=packed.spans))
             groups.append(self.objective_names.index(objective))
+        if self.seq2seq:
+            return self.collate_seq2seq(examples, groups, window=len(packed.tokens))
         return collate(examples, groups, paired=self.paired(step))
+
+    def collate_seq2seq(self, examples: list[Seq2SeqExample], groups: list[int], *,
+                        window: int, objectives: tuple[str, ...] | None = None) -> Batch:
+        """``collate_seq2seq`` with this run's lengths for ``window``-token sequences (the
+        longest of ``objectives``, default the run's) and start id (``<|endoftext|>``)."""
+        lengths = seq2seq_lengths(objectives or self.objective_names, window, self.specials)
+        return collate_seq2seq(examples, groups, lengths=lengths, start=self.specials.eot)
 
     def paired(self, step: int) -> bool:
         """Whether any rank's part of step ``step``'s batch comes from a component trained

@@ -38,10 +38,16 @@ objective is a pure function and a resumed run transforms each sample exactly as
   ``docstring <sep> code`` pairs of a window, loss on the generated side only; its
   ``Example.pairs`` feed the contrastive and matching losses (``training.bimodal``).
 
-For encoder-decoders, ``t5_span.py`` holds T5's span denoising and ``seq2seq_lm.py``
-CodeT5+'s causal LM split at a pivot; both return a ``Seq2SeqExample`` (encoder inputs,
-decoder targets) and are not in ``OBJECTIVES`` until the trainer has an encoder-decoder to
-feed.
+For encoder-decoders (``SEQ2SEQ_OBJECTIVES``; the only ones an encoder-decoder trains
+with, and only it does), with the same signature:
+
+- ``t5_span`` (``t5_span.py``): T5's span denoising, the encoder reads the window with
+  spans replaced by ``<mask_k>`` sentinels, the decoder generates sentinels and spans;
+- ``seq2seq_lm`` (``seq2seq_lm.py``): CodeT5+'s causal LM, the window split at a pivot,
+  the encoder reads the left part and the decoder generates the rest.
+
+They return a ``Seq2SeqExample`` (encoder inputs, decoder targets, of lengths that vary
+with the draw up to ``seq2seq_lengths``); the loader pads a batch of them to those lengths.
 
 How positions attend (causal, a prefix, documents kept apart) is not an objective's
 business beyond ``Example.prefix``: ``training.attention`` builds it.
@@ -58,18 +64,22 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from tokenizer.special_tokens import ENDOFTEXT, SpecialIds
+from tokenizer.special_tokens import ENDOFTEXT, SpecialIds, mask_token
 from training.objectives.bimodal import REQUIRED_TOKENS as PAIR_TOKENS
 from training.objectives.bimodal import bimodal
 from training.objectives.clm import causal_lm
-from training.objectives.example import IGNORE_INDEX, Example
+from training.objectives.example import IGNORE_INDEX, Example, Seq2SeqExample
 from training.objectives.fim import REQUIRED_TOKENS as FIM_TOKENS
 from training.objectives.fim import fim
 from training.objectives.prefix_lm import prefix_lm
+from training.objectives.seq2seq_lm import lengths as seq2seq_lm_lengths
+from training.objectives.seq2seq_lm import seq2seq_lm
 from training.objectives.span import REQUIRED_TOKENS as INFILL_TOKENS
 from training.objectives.span import codegen2
+from training.objectives.t5_span import lengths as t5_span_lengths
+from training.objectives.t5_span import t5_span
 
-Objective = Callable[..., Example]
+Objective = Callable[..., Example | Seq2SeqExample]
 
 OBJECTIVES: dict[str, Objective] = {
     "clm": causal_lm,
@@ -77,8 +87,19 @@ OBJECTIVES: dict[str, Objective] = {
     "fim": fim,
     "prefix_lm": prefix_lm,
     "bimodal": bimodal,
+    "t5_span": t5_span,
+    "seq2seq_lm": seq2seq_lm,
 }
 """Objective name -> function; the name is what ``training.objective`` in a config selects."""
+
+SEQ2SEQ_OBJECTIVES = frozenset({"t5_span", "seq2seq_lm"})
+"""Objectives for an encoder-decoder (``model.architecture: encoder_decoder``): they return a
+``Seq2SeqExample``; every other objective returns an ``Example`` for a decoder-only model."""
+
+_SEQ2SEQ_LENGTHS: dict[str, Callable[[int, SpecialIds], tuple[int, int]]] = {
+    "t5_span": lambda n, specials: t5_span_lengths(n, max_spans=len(specials.masks)),
+    "seq2seq_lm": lambda n, specials: seq2seq_lm_lengths(n),
+}
 
 TOKENIZER_OBJECTIVES = frozenset({"fim"})
 """Objectives that decode and re-encode text, and so take a ``tokenizer`` keyword."""
@@ -96,6 +117,8 @@ REQUIRED_TOKENS: dict[str, tuple[str, ...]] = {
     "fim": (ENDOFTEXT, *FIM_TOKENS),
     "prefix_lm": (ENDOFTEXT,),
     "bimodal": (ENDOFTEXT, *PAIR_TOKENS),
+    "t5_span": (ENDOFTEXT, mask_token(1)),
+    "seq2seq_lm": (ENDOFTEXT,),
 }
 """Objective name -> the special tokens it needs the corpus's tokenizer to have
 (``<|endoftext|>`` separates the packed documents for all of them)."""
@@ -115,10 +138,24 @@ def missing_tokens(names: Iterable[str], specials: SpecialIds) -> list[str]:
     return specials.missing(needed)
 
 
+def seq2seq_lengths(names: Iterable[str], n: int, specials: SpecialIds) -> tuple[int, int]:
+    """The encoder and decoder lengths that hold every example the encoder-decoder
+    objectives ``names`` make of an ``n``-token window: each the longest any of them makes,
+    so every batch of a run has one shape (one compiled graph) whatever the draws.
+
+    Args:
+        names: keys of ``SEQ2SEQ_OBJECTIVES``.
+        n: tokens in a window (``data.seq_len + 1``).
+        specials: the corpus's special ids (``t5_span`` has a span per sentinel at most).
+    """
+    shapes = [_SEQ2SEQ_LENGTHS[name](n, specials) for name in names]
+    return max(s[0] for s in shapes), max(s[1] for s in shapes)
+
+
 def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
               tokenizer: Tokenizer | None = None, specials: SpecialIds | None = None,
               options: Mapping[str, Any] | None = None, no_loss: np.ndarray | None = None,
-              spans: np.ndarray | None = None) -> Example:
+              spans: np.ndarray | None = None) -> Example | Seq2SeqExample:
     """Apply the objective called ``name`` to one packed sequence.
 
     Args:
@@ -139,7 +176,8 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
             only; None for none.
 
     Returns:
-        The ``Example``: inputs and targets, ``seq_len`` ids each, and its prefix.
+        The ``Example``: inputs and targets, ``seq_len`` ids each, and its prefix; a
+        ``Seq2SeqExample`` for the objectives in ``SEQ2SEQ_OBJECTIVES``.
 
     Raises:
         ValueError: an unknown name, or no ``tokenizer`` for an objective that needs one.
@@ -162,4 +200,5 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
 
 
 __all__ = ["IGNORE_INDEX", "OBJECTIVES", "PAIR_OBJECTIVES", "REQUIRED_TOKENS",
-           "SPAN_OBJECTIVES", "TOKENIZER_OBJECTIVES", "Example", "missing_tokens", "transform"]
+           "SEQ2SEQ_OBJECTIVES", "SPAN_OBJECTIVES", "TOKENIZER_OBJECTIVES", "Example",
+           "Seq2SeqExample", "missing_tokens", "seq2seq_lengths", "transform"]

@@ -41,7 +41,11 @@ class Seq2SeqExample(NamedTuple):
         targets: int64 token ids the decoder generates, shape ``[target_len]``; the
             decoder is fed them shifted right by one (teacher forcing), so the first is
             predicted from the decoder's start alone.
+        no_loss: bool ``[target_len]``: True where a target takes no loss (a token the
+            build marked ``no_loss``; it is still fed to the decoder, so it stays an id
+            here rather than ``IGNORE_INDEX``); None (the default) for none.
     """
 
     inputs: np.ndarray
     targets: np.ndarray
+    no_loss: np.ndarray | None = None

@@ -15,8 +15,7 @@ arbitrary point, and an end token there would teach the decoder to stop mid-docu
 (``<|endoftext|>`` separators inside the window are kept as they are). The paper's second
 variant, a ``[CLM]`` token as the whole encoder input and the full sequence as the target,
 is not here: the codemix tokenizer has no such token. Randomness comes only from
-``(seed, index)``; like ``t5_span`` it is not in ``OBJECTIVES`` until the trainer has an
-encoder-decoder.
+``(seed, index)``. Tokens the build marked ``no_loss`` keep that mark in the targets.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import math
 
 import numpy as np
 
+from tokenizer.special_tokens import SpecialIds
 from training.objectives.example import Seq2SeqExample
 
 PIVOT_RANGE = (0.1, 0.9)
@@ -49,7 +49,16 @@ def pivot_bounds(n: int, pivot_range: tuple[float, float] = PIVOT_RANGE) -> tupl
     return first, max(min(math.floor(high * n), n - 1), first)
 
 
+def lengths(n: int, *, pivot_range: tuple[float, float] = PIVOT_RANGE) -> tuple[int, int]:
+    """``(input_len, target_len)`` that hold ``seq2seq_lm``'s split of any ``n``-token
+    window: the longest encoder part and the longest decoder part (not of one split)."""
+    first, last = pivot_bounds(n, pivot_range)
+    return last, n - first
+
+
 def seq2seq_lm(tokens: np.ndarray, *, seed: int, index: int,
+               specials: SpecialIds = SpecialIds.default(),
+               no_loss: np.ndarray | None = None,
                pivot_range: tuple[float, float] = PIVOT_RANGE) -> Seq2SeqExample:
     """Split one window at a pivot: the encoder's part before it, the decoder's after.
 
@@ -58,11 +67,16 @@ def seq2seq_lm(tokens: np.ndarray, *, seed: int, index: int,
         seed: the run's seed; with ``index`` the only source of randomness.
         index: the global sample index; it differs between epochs, so a window seen again
             is split afresh.
+        specials: unused (the split inserts no special token); part of the shared
+            objective signature.
+        no_loss: bool, one per token of ``tokens``: True where the token takes no loss
+            (``PackedSequence.no_loss``); None for none.
         pivot_range: ``(low, high)`` shares of the window the pivot is drawn between,
             uniformly (default the paper's 10% to 90%).
 
     Returns:
-        ``Seq2SeqExample`` of int64 ids: inputs ``tokens[:p]``, targets ``tokens[p:]``.
+        ``Seq2SeqExample`` of int64 ids: inputs ``tokens[:p]``, targets ``tokens[p:]``,
+        ``no_loss[p:]`` its ``no_loss``.
 
     Raises:
         ValueError: ``tokens`` not 1-D with at least 2 ids, or a bad ``pivot_range``.
@@ -72,4 +86,6 @@ def seq2seq_lm(tokens: np.ndarray, *, seed: int, index: int,
         raise ValueError(f"tokens must be 1-D, got shape {ids.shape}")
     first, last = pivot_bounds(len(ids), pivot_range)
     pivot = int(np.random.default_rng([seed, index, _PIVOT_SALT]).integers(first, last + 1))
-    return Seq2SeqExample(inputs=ids[:pivot].copy(), targets=ids[pivot:].copy())
+    del specials
+    after = None if no_loss is None else np.asarray(no_loss, dtype=bool)[pivot:].copy()
+    return Seq2SeqExample(inputs=ids[:pivot].copy(), targets=ids[pivot:].copy(), no_loss=after)

@@ -23,9 +23,8 @@ them. Every count depends only on ``n`` and the settings, so ``lengths`` gives t
 without drawing anything, and a batch of windows of one length has one shape.
 
 The window is denoised as one sequence, ``<|endoftext|>`` separators included, as T5 does
-with packed examples. Randomness comes only from ``(seed, index)``. It is not in
-``training.objectives.OBJECTIVES`` yet: its examples feed an encoder-decoder, which the
-trainer does not have yet (issue 18, item 1).
+with packed examples. Randomness comes only from ``(seed, index)``. A masked token the build
+marked ``no_loss`` keeps that mark in the targets; sentinels and the end take loss.
 """
 
 from __future__ import annotations
@@ -84,7 +83,7 @@ def lengths(n: int, *, noise_density: float = NOISE_DENSITY,
 
 
 def t5_span(tokens: np.ndarray, *, seed: int, index: int,
-            specials: SpecialIds = SpecialIds.default(),
+            specials: SpecialIds = SpecialIds.default(), no_loss: np.ndarray | None = None,
             noise_density: float = NOISE_DENSITY,
             mean_span_length: float = MEAN_SPAN_LENGTH) -> Seq2SeqExample:
     """Mask spans of one window for the encoder and ask the decoder for them.
@@ -96,13 +95,16 @@ def t5_span(tokens: np.ndarray, *, seed: int, index: int,
             is masked afresh.
         specials: the corpus's special ids (default: the codemix layout); its ``masks`` are
             the sentinels and cap the number of spans, its ``eot`` ends the targets.
+        no_loss: bool, one per token of ``tokens``: True where the token takes no loss
+            (``PackedSequence.no_loss``); None for none.
         noise_density: share of tokens masked, in (0, 1) (default 0.15).
         mean_span_length: mean span length, at least 1 (default 3).
 
     Returns:
         ``Seq2SeqExample`` of int64 ids, of the lengths ``lengths`` gives: inputs, the kept
         tokens with a sentinel where each span was; targets, each sentinel followed by its
-        span, then ``<|endoftext|>``.
+        span, then ``<|endoftext|>``; its ``no_loss`` marks the span tokens marked in
+        ``no_loss`` (None without it).
 
     Raises:
         ValueError: ``tokens`` not 1-D with at least 2 ids, settings no window can satisfy,
@@ -121,9 +123,14 @@ def t5_span(tokens: np.ndarray, *, seed: int, index: int,
     ends = np.cumsum(np.stack([kept_lengths, noise_lengths], axis=1).ravel())
     starts = np.concatenate([[0], ends[:-1]])
     sentinels = np.asarray(specials.masks[:spans], dtype=np.int64)
-    inputs, targets = [], []
+    marked = np.zeros(len(ids), bool) if no_loss is None else np.asarray(no_loss, dtype=bool)
+    inputs, targets, silent = [], [], []
     for k in range(spans):
+        span = slice(starts[2 * k + 1], ends[2 * k + 1])
         inputs += [ids[starts[2 * k]:ends[2 * k]], sentinels[k:k + 1]]
-        targets += [sentinels[k:k + 1], ids[starts[2 * k + 1]:ends[2 * k + 1]]]
+        targets += [sentinels[k:k + 1], ids[span]]
+        silent += [[False], marked[span]]
     targets.append(np.array([specials.eot], dtype=np.int64))
-    return Seq2SeqExample(inputs=np.concatenate(inputs), targets=np.concatenate(targets))
+    silent.append([False])
+    return Seq2SeqExample(inputs=np.concatenate(inputs), targets=np.concatenate(targets),
+                          no_loss=None if no_loss is None else np.concatenate(silent))
