@@ -29,6 +29,12 @@ def script(*args: str, env: dict[str, str] | None = None,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def state(engine: str) -> pathlib.Path:
+    """The script's folder for a cluster of ``engine``: pid files, logs, scratch space."""
+    cache = pathlib.Path(os.environ.get("CODEMIX_CACHE", pathlib.Path.home() / ".cache/codemix"))
+    return cache / "clusters" / engine
+
+
 @contextlib.contextmanager
 def running(engine: str, workers: int = 2) -> Iterator[list[str]]:
     try:
@@ -37,12 +43,14 @@ def running(engine: str, workers: int = 2) -> Iterator[list[str]]:
         yield shlex.split(up.stdout.strip().splitlines()[-1])
     finally:
         script(engine, "down")
+    # After a run that passed: the jobs' scratch (shuffle files, RocksDB state and logs,
+    # executors' copies of the jars) went with the cluster.
+    assert not (state(engine) / "tmp").exists(), sorted((state(engine) / "tmp").iterdir())
 
 
 def harness_pids(engine: str) -> list[int]:
     """The SDK harness processes the engine's worker pool has started and that still run."""
-    pool = pathlib.Path(os.environ.get("CODEMIX_CACHE", pathlib.Path.home() / ".cache/codemix"))
-    pool_pid = (pool / "clusters" / engine / "worker-pool.pid").read_text().strip()
+    pool_pid = (state(engine) / "worker-pool.pid").read_text().strip()
     # Harnesses are forked by the pool's zygote and named for pgrep (pipelines/worker_pool.py).
     found = subprocess.run(["pgrep", "-x", "-g", pool_pid, "sdk-harness"], capture_output=True,
                            text=True)

@@ -3,15 +3,13 @@ work in harness processes of the worker pool (EXTERNAL environment), against Dir
 
 from __future__ import annotations
 
-import os
-import pathlib
 import re
 import subprocess
 import sys
 
 import pytest
 
-from clusters import demo_config, direct_then, running, snapshot
+from clusters import demo_config, direct_then, running, snapshot, state
 from pipelines.main import run
 
 
@@ -35,8 +33,7 @@ def test_flink_cluster_runs_python_work_on_every_task_manager(flink, tmp_path):
         "    (p | beam.io.ReadFromText(sys.argv[1]) | beam.Map(lambda w: (w, 1))\n"
         "       | beam.CombinePerKey(sum) | beam.MapTuple(lambda w, n: f'{w} {n}')\n"
         "       | beam.io.WriteToText(sys.argv[2]))\n")
-    pool_log = pathlib.Path(os.environ.get(
-        "CODEMIX_CACHE", pathlib.Path.home() / ".cache/codemix")) / "clusters/flink/worker-pool.log"
+    pool_log = state("flink") / "worker-pool.log"
     seen = len(pool_log.read_text())
     done = subprocess.run([sys.executable, "-c", job, str(src), str(out), *flink],
                           capture_output=True, text=True, timeout=600)
