@@ -48,8 +48,9 @@ for the same global batch, like every other loss of the step.
 component trained with ``bimodal`` (``MixtureLoader`` decides from the sampler alone, so all
 ranks agree without communicating). Only then do ranks run the two passes, each a forward
 and a backward, before the generation one: that last backward runs through every block of
-either architecture, so when it reduces the gradients, none accumulated by an earlier
-pass is left behind (the encoder-decoder's contrastive pass skips the decoder); a rank without complete pairs runs them on a
+either architecture, so when it reduces the gradients, none accumulated by an earlier pass
+is left behind (the encoder-decoder's contrastive pass skips the decoder); a rank without
+complete pairs runs them on a
 one-token stand-in with zero loss, because every FSDP forward and backward is collective.
 Unpaired micro-batches, and runs without ``bimodal``, run exactly as before.
 
@@ -390,8 +391,8 @@ class BimodalLoss:
             This rank's share of the step's weighted contrastive and matching loss (its
             pairs' terms; detached scalar): the shares of all ranks add up to the step's.
         """
-        inputs, pairs = batch.joined.numpy(), batch.pairs.numpy()
-        texts, codes = pair_sides(inputs, pairs)
+        joined, pairs = batch.joined.numpy(), batch.pairs.numpy()
+        texts, codes = pair_sides(joined, pairs)
         count = len(pairs)
         counts = gather_counts(count, device)
         first = sum(counts[:dist.get_rank()])
@@ -405,7 +406,7 @@ class BimodalLoss:
         # collectives and the gather's must come in the same order on all ranks.
         if count:
             rows = (side_rows([*texts, *codes], self.specials, encoder=True)
-                    if self.encoder_decoder else contrastive_rows(inputs, pairs, self.specials))
+                    if self.encoder_decoder else contrastive_rows(joined, pairs, self.specials))
             embeddings = pooled(model, rows, "contrastive", self.specials, device).float()
             sides = torch.stack([embeddings[:count], embeddings[count:]], dim=1)
         else:
@@ -432,7 +433,7 @@ class BimodalLoss:
             rows, labels, pair_of = (
                 seq2seq_matching_rows(texts, codes, chosen, self.specials)
                 if self.encoder_decoder
-                else matching_rows(texts, codes, chosen, inputs.shape[1], self.specials))
+                else matching_rows(texts, codes, chosen, joined.shape[1], self.specials))
             logits = pooled(model, rows, "matching", self.specials, device).squeeze(-1)
             labels = torch.from_numpy(labels).to(device)
             per_pair = matching_loss(logits, labels, torch.from_numpy(pair_of).to(device),

@@ -1,6 +1,8 @@
 """The bimodal losses on an encoder-decoder: one pair per example, the batch's pairs, the
 contrastive and matching rows, and the passes' losses against a hand computation."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,8 @@ from tokenizer.special_tokens import SpecialIds
 from training.bimodal import (BimodalLoss, pair_sides, pooled, seq2seq_matching_rows,
                               side_rows)
 from training.config import ObjectivesConfig
-from training.data.loader import collate_seq2seq
+from training.data.loader import MixtureLoader, collate_seq2seq
+from training.data.sampler import ComponentSpec, MixtureSampler, plan_mixture
 from training.metrics import GroupLosses
 from training.model import ModelArgs, Transformer
 from training.objectives import seq2seq_lengths, transform
@@ -102,6 +105,38 @@ def test_a_batch_s_pairs_index_the_encoder_ids_then_the_decoder_ids():
     assert [t.tolist() for t in texts] == [[12], [10, 11]]
     assert [c.tolist() for c in codes] == [[23, 24], [20, 21, 22]]
     assert collate_seq2seq(examples, [0, 0, 1], lengths=(9, 9), start=EOT).pairs is None
+
+
+def test_an_encoder_decoder_loader_makes_one_pair_examples_and_refuses_decoder_objectives():
+    components = {"code": [SimpleNamespace(tokens=np.arange(100, 123), no_loss=None,
+                                           spans=None)] * 40,
+                  "pairs": [SimpleNamespace(tokens=WINDOW, no_loss=None, spans=None)] * 10}
+    plan = plan_mixture([ComponentSpec(name="code", sequences=40, weight=None, epochs=1.0),
+                         ComponentSpec(name="pairs", sequences=10, weight=None, epochs=1.0)])
+    sampler = MixtureSampler(plan, 0)
+    loader = MixtureLoader(sampler, components, global_batch_size=4, rank=0, world_size=1,
+                           objectives={"code": "t5_span", "pairs": "bimodal"},
+                           encoder_decoder=True)
+    paired = 0
+    for step in range(12):
+        batch = loader.batch(step)
+        names = [sampler.sample(i)[0] for i in range(step * 4, step * 4 + 4)]
+        assert batch.inputs.shape[1] == seq2seq_lengths(["bimodal", "t5_span"], 23,
+                                                        CODEMIX)[0]
+        if batch.pairs is None:
+            assert "pairs" not in names
+            continue
+        paired += 1
+        assert batch.pairs[:, 0].tolist() == [r for r, n in enumerate(names) if n == "pairs"]
+        texts, codes = pair_sides(batch.joined.numpy(), batch.pairs.numpy())
+        for text, code in zip(texts, codes):
+            assert CODES[TEXTS.index(text.tolist())] == code.tolist()
+    assert paired
+    for objectives, architecture in (({"code": "clm", "pairs": "bimodal"}, True),
+                                     ({"code": "t5_span", "pairs": "bimodal"}, False)):
+        with pytest.raises(ValueError, match="objective '(clm|t5_span)' does not train"):
+            MixtureLoader(sampler, components, global_batch_size=4, rank=0, world_size=1,
+                          objectives=objectives, encoder_decoder=architecture)
 
 
 def test_contrastive_rows_are_each_side_and_an_eot_for_the_encoder():

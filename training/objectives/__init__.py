@@ -219,5 +219,6 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
 
 
 __all__ = ["ENCODER_DECODER_LAYOUTS", "ENCODER_DECODER_OBJECTIVES", "IGNORE_INDEX",
-           "OBJECTIVES", "PAIR_OBJECTIVES", "REQUIRED_TOKENS", "SEQ2SEQ_OBJECTIVES", "SPAN_OBJECTIVES", "TOKENIZER_OBJECTIVES", "Example",
-           "Seq2SeqExample", "missing_tokens", "seq2seq_lengths", "transform"]
+           "OBJECTIVES", "PAIR_OBJECTIVES", "REQUIRED_TOKENS", "SEQ2SEQ_OBJECTIVES",
+           "SPAN_OBJECTIVES", "TOKENIZER_OBJECTIVES", "Example", "Seq2SeqExample",
+           "missing_tokens", "seq2seq_lengths", "transform"]
