@@ -134,7 +134,8 @@ def _synthetic_loader(cfg: TrainConfig, vocab: int, samples: int, folder: str,
                                        weight=1.0, epochs=None)])
     return MixtureLoader(MixtureSampler(plan, seed), packed,
                          global_batch_size=cfg.data.global_batch_size, rank=0, world_size=1,
-                         objectives={"synthetic": cfg.training.objective})
+                         objectives={"synthetic": cfg.training.objective},
+                         encoder_decoder=cfg.model.encoder_decoder)
 
 
 def _trainer_steps(cfg: TrainConfig, loader: MixtureLoader, vocab: int,

@@ -10,6 +10,7 @@
     codemix generate CHECKPOINT --prompt TEXT [--config TRAIN.yaml] [options]
     codemix infill CHECKPOINT --prefix TEXT --suffix TEXT [--config TRAIN.yaml] [options]
     codemix eval CHECKPOINT --benchmark humaneval [--config TRAIN.yaml] [--n N] [--k 1,10,100]
+    codemix embed CHECKPOINT --input TEXTS.jsonl [--out FILE.jsonl|FILE.npy]
 
 A user's error (missing file, bad YAML, unknown key or component, a manifest that does not
 match its files, an output that is a file) prints one line, ``codemix: error: ...``, and
@@ -26,7 +27,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-USAGE = """usage: codemix {init,build,train,shards,report,generate,infill,eval} ...
+USAGE = """usage: codemix {init,build,train,shards,report,generate,infill,eval,embed} ...
 
   init PATH... [--config FILE]       write a commented starter config for your folders and
                                      files (small vocabulary and shards for a first try)
@@ -49,6 +50,9 @@ USAGE = """usage: codemix {init,build,train,shards,report,generate,infill,eval} 
   eval CHECKPOINT --benchmark humaneval
                                      HumanEval pass@k, completions run in a sandbox; see
                                      `codemix eval --help`
+  embed CHECKPOINT --input TEXTS.jsonl
+                                     normalised retrieval embeddings (the contrastive
+                                     head's); see `codemix embed --help`
 """
 
 
@@ -344,6 +348,41 @@ def _eval(argv: list[str]) -> int:
     return _guard(action, (ConfigError, ManifestError, TokenizerError))
 
 
+def _embed(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="codemix embed",
+        description="Write the L2-normalised retrieval embedding of each text (the "
+                    "contrastive head on the encoder of an encoder-decoder, or on a decoder "
+                    "trained with the bimodal objective); cosine similarity is their dot "
+                    "product.")
+    parser.add_argument("checkpoint", help="checkpoint folder written by training")
+    parser.add_argument("--input", required=True,
+                        help="JSON Lines, one object with a \"text\" string per line")
+    parser.add_argument("--out", default=None,
+                        help="FILE.npy: a float32 array [texts, dim]; any other name: JSON "
+                             "Lines, one {\"embedding\": [...]} per input line (default: "
+                             "JSON Lines to stdout)")
+    parser.add_argument("--config", help="a training config to use instead of the one the "
+                                         "checkpoint stores")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a value of the run's config, as for `train`")
+    args = parser.parse_args(argv)
+    from shards.manifest import ManifestError
+    from tokenizer.load import TokenizerError
+    from training.config import ConfigError
+
+    def action() -> int:
+        from training import embedding, generate
+
+        texts = embedding.read_texts(args.input)  # before the model: a typo fails fast
+        cfg = generate.run_config(args.checkpoint, args.config, args.set)
+        model, tok, specials = generate.load_model(args.checkpoint, cfg)
+        embedding.write_embeddings(embedding.embed(model, tok, specials, texts), args.out)
+        return 0
+
+    return _guard(action, (ConfigError, ManifestError, TokenizerError))
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -371,7 +410,7 @@ def _guard(action: Callable[[], int], user_errors: tuple[type[BaseException], ..
 
 
 COMMANDS = {"init": _init, "build": _build, "train": _train, "shards": _shards, "report": _report,
-            "generate": _generate, "infill": _infill, "eval": _eval}
+            "generate": _generate, "infill": _infill, "eval": _eval, "embed": _embed}
 
 
 INTERRUPTED = 130

@@ -73,6 +73,9 @@ BY_TEST = {
                                "test_bench_train_runs_without_beam_zstandard_or_tiktoken",
     r"^codemix eval .* --benchmark humaneval ": "tests/training/test_training_humaneval.py::"
                                                 "test_eval_prints_pass_at_k_and_writes_every_sample",
+    r"^codemix embed \S+ --input \S+\.jsonl --out \S+\.npy$":
+        "tests/training/test_training_embedding.py::"
+        "test_codemix_embed_writes_npy_and_json_lines",
 }
 """Command pattern -> the test (file, and function where one) that runs that command."""
 

@@ -24,6 +24,16 @@ encodes the same wherever it sits. The matching pass packs its joint sequences, 
 with an EOT, into rows as long as the longest needs, again with document masking, and pools
 at each EOT. A negative that does not fit in ``seq_len`` has its code cut.
 
+**On an encoder-decoder** (CodeT5+'s own layout) each example is one pair
+(``training.objectives.bimodal.bimodal_seq2seq``), generated through the decoder with the
+condition in the encoder. The contrastive pass runs the encoder alone over each side and an
+EOT, one row each (padding hidden), and pools at that EOT: its final state has read the
+whole side in both directions (CodeT5+ pools its first token, a ``[CLS]`` codemix's
+tokenizer lacks; ``side_rows``). The matching pass feeds each docstring and an EOT to the
+encoder and ``<|endoftext|> code EOT`` to the decoder, which cross-attends to the
+docstring, and pools at the decoder's last EOT (CodeT5+'s ``[EOS]``), one couple per row
+(``seq2seq_matching_rows``). Hard negatives, gathering and losses are the decoder's.
+
 **In-batch means the whole micro-batch**, over every rank: the complete pairs of its ``G``
 rows, in rank order, which is the order one process holding all ``G`` rows sees. Each rank
 encodes its own pairs, the embeddings are gathered (``gather_pairs``), and every rank scores
@@ -37,7 +47,10 @@ for the same global batch, like every other loss of the step.
 **Passes.** A micro-batch is *paired* when any rank's part of it holds a sample of a
 component trained with ``bimodal`` (``MixtureLoader`` decides from the sampler alone, so all
 ranks agree without communicating). Only then do ranks run the two passes, each a forward
-and a backward after the generation one; a rank without complete pairs runs them on a
+and a backward, before the generation one: that last backward runs through every block of
+either architecture, so when it reduces the gradients, none accumulated by an earlier pass
+is left behind (the encoder-decoder's contrastive pass skips the decoder); a rank without
+complete pairs runs them on a
 one-token stand-in with zero loss, because every FSDP forward and backward is collective.
 Unpaired micro-batches, and runs without ``bimodal``, run exactly as before.
 
@@ -135,15 +148,22 @@ def matching_loss(logits: torch.Tensor, labels: torch.Tensor, pair_of: torch.Ten
 
 
 class Rows(NamedTuple):
-    """Sequences for a pooled pass.
+    """Sequences for a pooled pass: the model's keyword arguments.
 
     Attributes:
-        tokens: int64 ``[rows, width]`` token ids.
-        at: int64 ``[n, 2]``: ``(row, position)`` of each pooled EOT.
+        tokens: int64 ``[rows, width]`` token ids: a decoder-only model's, or an
+            encoder-decoder's decoder's; None for an encoder-decoder's encoder alone.
+        at: int64 ``[n, 2]``: ``(row, position)`` of each pooled EOT, in ``tokens`` (in
+            ``encoder_tokens`` when ``tokens`` is None).
+        encoder_tokens: int64 ``[rows, enc_width]``: an encoder-decoder's encoder ids;
+            None for a decoder-only model.
+        encoder_lengths: int64 ``[rows]``: the real ids of each row of ``encoder_tokens``.
     """
 
-    tokens: torch.Tensor
+    tokens: torch.Tensor | None
     at: torch.Tensor
+    encoder_tokens: torch.Tensor | None = None
+    encoder_lengths: torch.Tensor | None = None
 
 
 def contrastive_rows(inputs: np.ndarray, pairs: np.ndarray, specials: SpecialIds) -> Rows:
@@ -169,10 +189,65 @@ def contrastive_rows(inputs: np.ndarray, pairs: np.ndarray, specials: SpecialIds
 def pair_sides(inputs: np.ndarray, pairs: np.ndarray
                ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The docstring tokens and the code tokens of each pair of ``pairs`` (as in
-    ``contrastive_rows``), in order."""
+    ``contrastive_rows``; ``inputs`` is ``Batch.joined``), in order."""
     texts = [inputs[r, a:b] for r, a, b, _, _ in pairs]
     codes = [inputs[r, a:b] for r, _, _, a, b in pairs]
     return texts, codes
+
+
+def _padded(pieces: Sequence[np.ndarray], fill: int) -> torch.Tensor:
+    """``pieces`` as the rows of one int64 tensor, right-padded with ``fill``."""
+    tokens = np.full((len(pieces), max(map(len, pieces))), fill, dtype=np.int64)
+    for row, piece in enumerate(pieces):
+        tokens[row, :len(piece)] = piece
+    return torch.from_numpy(tokens)
+
+
+def side_rows(sides: Sequence[np.ndarray], specials: SpecialIds, *, encoder: bool) -> Rows:
+    """Each of ``sides`` (docstrings or codes, ``n >= 1`` of them) and an EOT, one row
+    each, right-padded with EOTs, pooled at that EOT: an encoder-decoder's contrastive
+    rows (``encoder``: the encoder's ids, ``tokens`` None), or a decoder-only model's
+    (its ids; causal, the padding after the EOT is never read), where a side encodes as in
+    ``contrastive_rows``. ``codemix embed`` embeds texts through these rows."""
+    pieces = [np.r_[side, specials.eot] for side in sides]
+    tokens = _padded(pieces, specials.eot)
+    at = torch.tensor([(row, len(piece) - 1) for row, piece in enumerate(pieces)],
+                      dtype=torch.int64).reshape(-1, 2)
+    if not encoder:
+        return Rows(tokens, at)
+    return Rows(None, at, tokens, torch.tensor([len(p) for p in pieces], dtype=torch.int64))
+
+
+def couples(texts: Sequence[np.ndarray], codes: Sequence[np.ndarray],
+            negatives: Sequence[np.ndarray]
+            ) -> tuple[list[tuple[int, np.ndarray]], np.ndarray, np.ndarray]:
+    """The matching pass's ``(pair, code)`` couples: the true pairs first, then each
+    docstring with its negative; with each couple's label (float32 ``[n]``, 1 for a true
+    pair) and pair (int64 ``[n]``). Arguments as ``matching_rows``'."""
+    found = list(zip(range(len(texts)), codes)) + list(enumerate(negatives))
+    labels = np.r_[np.ones(len(texts)), np.zeros(len(negatives))].astype(np.float32)
+    return found, labels, np.array([i for i, _ in found], dtype=np.int64)
+
+
+def seq2seq_matching_rows(texts: Sequence[np.ndarray], codes: Sequence[np.ndarray],
+                          negatives: Sequence[np.ndarray], specials: SpecialIds
+                          ) -> tuple[Rows, np.ndarray, np.ndarray]:
+    """An encoder-decoder's matching rows: one couple (``couples``) a row, the docstring
+    and an EOT for the encoder, ``<|endoftext|> code EOT`` for the decoder (its start id,
+    as in generation), pooled at the decoder's last EOT. Arguments as ``matching_rows``',
+    less its ``seq``: each couple has a row of its own, so no code is cut.
+
+    Returns:
+        ``Rows`` (the couples' encoder ids as ``side_rows`` gives them), each couple's
+        label and pair.
+    """
+    found, labels, pair_of = couples(texts, codes, negatives)
+    encoder = side_rows([texts[i] for i, _ in found], specials, encoder=True)
+    pieces = [np.r_[specials.eot, code, specials.eot] for _, code in found]
+    at = torch.tensor([(row, len(piece) - 1) for row, piece in enumerate(pieces)],
+                      dtype=torch.int64)
+    return (encoder._replace(tokens=_padded(pieces, specials.eot), at=at), labels,
+            pair_of)
 
 
 def matching_rows(texts: Sequence[np.ndarray], codes: Sequence[np.ndarray],
@@ -194,10 +269,10 @@ def matching_rows(texts: Sequence[np.ndarray], codes: Sequence[np.ndarray],
         the true pairs first, then the negatives; each sequence's label (float32, 1 for a
         true pair) and pair (int64), both ``[n]``.
     """
-    couples = list(zip(range(len(texts)), codes)) + list(enumerate(negatives))
+    found, labels, pair_of = couples(texts, codes, negatives)
     rows: list[list[np.ndarray]] = []
     at, used = [], seq
-    for i, code in couples:
+    for i, code in found:
         # A true pair always fits (it fitted its window); a negative may need its code cut.
         piece = np.r_[texts[i], specials.sep, code[:seq - len(texts[i]) - 2], specials.eot]
         if used + len(piece) > seq:
@@ -206,14 +281,8 @@ def matching_rows(texts: Sequence[np.ndarray], codes: Sequence[np.ndarray],
         rows[-1].append(piece)
         used += len(piece)
         at.append((len(rows) - 1, used - 1))
-    width = max(sum(map(len, row)) for row in rows)
-    tokens = np.full((len(rows), width), specials.eot, dtype=np.int64)
-    for r, row in enumerate(rows):
-        joined = np.concatenate(row)
-        tokens[r, :len(joined)] = joined
-    labels = np.r_[np.ones(len(texts)), np.zeros(len(negatives))].astype(np.float32)
-    pair_of = np.array([i for i, _ in couples], dtype=np.int64)
-    return Rows(torch.from_numpy(tokens), torch.tensor(at, dtype=torch.int64)), labels, pair_of
+    tokens = _padded([np.concatenate(row) for row in rows], specials.eot)
+    return Rows(tokens, torch.tensor(at, dtype=torch.int64)), labels, pair_of
 
 
 def gather_counts(count: int, device: torch.device) -> list[int]:
@@ -268,6 +337,7 @@ class BimodalLoss:
         group: the pair objective's batch group (its index in the loader's
             ``objective_names``).
         first: ``GroupLosses`` index of ``loss/contrastive`` (then matching, accuracy).
+        encoder_decoder: the model is an encoder-decoder: the passes take its layout.
     """
 
     generation: float
@@ -278,19 +348,22 @@ class BimodalLoss:
     specials: SpecialIds
     group: int
     first: int
+    encoder_decoder: bool = False
 
     @classmethod
     def for_run(cls, cfg: ObjectivesConfig, objectives: Sequence[str],
-                specials: SpecialIds) -> BimodalLoss | None:
+                specials: SpecialIds, *, encoder_decoder: bool = False) -> BimodalLoss | None:
         """The passes of a run whose batch groups are ``objectives``
-        (``MixtureLoader.objective_names``), or None when none of them has pairs."""
+        (``MixtureLoader.objective_names``) on a model of the architecture
+        ``encoder_decoder`` says, or None when none of them has pairs."""
         paired = [g for g, name in enumerate(objectives) if name in PAIR_OBJECTIVES]
         if not paired:
             return None
         return cls(generation=cfg.bimodal_generation, contrastive=cfg.bimodal_contrastive,
                    matching=cfg.bimodal_matching, temperature=cfg.contrastive_temperature,
                    embedding_dim=cfg.bimodal_embedding_dim, specials=specials, group=paired[0],
-                   first=metric_names(objectives).index(CONTRASTIVE))
+                   first=metric_names(objectives).index(CONTRASTIVE),
+                   encoder_decoder=encoder_decoder)
 
     def weigh(self, losses: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
         """Sequence losses ``[batch]`` with the bimodal rows' (``group``) weighted."""
@@ -299,9 +372,10 @@ class BimodalLoss:
         return losses * torch.where(group == self.group, self.generation, 1.0)
 
     def accumulate(self, model: torch.nn.Module, batch: Batch, *, step_pairs: torch.Tensor,
-                   last: bool, losses: GroupLosses, device: torch.device) -> torch.Tensor:
+                   losses: GroupLosses, device: torch.device) -> torch.Tensor:
         """The contrastive and matching passes over one paired micro-batch: forward and
-        backward each; collective.
+        backward each, without reducing gradients (the micro-batch's generation backward
+        comes after them and does); collective.
 
         Args:
             model: the (FSDP-sharded) model, with bimodal heads.
@@ -309,7 +383,6 @@ class BimodalLoss:
                 the rows are built there), ``pairs`` not None.
             step_pairs: pairs in all micro-batches of the step on all ranks (the losses are
                 means per pair over the step), a scalar tensor, at least 1.
-            last: this is the step's last micro-batch: the last backward reduces gradients.
             losses: the trainer's groups (``metric_names``); this rank's pairs' contrastive
                 loss, matching loss and accuracy are added.
             device: where the model is.
@@ -318,7 +391,8 @@ class BimodalLoss:
             This rank's share of the step's weighted contrastive and matching loss (its
             pairs' terms; detached scalar): the shares of all ranks add up to the step's.
         """
-        inputs, pairs = batch.inputs.numpy(), batch.pairs.numpy()
+        joined, pairs = batch.joined.numpy(), batch.pairs.numpy()
+        texts, codes = pair_sides(joined, pairs)
         count = len(pairs)
         counts = gather_counts(count, device)
         first = sum(counts[:dist.get_rank()])
@@ -327,11 +401,13 @@ class BimodalLoss:
         # whole loss: scaling by the world size makes the average their sum.
         scale = dist.get_world_size() / step_pairs
         negatives = np.zeros(0, np.int64)
+        set_gradient_sync(model, False)
         # Every rank runs its forward (a stand-in without pairs) before the gather: FSDP's
         # collectives and the gather's must come in the same order on all ranks.
         if count:
-            embeddings = self._pooled(model, contrastive_rows(inputs, pairs, self.specials),
-                                      "contrastive", device).float()
+            rows = (side_rows([*texts, *codes], self.specials, encoder=True)
+                    if self.encoder_decoder else contrastive_rows(joined, pairs, self.specials))
+            embeddings = pooled(model, rows, "contrastive", self.specials, device).float()
             sides = torch.stack([embeddings[:count], embeddings[count:]], dim=1)
         else:
             sides = torch.zeros(0, 2, self.embedding_dim, device=device)
@@ -342,7 +418,6 @@ class BimodalLoss:
             if len(per_pair) > 1:
                 negatives = hard_negatives(scores).cpu().numpy()
         contrastive = per_pair.sum() * scale if count else stand_in
-        set_gradient_sync(model, last and not self.matching)
         (self.contrastive * contrastive).backward()
         total = torch.zeros((), device=device)
         if count:
@@ -352,20 +427,20 @@ class BimodalLoss:
                        torch.tensor([count], device=device))
         if not self.matching:
             return total
-        texts, codes = pair_sides(inputs, pairs)
         every_code = gather_codes(codes) if len(negatives) else []
         if count:
-            rows, labels, pair_of = matching_rows(
-                texts, codes, [every_code[j] for j in negatives[mine]], inputs.shape[1],
-                self.specials)
-            logits = self._pooled(model, rows, "matching", device).squeeze(-1)
+            chosen = [every_code[j] for j in negatives[mine]]
+            rows, labels, pair_of = (
+                seq2seq_matching_rows(texts, codes, chosen, self.specials)
+                if self.encoder_decoder
+                else matching_rows(texts, codes, chosen, joined.shape[1], self.specials))
+            logits = pooled(model, rows, "matching", self.specials, device).squeeze(-1)
             labels = torch.from_numpy(labels).to(device)
             per_pair = matching_loss(logits, labels, torch.from_numpy(pair_of).to(device),
                                      count)
             matching = per_pair.sum() * scale
         else:
             matching = self._stand_in(model, "matching", device)
-        set_gradient_sync(model, last)
         (self.matching * matching).backward()
         if count:
             right = ((logits.detach() > 0).float() == labels).sum()
@@ -375,16 +450,29 @@ class BimodalLoss:
             total = total + self.matching * per_pair.detach().sum() / step_pairs
         return total
 
-    def _pooled(self, model: torch.nn.Module, rows: Rows, head: str,
-                device: torch.device) -> torch.Tensor:
-        tokens = rows.tokens.to(device)
-        mask = attention_mask(tokens, prefix=None, document_mask=True, specials=self.specials)
-        return model(tokens, mask, head=head, at=rows.at.to(device))
-
     def _stand_in(self, model: torch.nn.Module, head: str,
                   device: torch.device) -> torch.Tensor:
         """A zero loss through ``head`` on one token: the pass a rank without pairs runs so
-        that its collectives meet the other ranks'."""
-        token = torch.full((1, 1), self.specials.eot, dtype=torch.int64, device=device)
-        return model(token, head=head, at=torch.zeros(1, 2, dtype=torch.int64,
-                                                      device=device)).sum() * 0.0
+        that its collectives (the same blocks as the other ranks' pass) meet theirs."""
+        token = torch.full((1, 1), self.specials.eot, dtype=torch.int64)
+        at = torch.zeros(1, 2, dtype=torch.int64)
+        rows = Rows(token, at)
+        if self.encoder_decoder:
+            rows = Rows(None if head == "contrastive" else token, at, token,
+                        torch.ones(1, dtype=torch.int64))
+        return pooled(model, rows, head, self.specials, device).sum() * 0.0
+
+
+def pooled(model: torch.nn.Module, rows: Rows, head: str, specials: SpecialIds,
+           device: torch.device) -> torch.Tensor:
+    """``head`` of ``model`` (on ``device``) at ``rows.at``: ``[n, width]``. A decoder-only
+    model's rows are kept apart by document masking (documents marked by ``specials``);
+    an encoder-decoder's are whole rows, padding hidden by ``encoder_lengths``."""
+    at = rows.at.to(device)
+    if rows.encoder_tokens is None:
+        tokens = rows.tokens.to(device)
+        mask = attention_mask(tokens, prefix=None, document_mask=True, specials=specials)
+        return model(tokens, mask, head=head, at=at)
+    return model(None if rows.tokens is None else rows.tokens.to(device),
+                 encoder_tokens=rows.encoder_tokens.to(device),
+                 encoder_lengths=rows.encoder_lengths.to(device), head=head, at=at)

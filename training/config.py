@@ -30,7 +30,8 @@ from typing import Any
 import yaml
 
 from configuration.loader import ConfigError, build, read_yaml
-from training.objectives import OBJECTIVES, PAIR_OBJECTIVES, SEQ2SEQ_OBJECTIVES
+from training.objectives import (ENCODER_DECODER_OBJECTIVES, OBJECTIVES, PAIR_OBJECTIVES,
+                                  SEQ2SEQ_OBJECTIVES)
 
 DTYPES = ("auto", "float32", "bfloat16")
 FREEZABLE = ("decoder",)
@@ -53,7 +54,7 @@ class ModelConfig:
     """``decoder``: decoder-only (CodeGen2); ``encoder_decoder``: a bidirectional encoder of
     ``encoder_layers`` blocks and a causal decoder of ``n_layers`` blocks that
     cross-attends to it (CodeT5+), trained with the encoder-decoder objectives
-    (``training.objectives.SEQ2SEQ_OBJECTIVES``)."""
+    (``training.objectives.ENCODER_DECODER_OBJECTIVES``)."""
 
     encoder_layers: int = 0
     """Encoder blocks of an ``encoder_decoder`` (at least 1; CodeT5+ pairs a shallow encoder
@@ -457,15 +458,16 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # An encoder-decoder trains only on (encoder input, decoder target) examples and a
-        # decoder only on single sequences: a mismatch has no meaning, so it is refused.
+        # decoder only on single sequences: a mismatch has no meaning, so it is refused
+        # (``bimodal`` has a layout for each).
         run = self.training
         named = [("training.objective", run.objective),
                  *((f"training.objective_per_component.{component}", objective)
                    for component, objective in run.objective_per_component.items())]
-        kinds = ", ".join(sorted(SEQ2SEQ_OBJECTIVES))
+        kinds = ", ".join(sorted(ENCODER_DECODER_OBJECTIVES))
         for key, objective in named:
             if self.model.encoder_decoder:
-                _require(objective in SEQ2SEQ_OBJECTIVES,
+                _require(objective in ENCODER_DECODER_OBJECTIVES,
                          f"{key} {objective!r} trains a decoder-only model; "
                          f"model.architecture encoder_decoder trains with {kinds}")
             else:

@@ -14,6 +14,9 @@ state (after the last norm), in ``heads``: ``contrastive``, a linear projection 
 contrastive embedding (CodeT5+'s 256-d projection), and ``matching``, one logit for "this
 text and this code belong together". ``forward`` applies one of them to the hidden states
 at given positions instead of the output projection (``training.bimodal`` pools there).
+On an encoder-decoder, ``contrastive`` reads the encoder's final states instead
+(CodeT5+'s retrieval embedding: ``forward`` without decoder ids runs the encoder alone) and
+``matching`` the decoder's, which cross-attend to the encoder's reading of the text.
 They are submodules of the root, so FSDP shards them with the embeddings and checkpoints
 and resume carry them like any parameter; a model without ``embedding_dim`` has none, and
 its parameters and initial weights are exactly those of a model built before they existed.
@@ -383,7 +386,7 @@ class Transformer(nn.Module):
             h = block(h, cos, sin, mask)
         return self.encoder.norm(h), mask
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None, *,
+    def forward(self, tokens: torch.Tensor | None, mask: torch.Tensor | None = None, *,
                 encoder_tokens: torch.Tensor | None = None,
                 encoder_lengths: torch.Tensor | None = None,
                 head: str | None = None, at: torch.Tensor | None = None) -> torch.Tensor:
@@ -395,7 +398,8 @@ class Transformer(nn.Module):
 
         Args:
             tokens: ``[batch, seq]`` int64 ids (the decoder's, with an encoder),
-                ``seq <= max_seq_len``.
+                ``seq <= max_seq_len``; None with an encoder and ``head`` ``contrastive``:
+                the head then reads the encoder's final states, and the decoder is not run.
             mask: bool ``[batch, 1, seq, seq]``, True where a query may attend to a key
                 (``training.attention.build_mask``); None (the default) is causal
                 attention on SDPA's fast path, without a mask tensor.
@@ -417,6 +421,10 @@ class Transformer(nn.Module):
             raise ValueError("an encoder-decoder needs encoder_tokens, a decoder takes none")
         memory, memory_mask = (None, None) if encoder_tokens is None else self._encode(
             encoder_tokens, encoder_lengths)
+        if tokens is None:
+            if encoder_tokens is None or head != "contrastive":
+                raise ValueError("only the contrastive head reads an encoder alone")
+            return self.heads[head](memory[at[:, 0], at[:, 1]])  # encoder states are normed
         cos, sin = self._rope(tokens.shape[1])
         h = self.tok_embeddings(tokens)  # [batch, seq, dim]
         for block in self.layers.values():

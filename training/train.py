@@ -124,7 +124,8 @@ def run(cfg: TrainConfig, device: torch.device, stop: StopRequest) -> None:
                            world_size=world, objectives=objectives, tokenizer=tokenizer,
                            options={name: cfg.objectives.options(name)
                                     for name in set(objectives.values())},
-                           specials=corpus.specials_for(sorted(set(objectives.values()))))
+                           specials=corpus.specials_for(sorted(set(objectives.values()))),
+                           encoder_decoder=cfg.model.encoder_decoder)
 
     model, work = build_model(cfg, vocab_size=corpus.vocab_size, device=device, world=world)
     optimizer = build_optimizer(model, cfg.optim)

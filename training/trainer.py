@@ -164,7 +164,8 @@ def train_loop(cfg: TrainConfig, *, model: torch.nn.Module, optimizer: torch.opt
     last_time, last_step = time.perf_counter(), first
     loss_sum = torch.zeros((), device=device)  # this rank's losses since the last entry
     objective_losses = GroupLosses(metric_names(loader.objective_names), device)
-    bimodal = BimodalLoss.for_run(cfg.objectives, loader.objective_names, loader.specials)
+    bimodal = BimodalLoss.for_run(cfg.objectives, loader.objective_names, loader.specials,
+                                  encoder_decoder=loader.seq2seq)
     peak = peak_flops(device)
     model.train()
     for step in range(first, run.steps):
@@ -241,7 +242,8 @@ def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.devi
     ``specials`` (the corpus's, ``MixtureLoader.specials``) mark the documents for
     ``document_mask``. With ``bimodal`` (the run has a pair objective), its rows' losses are
     weighted, and a micro-batch carrying pairs also gets the contrastive and matching
-    passes, whose backwards come after its own (the step's last one reduces gradients).
+    passes, whose backwards come before its own: the generation backward runs through every
+    block, so the step's last one reduces every gradient the passes accumulated.
     """
     counts = [(b.targets != IGNORE_INDEX).sum(dim=1) for b in batches]  # per sequence
     totals = torch.tensor([sum(int(c.sum()) for c in counts),
@@ -253,17 +255,17 @@ def _accumulate(model: torch.nn.Module, batches: list[Batch], device: torch.devi
     loss = torch.zeros((), device=device)
     for i, (batch, count) in enumerate(zip(batches, counts)):
         last, paired = i == len(batches) - 1, bimodal is not None and batch.pairs is not None
+        if paired:  # on the CPU batch: the passes build their rows there
+            loss += bimodal.accumulate(model, batch, step_pairs=pairs, losses=losses,
+                                       device=device)
         batch = batch.to(device)
         per_sequence = sequence_losses(batch_logits(model, batch, document_mask=document_mask,
                                                     specials=specials), batch.targets)
         if len(batches) > 1 or paired:
-            set_gradient_sync(model, last and not paired)
+            set_gradient_sync(model, last)
         weighted = per_sequence if bimodal is None else bimodal.weigh(per_sequence, batch.group)
         micro = weighted.sum() / tokens
         (micro * world).backward()
         loss += micro.detach()
         losses.add(batch.group, per_sequence.detach(), count.to(device))
-        if paired:
-            loss += bimodal.accumulate(model, batches[i], step_pairs=pairs, last=last,
-                                       losses=losses, device=device)
     return loss

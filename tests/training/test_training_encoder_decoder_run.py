@@ -42,7 +42,7 @@ def test_objectives_must_suit_the_architecture(tiny_manifest, tmp_path):
                               model=ENCODER_DECODER)
     with pytest.raises(ConfigError, match=r"training.objective 'clm' trains a decoder-only "
                                           r"model; model.architecture encoder_decoder trains "
-                                          r"with seq2seq_lm, t5_span$"):
+                                          r"with bimodal, seq2seq_lm, t5_span$"):
         load_config(both)
     with pytest.raises(ConfigError, match=r"training.objective_per_component.text-docs "
                                           r"'fim' trains a decoder-only model"):

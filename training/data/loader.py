@@ -12,10 +12,12 @@ only when some rank's part of the step's batch comes from a component trained wi
 objective (``bimodal``), so only those micro-batches get the contrastive and matching
 passes (``training.bimodal``), on every rank together.
 
-An encoder-decoder's objectives (``SEQ2SEQ_OBJECTIVES``) make examples of varying lengths;
-``collate_seq2seq`` pads every batch to the run's fixed lengths (``seq2seq_lengths``): the
-encoder's ids with the real length of each row, which the model hides the padding by, and
-the decoder's inputs, its targets shifted right after a start token (teacher forcing).
+An encoder-decoder's objectives (``ENCODER_DECODER_OBJECTIVES``) make examples of varying
+lengths; ``collate_seq2seq`` pads every batch to the run's fixed lengths
+(``seq2seq_lengths``): the encoder's ids with the real length of each row, which the model
+hides the padding by, and the decoder's inputs, its targets shifted right after a start
+token (teacher forcing). Its pairs (``bimodal``) are positions in the encoder's ids
+followed by the decoder's, where ``training.bimodal`` reads each pair's two sides.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from tokenizer.special_tokens import SpecialIds
 from training.config import ConfigError
 from training.data.holdout import Sequences
 from training.data.sampler import MixtureSampler
-from training.objectives import (PAIR_OBJECTIVES, SEQ2SEQ_OBJECTIVES, Example,
-                                  Seq2SeqExample, seq2seq_lengths, transform)
+from training.objectives import (ENCODER_DECODER_OBJECTIVES, PAIR_OBJECTIVES,
+                                  SEQ2SEQ_OBJECTIVES, Example, Seq2SeqExample,
+                                  seq2seq_lengths, transform)
 from training.objectives.example import IGNORE_INDEX
 
 
@@ -51,7 +54,9 @@ class Batch(NamedTuple):
             None when every example is plain causal (no prefix above 1).
         pairs: int64 ``[P, 5]``: ``(row, text_start, text_end, code_start, code_end)`` of
             each complete docstring/code pair of the rows (``Example.pairs``; ``P`` may be
-            0), or None when the batch gets no bimodal passes.
+            0), or None when the batch gets no bimodal passes. Positions in ``inputs``;
+            for an encoder-decoder in ``torch.cat([inputs, decoder_inputs], dim=1)``
+            (``joined``).
         decoder_inputs: int64 ``[G / W, dec_len]``: an encoder-decoder's decoder ids; None
             for a decoder-only model.
         encoder_lengths: int64 ``[G / W]``: real (unpadded) ids of each row of ``inputs``;
@@ -69,6 +74,14 @@ class Batch(NamedTuple):
     def to(self, device: torch.device) -> Batch:
         """The same batch on ``device``."""
         return Batch(*(None if t is None else t.to(device) for t in self))
+
+    @property
+    def joined(self) -> torch.Tensor:
+        """The ids ``pairs`` index: ``inputs``, followed by an encoder-decoder's
+        ``decoder_inputs``."""
+        if self.decoder_inputs is None:
+            return self.inputs
+        return torch.cat([self.inputs, self.decoder_inputs], dim=1)
 
 
 def collate(examples: list[Example], groups: list[int], *, paired: bool = False) -> Batch:
@@ -89,7 +102,7 @@ def collate(examples: list[Example], groups: list[int], *, paired: bool = False)
 
 
 def collate_seq2seq(examples: list[Seq2SeqExample], groups: list[int], *,
-                    lengths: tuple[int, int], start: int) -> Batch:
+                    lengths: tuple[int, int], start: int, paired: bool = False) -> Batch:
     """Pad encoder-decoder examples to ``lengths`` and stack them into a ``Batch``.
 
     Args:
@@ -118,8 +131,17 @@ def collate_seq2seq(examples: list[Seq2SeqExample], groups: list[int], *,
         targets[row, :len(e.targets)] = e.targets
         if e.no_loss is not None:
             targets[row, :len(e.targets)][e.no_loss] = IGNORE_INDEX
+    pairs = None
+    if paired:
+        # A position in np.r_[inputs, targets] past the inputs is a target's, which the
+        # decoder is fed one later: at enc_len + 1 + its index in the targets.
+        rows = [np.c_[np.full(len(e.pairs), row),
+                      np.where(e.pairs < len(e.inputs), e.pairs,
+                               e.pairs - len(e.inputs) + enc_len + 1)]
+                for row, e in enumerate(examples) if e.pairs is not None]
+        pairs = torch.from_numpy(np.concatenate([np.zeros((0, 5), np.int64), *rows]))
     return Batch(inputs=torch.from_numpy(inputs), targets=torch.from_numpy(targets),
-                 group=torch.tensor(groups, dtype=torch.int64),
+                 group=torch.tensor(groups, dtype=torch.int64), pairs=pairs,
                  decoder_inputs=torch.from_numpy(decoder),
                  encoder_lengths=torch.tensor([len(e.inputs) for e in examples],
                                               dtype=torch.int64))
@@ -165,13 +187,16 @@ class MixtureLoader:
             not named keeps its defaults.
         specials: the corpus's special ids (``Corpus.specials_for``); None is the codemix
             layout.
+        encoder_decoder: make encoder-decoder examples (``model.architecture``), of the
+            objectives in ``ENCODER_DECODER_OBJECTIVES``; else decoder-only ones, of the
+            others and ``bimodal``.
     """
 
     def __init__(self, sampler: MixtureSampler, components: Mapping[str, Sequences], *,
                  global_batch_size: int, rank: int, world_size: int,
                  objectives: Mapping[str, str], tokenizer: Tokenizer | None = None,
                  options: Mapping[str, Mapping[str, Any]] | None = None,
-                 specials: SpecialIds | None = None):
+                 specials: SpecialIds | None = None, encoder_decoder: bool = False):
         rank_slice(0, global_batch_size, rank, world_size)  # validates G, W and rank
         missing = sorted(set(sampler.plan.names) - set(objectives))
         if missing:
@@ -188,10 +213,12 @@ class MixtureLoader:
         self.specials = specials or SpecialIds.default()
         self.paired_components = frozenset(
             name for name, objective in self.objectives.items() if objective in PAIR_OBJECTIVES)
-        seq2seq = {name in SEQ2SEQ_OBJECTIVES for name in self.objective_names}
-        if len(seq2seq) > 1:  # the config refuses it first (``TrainConfig``)
-            raise ValueError("encoder-decoder and decoder-only objectives cannot be mixed")
-        self.seq2seq = seq2seq == {True}
+        unfit = sorted(set(self.objective_names) - ENCODER_DECODER_OBJECTIVES if encoder_decoder
+                       else SEQ2SEQ_OBJECTIVES & set(self.objective_names))
+        if unfit:  # the config refuses it first (``TrainConfig``)
+            raise ValueError(f"objective {unfit[0]!r} does not train "
+                             f"{'an encoder-decoder' if encoder_decoder else 'a decoder'}")
+        self.seq2seq = encoder_decoder
         self.step = 0
 
     def example(self, objective: str, tokens: np.ndarray, index: int, *,
@@ -202,7 +229,8 @@ class MixtureLoader:
         settings; ``no_loss`` and ``spans`` are the sequence's (``PackedSequence``)."""
         return transform(objective, tokens, seed=self.sampler.seed, index=index,
                          tokenizer=self.tokenizer, specials=self.specials,
-                         options=self.options.get(objective), no_loss=no_loss, spans=spans)
+                         options=self.options.get(objective), no_loss=no_loss, spans=spans,
+                         encoder_decoder=self.seq2seq)
 
     def batch(self, step: int) -> Batch:
         """This rank's ``Batch`` of step ``step``; its groups index ``objective_names``."""
@@ -215,15 +243,19 @@ class MixtureLoader:
                                          no_loss=packed.no_loss, spans=packed.spans))
             groups.append(self.objective_names.index(objective))
         if self.seq2seq:
-            return self.collate_seq2seq(examples, groups, window=len(packed.tokens))
+            return self.collate_seq2seq(examples, groups, window=len(packed.tokens),
+                                        paired=self.paired(step))
         return collate(examples, groups, paired=self.paired(step))
 
     def collate_seq2seq(self, examples: list[Seq2SeqExample], groups: list[int], *,
-                        window: int, objectives: tuple[str, ...] | None = None) -> Batch:
+                        window: int, objectives: tuple[str, ...] | None = None,
+                        paired: bool = False) -> Batch:
         """``collate_seq2seq`` with this run's lengths for ``window``-token sequences (the
-        longest of ``objectives``, default the run's) and start id (``<|endoftext|>``)."""
+        longest of ``objectives``, default the run's) and start id (``<|endoftext|>``);
+        ``paired``: gather the examples' pairs."""
         lengths = seq2seq_lengths(objectives or self.objective_names, window, self.specials)
-        return collate_seq2seq(examples, groups, lengths=lengths, start=self.specials.eot)
+        return collate_seq2seq(examples, groups, lengths=lengths, start=self.specials.eot,
+                               paired=paired)
 
     def paired(self, step: int) -> bool:
         """Whether any rank's part of step ``step``'s batch comes from a component trained

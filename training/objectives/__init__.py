@@ -48,6 +48,9 @@ with, and only it does), with the same signature:
 
 They return a ``Seq2SeqExample`` (encoder inputs, decoder targets, of lengths that vary
 with the draw up to ``seq2seq_lengths``); the loader pads a batch of them to those lengths.
+Both architectures train with ``bimodal``: ``ENCODER_DECODER_LAYOUTS`` holds its
+encoder-decoder function (one pair per example, ``bimodal.bimodal_seq2seq``), which
+``transform`` picks with ``encoder_decoder=True``.
 
 How positions attend (causal, a prefix, documents kept apart) is not an objective's
 business beyond ``Example.prefix``: ``training.attention`` builds it.
@@ -66,7 +69,8 @@ from tokenizers import Tokenizer
 
 from tokenizer.special_tokens import ENDOFTEXT, SpecialIds, mask_token
 from training.objectives.bimodal import REQUIRED_TOKENS as PAIR_TOKENS
-from training.objectives.bimodal import bimodal
+from training.objectives.bimodal import bimodal, bimodal_seq2seq
+from training.objectives.bimodal import seq2seq_lengths as bimodal_lengths
 from training.objectives.clm import causal_lm
 from training.objectives.example import IGNORE_INDEX, Example, Seq2SeqExample
 from training.objectives.fim import REQUIRED_TOKENS as FIM_TOKENS
@@ -93,12 +97,21 @@ OBJECTIVES: dict[str, Objective] = {
 """Objective name -> function; the name is what ``training.objective`` in a config selects."""
 
 SEQ2SEQ_OBJECTIVES = frozenset({"t5_span", "seq2seq_lm"})
-"""Objectives for an encoder-decoder (``model.architecture: encoder_decoder``): they return a
-``Seq2SeqExample``; every other objective returns an ``Example`` for a decoder-only model."""
+"""Objectives for an encoder-decoder only (``model.architecture: encoder_decoder``): they
+return a ``Seq2SeqExample``; the others return an ``Example`` for a decoder-only model, and
+those of ``ENCODER_DECODER_LAYOUTS`` a ``Seq2SeqExample`` too."""
+
+ENCODER_DECODER_LAYOUTS: dict[str, Objective] = {"bimodal": bimodal_seq2seq}
+"""Objectives both architectures train with -> the function that makes an encoder-decoder's
+example (``OBJECTIVES`` has the decoder-only one)."""
+
+ENCODER_DECODER_OBJECTIVES = SEQ2SEQ_OBJECTIVES | frozenset(ENCODER_DECODER_LAYOUTS)
+"""Every objective an encoder-decoder trains with."""
 
 _SEQ2SEQ_LENGTHS: dict[str, Callable[[int, SpecialIds], tuple[int, int]]] = {
     "t5_span": lambda n, specials: t5_span_lengths(n, max_spans=len(specials.masks)),
     "seq2seq_lm": lambda n, specials: seq2seq_lm_lengths(n),
+    "bimodal": lambda n, specials: bimodal_lengths(n),
 }
 
 TOKENIZER_OBJECTIVES = frozenset({"fim"})
@@ -144,7 +157,7 @@ def seq2seq_lengths(names: Iterable[str], n: int, specials: SpecialIds) -> tuple
     so every batch of a run has one shape (one compiled graph) whatever the draws.
 
     Args:
-        names: keys of ``SEQ2SEQ_OBJECTIVES``.
+        names: members of ``ENCODER_DECODER_OBJECTIVES``.
         n: tokens in a window (``data.seq_len + 1``).
         specials: the corpus's special ids (``t5_span`` has a span per sentinel at most).
     """
@@ -155,7 +168,8 @@ def seq2seq_lengths(names: Iterable[str], n: int, specials: SpecialIds) -> tuple
 def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
               tokenizer: Tokenizer | None = None, specials: SpecialIds | None = None,
               options: Mapping[str, Any] | None = None, no_loss: np.ndarray | None = None,
-              spans: np.ndarray | None = None) -> Example | Seq2SeqExample:
+              spans: np.ndarray | None = None, encoder_decoder: bool = False
+              ) -> Example | Seq2SeqExample:
     """Apply the objective called ``name`` to one packed sequence.
 
     Args:
@@ -174,10 +188,13 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
         spans: int64 ``[k, 2]`` window positions of top-level definitions
             (``PackedSequence.spans``); passed to the objectives in ``SPAN_OBJECTIVES``
             only; None for none.
+        encoder_decoder: make an encoder-decoder's example, with the function of
+            ``ENCODER_DECODER_LAYOUTS`` for an objective both architectures train with.
 
     Returns:
         The ``Example``: inputs and targets, ``seq_len`` ids each, and its prefix; a
-        ``Seq2SeqExample`` for the objectives in ``SEQ2SEQ_OBJECTIVES``.
+        ``Seq2SeqExample`` for the objectives in ``SEQ2SEQ_OBJECTIVES``, and for those of
+        ``ENCODER_DECODER_LAYOUTS`` with ``encoder_decoder``.
 
     Raises:
         ValueError: an unknown name, or no ``tokenizer`` for an objective that needs one.
@@ -187,6 +204,8 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
     except KeyError:
         raise ValueError(f"unknown objective {name!r} "
                          f"(have: {', '.join(sorted(OBJECTIVES))})") from None
+    if encoder_decoder:
+        fn = ENCODER_DECODER_LAYOUTS.get(name, fn)
     settings = dict(options or {})
     settings["specials"] = specials or SpecialIds.default()
     settings["no_loss"] = no_loss
@@ -199,6 +218,7 @@ def transform(name: str, tokens: np.ndarray, *, seed: int, index: int,
     return fn(tokens, seed=seed, index=index, tokenizer=tokenizer, **settings)
 
 
-__all__ = ["IGNORE_INDEX", "OBJECTIVES", "PAIR_OBJECTIVES", "REQUIRED_TOKENS",
-           "SEQ2SEQ_OBJECTIVES", "SPAN_OBJECTIVES", "TOKENIZER_OBJECTIVES", "Example",
-           "Seq2SeqExample", "missing_tokens", "seq2seq_lengths", "transform"]
+__all__ = ["ENCODER_DECODER_LAYOUTS", "ENCODER_DECODER_OBJECTIVES", "IGNORE_INDEX",
+           "OBJECTIVES", "PAIR_OBJECTIVES", "REQUIRED_TOKENS", "SEQ2SEQ_OBJECTIVES",
+           "SPAN_OBJECTIVES", "TOKENIZER_OBJECTIVES", "Example", "Seq2SeqExample",
+           "missing_tokens", "seq2seq_lengths", "transform"]

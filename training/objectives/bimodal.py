@@ -37,6 +37,21 @@ that is a small share.
 Nothing is lost: the example's ``pairs`` say where each pair's docstring and code are, and
 ``restore`` rebuilds the window from them. Tokens the build marked ``no_loss`` keep no loss
 wherever their pair's layout moves them.
+
+**On an encoder-decoder** (``bimodal_seq2seq``) an example is one pair, as CodeT5+ trains
+its encoder-decoders: the encoder reads the condition and an EOT, the decoder generates the
+other side and an EOT::
+
+    text->code   inputs  docstring EOT     targets  code EOT
+    code->text   inputs  code EOT          targets  docstring EOT
+
+The pair is drawn uniformly among the window's complete pairs, its direction as above (the
+pair's own draw of ``directions``), both from ``(seed, index)``. The EOT after the
+condition is where the contrastive pass pools the encoder's reading of a side
+(``training.bimodal``), so the encoder reads a side the same way in all three losses.
+Trade-off: the window's other complete pairs are not trained on in this example (a window
+is drawn again with another index in a later epoch, and may give another pair); a window
+without a complete pair trains as ``seq2seq_lm``, as the decoder's layout trains it as CLM.
 """
 
 from __future__ import annotations
@@ -45,13 +60,18 @@ import numpy as np
 
 from tokenizer.special_tokens import SEP, SpecialIds
 from training.objectives.clm import causal_lm
-from training.objectives.example import IGNORE_INDEX, Example
+from training.objectives.example import IGNORE_INDEX, Example, Seq2SeqExample
+from training.objectives.seq2seq_lm import lengths as seq2seq_lm_lengths
+from training.objectives.seq2seq_lm import seq2seq_lm
 
 REQUIRED_TOKENS = (SEP,)
 """Special tokens ``bimodal`` needs beyond ``<|endoftext|>``: ``<sep>`` splits each pair."""
 
 _DIRECTION_SALT = 0xB1C0DE
 """Generator stream of the pairs' directions of one (seed, index)."""
+
+_CHOICE_SALT = 0xB1C0DF
+"""Generator stream of the pair an encoder-decoder example takes, of one (seed, index)."""
 
 
 def complete_pairs(tokens: np.ndarray, specials: SpecialIds = SpecialIds.default()
@@ -147,3 +167,63 @@ def restore(example: Example, specials: SpecialIds = SpecialIds.default()) -> np
         start = min(text_start, code_start)
         out[start:start + len(text) + 1 + len(code)] = np.r_[text, specials.sep, code]
     return out
+
+
+def seq2seq_lengths(n: int) -> tuple[int, int]:
+    """``(input_len, target_len)`` that hold ``bimodal_seq2seq``'s example of any
+    ``n``-token window: a complete pair starts after an EOT and ends with one before the
+    window's last token, so ``side <sep> side`` spans ``n - 3`` tokens at most and a side
+    and its EOT ``n - 4``; a window without a pair is ``seq2seq_lm``'s."""
+    inputs, targets = seq2seq_lm_lengths(n)
+    return max(inputs, n - 4), max(targets, n - 4)
+
+
+def bimodal_seq2seq(tokens: np.ndarray, *, seed: int, index: int,
+                    specials: SpecialIds = SpecialIds.default(),
+                    no_loss: np.ndarray | None = None,
+                    text_to_code_rate: float = 0.5) -> Seq2SeqExample:
+    """One complete pair of one packed window, as an encoder-decoder's text->code or
+    code->text example (the module's docstring shows the layouts).
+
+    Args:
+        tokens: the window's token ids, 1-D, at least 2.
+        seed: the run's seed; with ``index`` the only source of randomness.
+        index: the global sample index; it differs between epochs, so a window seen again
+            may give another pair, the other way round.
+        specials: the corpus's special ids (default: the codemix layout); needs ``sep``.
+        no_loss: bool, one per token: True where the token takes no loss; None for none.
+        text_to_code_rate: the chance the pair is laid out text->code, in [0, 1].
+
+    Returns:
+        ``Seq2SeqExample`` of int64 ids: the condition and an EOT, the generated side and
+        an EOT (whose ``no_loss`` keeps the build's marks); ``pairs`` ``[1, 4]``, the
+        docstring's and the code's positions in ``np.r_[inputs, targets]``. Without a
+        complete pair, ``seq2seq_lm``'s example, ``pairs`` ``[0, 4]``.
+
+    Raises:
+        ValueError: ``tokens`` not 1-D with at least 2 ids, or a rate outside [0, 1].
+    """
+    ids = np.asarray(tokens, dtype=np.int64)
+    if ids.ndim != 1 or len(ids) < 2:
+        raise ValueError(f"tokens must be 1-D with at least 2 ids, got shape {ids.shape}")
+    if not 0.0 <= text_to_code_rate <= 1.0:
+        raise ValueError(f"text_to_code_rate must be in [0, 1], got {text_to_code_rate}")
+    found = complete_pairs(ids, specials)
+    if not len(found):
+        lm = seq2seq_lm(ids, seed=seed, index=index, specials=specials, no_loss=no_loss)
+        return lm._replace(pairs=np.zeros((0, 4), dtype=np.int64))
+    k = int(np.random.default_rng([seed, index, _CHOICE_SALT]).integers(len(found)))
+    forward = directions(seed, index, len(found), text_to_code_rate)[k]
+    start, sep, end = found[k]
+    text, code = np.arange(start, sep), np.arange(sep + 1, end)
+    condition, generated = (text, code) if forward else (code, text)
+    inputs = np.r_[ids[condition], specials.eot]
+    targets = np.r_[ids[generated], specials.eot]
+    # Positions in np.r_[inputs, targets]: the condition first, the generated side after.
+    first = (0, len(condition))
+    second = (len(inputs), len(inputs) + len(generated))
+    pairs = np.array([(*first, *second) if forward else (*second, *first)], dtype=np.int64)
+    silent = None
+    if no_loss is not None:
+        silent = np.r_[np.asarray(no_loss, dtype=bool)[generated], False]
+    return Seq2SeqExample(inputs=inputs, targets=targets, no_loss=silent, pairs=pairs)

@@ -44,8 +44,13 @@ class Seq2SeqExample(NamedTuple):
         no_loss: bool ``[target_len]``: True where a target takes no loss (a token the
             build marked ``no_loss``; it is still fed to the decoder, so it stays an id
             here rather than ``IGNORE_INDEX``); None (the default) for none.
+        pairs: int64 ``[P, 4]``: ``(text_start, text_end, code_start, code_end)`` of the
+            docstring/code pair the encoder-decoder's ``bimodal`` laid out
+            (``training.objectives.bimodal.bimodal_seq2seq``), as positions in
+            ``np.r_[inputs, targets]``; None (the default) for objectives without pairs.
     """
 
     inputs: np.ndarray
     targets: np.ndarray
     no_loss: np.ndarray | None = None
+    pairs: np.ndarray | None = None
