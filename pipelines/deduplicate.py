@@ -33,7 +33,7 @@ from pipelines.clustering import ConnectedComponents
 from pipelines.config import DedupSpec
 from pipelines.licenses import license_tier
 from pipelines.records import Record, content_hash
-from pipelines.runners import in_one_process
+from pipelines.runners import buffers_waiting_input
 from pipelines.stage import DROPPED, ApplyStage
 from pipelines.timing import Timed
 
@@ -335,11 +335,10 @@ class NearClusters(beam.PTransform):
         near = fps | "NearParts" >> beam.FlatMap(_near_parts)
         payloads = near | "Payload" >> beam.Map(lambda t: (t[0], t[2]))
         pairs, done = [], None
-        # In one process each pass waits for the previous one (a side input of its pair
-        # count), so DirectRunner holds one pass's buckets at a time, not all bands. Not on
-        # a cluster: a streaming engine (Flink) keeps every element waiting for a side input
-        # in its workers' heap, here every fingerprint, once per waiting pass.
-        in_turn = in_one_process(fps.pipeline.options)
+        # Each pass waits for the previous one (a side input of its pair count), so a batch
+        # runner holds one pass's buckets at a time, not all bands. Not when streaming: Flink
+        # would keep every fingerprint waiting in its workers' heap, once per waiting pass.
+        in_turn = not buffers_waiting_input(fps.pipeline.options)
         for group in range(BAND_GROUPS):
             waits = [beam.pvalue.AsSingleton(done)] if done is not None else []
             group_pairs = (near

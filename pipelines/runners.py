@@ -1,8 +1,8 @@
-"""Which runner a pipeline runs on, where the graph or the checks depend on it.
+"""Which runner a pipeline runs on, and how, where the graph or the checks depend on it.
 
-The build's output never depends on the runner; its scheduling may. A runner that holds
-everything in one process (DirectRunner) is helped by steps that wait for one another,
-while a streaming engine buffers whatever waits: see ``in_one_process``.
+The build's output never depends on the runner; its scheduling may. Steps that wait for
+one another (a side input used only to order them) bound what a batch runner holds at a
+time, while a streaming one buffers whatever waits: see ``buffers_waiting_input``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ def runner_class(name: str) -> type | None:
         return None
 
 
-def in_one_process(options: PipelineOptions) -> bool:
-    """Whether ``options`` run the pipeline on a direct runner, in this one process (the
-    default runner when none is named)."""
-    name = options.view_as(StandardOptions).runner or StandardOptions.DEFAULT_RUNNER
-    cls = name if isinstance(name, type) else runner_class(name)
-    return cls is not None and issubclass(cls, DIRECT_RUNNERS)
+def buffers_waiting_input(options: PipelineOptions) -> bool:
+    """Whether the runner keeps the input of a step that waits for a side input in its
+    workers' memory until the side input is ready: a streaming pipeline (Flink's, whose
+    operator state is on the heap). A batch runner computes the side input first and then
+    streams the input through (DirectRunner, Spark, Dataflow batch)."""
+    return bool(options.view_as(StandardOptions).streaming)
