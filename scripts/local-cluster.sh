@@ -141,7 +141,14 @@ stop_all() {
   # The engines' scratch space (shuffle files, spilled sorts, RocksDB state and its logs,
   # Spark executors' folders with a copy of the runner's jars per job) belongs to the
   # cluster that wrote it: kept, it grew by 0.8 GB per Spark job and by gigabytes per
-  # killed Flink job.
+  # killed Flink job. The executors' logs are kept, in executors/.
+  local log name
+  for log in "$STATE"/tmp/work/*/*/stdout "$STATE"/tmp/work/*/*/stderr; do
+    [[ -f $log ]] || continue
+    name=${log#"$STATE/tmp/work/"}
+    mkdir -p "$STATE/executors"
+    mv "$log" "$STATE/executors/${name//\//-}"
+  done
   rm -rf "$STATE/tmp"
 }
 

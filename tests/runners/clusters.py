@@ -35,8 +35,13 @@ def state(engine: str) -> pathlib.Path:
     return cache / "clusters" / engine
 
 
+def _executor_logs(engine: str) -> set[str]:
+    return {p.name for p in (state(engine) / "executors").glob("*-stderr")}
+
+
 @contextlib.contextmanager
 def running(engine: str, workers: int = 2) -> Iterator[list[str]]:
+    logs = _executor_logs(engine)
     try:
         up = script(engine, "up", str(workers))
         assert up.returncode == 0, up.stderr
@@ -44,8 +49,9 @@ def running(engine: str, workers: int = 2) -> Iterator[list[str]]:
     finally:
         script(engine, "down")
     # After a run that passed: the jobs' scratch (shuffle files, RocksDB state and logs,
-    # executors' copies of the jars) went with the cluster.
+    # executors' copies of the jars) went with the cluster, the Spark executors' logs stay.
     assert not (state(engine) / "tmp").exists(), sorted((state(engine) / "tmp").iterdir())
+    assert (engine != "spark") or _executor_logs(engine) > logs
 
 
 def harness_pids(engine: str) -> list[int]:
