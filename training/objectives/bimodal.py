@@ -107,6 +107,18 @@ def directions(seed: int, index: int, count: int, text_to_code_rate: float = 0.5
     return rng.random(count) < text_to_code_rate
 
 
+def _window_pairs(tokens: np.ndarray, specials: SpecialIds,
+                  text_to_code_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """The window as int64 ids and its complete pairs, after checking the arguments both
+    layouts share."""
+    ids = np.asarray(tokens, dtype=np.int64)
+    if ids.ndim != 1 or len(ids) < 2:
+        raise ValueError(f"tokens must be 1-D with at least 2 ids, got shape {ids.shape}")
+    if not 0.0 <= text_to_code_rate <= 1.0:
+        raise ValueError(f"text_to_code_rate must be in [0, 1], got {text_to_code_rate}")
+    return ids, complete_pairs(ids, specials)
+
+
 def bimodal(tokens: np.ndarray, *, seed: int, index: int,
             specials: SpecialIds = SpecialIds.default(), no_loss: np.ndarray | None = None,
             text_to_code_rate: float = 0.5) -> Example:
@@ -132,12 +144,7 @@ def bimodal(tokens: np.ndarray, *, seed: int, index: int,
     Raises:
         ValueError: ``tokens`` not 1-D with at least 2 ids, or a rate outside [0, 1].
     """
-    ids = np.asarray(tokens, dtype=np.int64)
-    if ids.ndim != 1 or len(ids) < 2:
-        raise ValueError(f"tokens must be 1-D with at least 2 ids, got shape {ids.shape}")
-    if not 0.0 <= text_to_code_rate <= 1.0:
-        raise ValueError(f"text_to_code_rate must be in [0, 1], got {text_to_code_rate}")
-    found = complete_pairs(ids, specials)
+    ids, found = _window_pairs(tokens, specials, text_to_code_rate)
     order = np.arange(len(ids))  # output position -> window position it takes its token from
     spans = np.empty((len(found), 4), dtype=np.int64)
     conditions = []  # output ranges whose next-token targets take no loss
@@ -203,12 +210,7 @@ def bimodal_seq2seq(tokens: np.ndarray, *, seed: int, index: int,
     Raises:
         ValueError: ``tokens`` not 1-D with at least 2 ids, or a rate outside [0, 1].
     """
-    ids = np.asarray(tokens, dtype=np.int64)
-    if ids.ndim != 1 or len(ids) < 2:
-        raise ValueError(f"tokens must be 1-D with at least 2 ids, got shape {ids.shape}")
-    if not 0.0 <= text_to_code_rate <= 1.0:
-        raise ValueError(f"text_to_code_rate must be in [0, 1], got {text_to_code_rate}")
-    found = complete_pairs(ids, specials)
+    ids, found = _window_pairs(tokens, specials, text_to_code_rate)
     if not len(found):
         lm = seq2seq_lm(ids, seed=seed, index=index, specials=specials, no_loss=no_loss)
         return lm._replace(pairs=np.zeros((0, 4), dtype=np.int64))
